@@ -1,0 +1,60 @@
+"""Options shared by several commands, so each is spelled and defaulted once."""
+
+from __future__ import annotations
+
+import argparse
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.costs import MEMORY_MODELS, CostModel
+from layerpipe.sched.network import Network, load_network
+from layerpipe.sched.scheduler import POLICIES
+from layerpipe.sched.zoo import DEFAULT_NETWORK
+
+DEFAULTS = CostModel()
+
+
+def add_network(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--network", default=DEFAULT_NETWORK, metavar="NAME|FILE",
+                        help="zoo name or a .toml/.yaml/.json network file")
+
+
+def add_policy(parser: argparse.ArgumentParser, default: str = "layerpipe") -> None:
+    parser.add_argument("--policy", default=default, help=f"scheduling policy: {', '.join(POLICIES)}")
+
+
+def add_cost_model(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("cost model")
+    group.add_argument("--memory", default=DEFAULTS.memory, help=f"memory model: {', '.join(MEMORY_MODELS)}")
+    group.add_argument("--lanes", type=int, default=DEFAULTS.lanes, help="multipliers per processing element")
+    group.add_argument("--overhead", type=int, default=DEFAULTS.task_overhead_cycles,
+                       help="fixed cycles per task (pipeline fill)")
+    group.add_argument("--link-latency", type=int, default=DEFAULTS.link_latency_cycles,
+                       help="cycles from the end of a task to its data arriving on another processor")
+    group.add_argument("--link-width", type=int, default=DEFAULTS.link_width_words, help="link words per cycle")
+
+
+def cost_model(args: argparse.Namespace) -> CostModel:
+    return CostModel(lanes=args.lanes, task_overhead_cycles=args.overhead,
+                     link_latency_cycles=args.link_latency, link_width_words=args.link_width,
+                     memory=args.memory)
+
+
+def network(args: argparse.Namespace) -> Network:
+    return load_network(args.network)
+
+
+def parse_processors(text: str) -> list[int]:
+    """``4``, ``2-9`` or ``1,2,4``."""
+    try:
+        values = []
+        for part in str(text).split(","):
+            if "-" in part:
+                low, high = (int(v) for v in part.split("-", 1))
+                values.extend(range(low, high + 1))
+            else:
+                values.append(int(part))
+    except ValueError:
+        raise LayerPipeError(f"--processors '{text}' is not a count, a range like 2-9 or a list like 1,2,4") from None
+    if not values or min(values) < 1:
+        raise LayerPipeError(f"--processors '{text}': every processor count must be at least 1")
+    return values

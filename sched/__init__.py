@@ -1,0 +1,1 @@
+"""Scheduler: network model, cost model, task graph, retiming and the ScheduleTable."""

@@ -1,0 +1,81 @@
+"""Cost model: one config object for every cycle the scheduler, simulator and RTL count.
+
+A processing element has ``lanes`` multipliers and streams a layer's weights one
+``lanes``-word row chunk per cycle, row by row (DESIGN.md §8). F, B and G of a fully
+connected layer with N_out rows and N_in columns therefore each take
+``N_out · ceil(N_in / lanes)`` cycles, plus ``task_overhead_cycles`` for the
+pipeline fill (memory read, multiply, adder tree, write-back). Convolution layers are
+scheduled only, at ``ceil(MACs / lanes)`` cycles.
+
+The σ' product (ReLU mask) is applied to the incoming error as it streams into the
+consumer of δ (B and G of the previous layer, DESIGN.md §3); a mask is a select, not a
+multiply, so it adds no cycles.
+
+Data crossing processors takes ``link_latency_cycles + ceil(words / link_width_words)``
+cycles after the producing task ends.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.network import Layer
+
+__all__ = ["MEMORY_MODELS", "CostModel"]
+
+MEMORY_MODELS = ("dual-port", "ideal")
+
+
+@dataclass(frozen=True)
+class CostModel:
+    lanes: int = 8
+    task_overhead_cycles: int = 4
+    link_latency_cycles: int = 2
+    link_width_words: int = 8
+    word_bits: int = 16
+    memory: str = "dual-port"
+
+    def __post_init__(self):
+        for name in ("lanes", "link_width_words", "word_bits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LayerPipeError(f"cost model: '{name}' is {value!r}; set it to a positive integer")
+        for name in ("task_overhead_cycles", "link_latency_cycles"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise LayerPipeError(f"cost model: '{name}' is {value!r}; set it to an integer >= 0")
+        if self.memory not in MEMORY_MODELS:
+            raise LayerPipeError(f"cost model: unknown memory model {self.memory!r}; "
+                                 f"use one of {', '.join(MEMORY_MODELS)}")
+
+    def stream_cycles(self, layer: Layer) -> int:
+        """Cycles to stream the layer's weights once (no overhead)."""
+        if layer.kind == "fc":
+            return layer.out_size * math.ceil(layer.in_size / self.lanes)
+        return math.ceil(layer.macs / self.lanes)
+
+    def task_cycles(self, layer: Layer) -> int:
+        """Cycles of each of F, B and G of ``layer`` (they are equal by construction)."""
+        return self.stream_cycles(layer) + self.task_overhead_cycles
+
+    def transfer_cycles(self, words: int) -> int:
+        return self.link_latency_cycles + math.ceil(words / self.link_width_words)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CostModel:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise LayerPipeError(f"cost model: unknown field '{unknown[0]}'; known fields are "
+                                 f"{', '.join(sorted(known))}")
+        return cls(**data)
+
+    def describe(self) -> str:
+        return (f"lanes={self.lanes} overhead={self.task_overhead_cycles} cyc "
+                f"link={self.link_latency_cycles} cyc + words/{self.link_width_words} "
+                f"word={self.word_bits} b memory={self.memory}")

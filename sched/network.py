@@ -1,0 +1,243 @@
+"""Network model: a chain of fully connected and 2-D convolution layers.
+
+Hidden layers use ReLU, the last layer is linear (squared-error loss). Pooling and
+stride are folded into the shapes: a convolution's output is ``(H + 2·padding − K) //
+stride + 1`` and then divided by ``pool`` (integer division), which is the shape the
+next layer sees. Each layer's training work is three equal matrix tasks (F, B, G) of
+``macs`` multiply-accumulates each (DESIGN.md §3).
+
+Networks come from the zoo (:mod:`layerpipe.sched.zoo`) or from a TOML, YAML or JSON
+file of the form::
+
+    name = "my-mlp"
+    input = 64              # features, or [channels, height, width]
+    [[layers]]
+    kind = "fc"
+    out = 32
+    [[layers]]
+    kind = "fc"
+    out = 10
+
+Every problem in a file is reported as one line naming the layer, the field and
+the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from layerpipe.errors import LayerPipeError
+
+__all__ = ["Layer", "Network", "load_network", "network_from_dict"]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the chain; ``index`` counts from 1 (layer 1 has no B task)."""
+
+    index: int
+    name: str
+    kind: str  # "fc" or "conv"
+    in_shape: tuple[int, ...]  # (features,) or (channels, height, width)
+    out_shape: tuple[int, ...]  # shape seen by the next layer (after pooling)
+    macs: int  # multiply-accumulates of each of F, B and G for one sample
+    weights: int  # number of trainable weights (biases are not modelled)
+    # convolution geometry (fc layers keep the defaults)
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+    pool: int = 1
+    projection: bool = False  # ResNet projection shortcut folded in (see docs/networks.md)
+
+    @property
+    def in_size(self) -> int:
+        return math.prod(self.in_shape)
+
+    @property
+    def out_size(self) -> int:
+        return math.prod(self.out_shape)
+
+    def to_dict(self) -> dict:
+        spec = {"name": self.name, "kind": self.kind}
+        if self.kind == "fc":
+            spec["out"] = self.out_size
+        else:
+            spec.update(out_channels=self.out_shape[0], kernel=self.kernel, stride=self.stride,
+                        padding=self.padding, pool=self.pool)
+            if self.projection:
+                spec["projection"] = True
+        return spec
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    input_shape: tuple[int, ...]
+    layers: tuple[Layer, ...] = field(default=())
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def is_fully_connected(self) -> bool:
+        return all(layer.kind == "fc" for layer in self.layers)
+
+    @property
+    def forward_macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def sizes(self) -> list[int]:
+        """Neuron counts [N_0, N_1, …, N_L] of a fully connected chain."""
+        return [self.layers[0].in_size] + [layer.out_size for layer in self.layers]
+
+    def layer(self, index: int) -> Layer:
+        return self.layers[index - 1]
+
+    def to_dict(self) -> dict:
+        shape = self.input_shape[0] if len(self.input_shape) == 1 else list(self.input_shape)
+        return {"name": self.name, "input": shape, "layers": [layer.to_dict() for layer in self.layers]}
+
+
+_FC_FIELDS = {"kind", "name", "in", "out"}
+_CONV_FIELDS = {"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
+                "projection"}
+
+
+def _positive_int(value, where: str, field_name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise LayerPipeError(f"{where}: field '{field_name}' is {value!r}; set it to {bound}")
+    return value
+
+
+def _parse_input(value, net_name: str) -> tuple[int, ...]:
+    where = f"network '{net_name}'"
+    if isinstance(value, list):
+        if len(value) != 3:
+            raise LayerPipeError(f"{where}: field 'input' is {value!r}; give a feature count or "
+                                 "[channels, height, width]")
+        return tuple(_positive_int(v, where, "input") for v in value)
+    return (_positive_int(value, where, "input"),)
+
+
+def _conv_out(h: int, kernel: int, stride: int, padding: int) -> int:
+    return (h + 2 * padding - kernel) // stride + 1
+
+
+def _build_layer(index: int, spec, in_shape: tuple[int, ...]) -> Layer:
+    if not isinstance(spec, dict):
+        raise LayerPipeError(f"layer {index}: expected a table of fields, got {spec!r}")
+    name = str(spec.get("name", f"layer{index}"))
+    where = f"layer {index} ('{name}')"
+    kind = spec.get("kind")
+    if kind not in ("fc", "conv"):
+        raise LayerPipeError(f"{where}: unknown kind {kind!r}; use 'fc' (fully connected) or 'conv'")
+    allowed = _FC_FIELDS if kind == "fc" else _CONV_FIELDS
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise LayerPipeError(f"{where}: unknown field '{unknown[0]}' for a {kind} layer; "
+                             f"allowed fields are {', '.join(sorted(allowed))}")
+    if kind == "fc":
+        in_size = math.prod(in_shape)
+        if "in" in spec and _positive_int(spec["in"], where, "in") != in_size:
+            raise LayerPipeError(f"{where}: field 'in' is {spec['in']} but the previous layer gives "
+                                 f"{in_size} features; set 'in' to {in_size} or drop it")
+        out = _positive_int(spec.get("out"), where, "out")
+        return Layer(index, name, "fc", (in_size,), (out,), macs=in_size * out, weights=in_size * out)
+
+    if len(in_shape) != 3:
+        raise LayerPipeError(f"{where}: a conv layer needs a [channels, height, width] input but "
+                             f"gets {in_shape[0]} flat features; put conv layers before fc layers "
+                             "and give the network input as [channels, height, width]")
+    channels, height, width = in_shape
+    if "in_channels" in spec and _positive_int(spec["in_channels"], where, "in_channels") != channels:
+        raise LayerPipeError(f"{where}: field 'in_channels' is {spec['in_channels']} but the previous "
+                             f"layer gives {channels} channels; set it to {channels} or drop it")
+    out_channels = _positive_int(spec.get("out_channels"), where, "out_channels")
+    kernel = _positive_int(spec.get("kernel"), where, "kernel")
+    stride = _positive_int(spec.get("stride", 1), where, "stride")
+    padding = _positive_int(spec.get("padding", 0), where, "padding", minimum=0)
+    pool = _positive_int(spec.get("pool", 1), where, "pool")
+    projection = spec.get("projection", False)
+    if not isinstance(projection, bool):
+        raise LayerPipeError(f"{where}: field 'projection' is {projection!r}; set it to true or false")
+    out_h, out_w = _conv_out(height, kernel, stride, padding), _conv_out(width, kernel, stride, padding)
+    if out_h < 1 or out_w < 1:
+        raise LayerPipeError(f"{where}: kernel {kernel} with stride {stride} and padding {padding} "
+                             f"leaves no output from a {height}x{width} input; use a smaller kernel "
+                             "or more padding")
+    if out_h // pool < 1 or out_w // pool < 1:
+        raise LayerPipeError(f"{where}: pool {pool} is larger than the {out_h}x{out_w} output; "
+                             "use a smaller 'pool'")
+    positions = out_h * out_w
+    macs = positions * kernel * kernel * channels * out_channels
+    weights = kernel * kernel * channels * out_channels
+    if projection:  # 1x1 shortcut at the same stride, from the block input to its output channels
+        macs += positions * channels * out_channels
+        weights += channels * out_channels
+    return Layer(index, name, "conv", in_shape, (out_channels, out_h // pool, out_w // pool), macs=macs,
+                 weights=weights, kernel=kernel, stride=stride, padding=padding, pool=pool,
+                 projection=projection)
+
+
+def network_from_dict(spec, source: str = "network") -> Network:
+    """Build and validate a :class:`Network` from its dictionary form."""
+    if not isinstance(spec, dict):
+        raise LayerPipeError(f"{source}: expected a table with 'name', 'input' and 'layers'")
+    unknown = sorted(set(spec) - {"name", "input", "layers"})
+    if unknown:
+        raise LayerPipeError(f"{source}: unknown top-level field '{unknown[0]}'; "
+                             "allowed fields are input, layers, name")
+    name = str(spec.get("name", Path(source).stem))
+    if "input" not in spec:
+        raise LayerPipeError(f"network '{name}': field 'input' is missing; give the input feature count "
+                             "or [channels, height, width]")
+    shape = _parse_input(spec["input"], name)
+    layer_specs = spec.get("layers")
+    if not isinstance(layer_specs, list) or not layer_specs:
+        raise LayerPipeError(f"network '{name}': it has no layers; add at least one [[layers]] entry")
+    layers = []
+    for index, layer_spec in enumerate(layer_specs, start=1):
+        layer = _build_layer(index, layer_spec, shape)
+        layers.append(layer)
+        shape = layer.out_shape
+    return Network(name, _parse_input(spec["input"], name), tuple(layers))
+
+
+def _read_file(path: Path):
+    text = path.read_text()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        if suffix == ".json":
+            return json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as exc:
+        first_line = str(exc).splitlines()[0]
+        raise LayerPipeError(f"{path}: not valid {suffix[1:].upper()}: {first_line}") from None
+    raise LayerPipeError(f"{path}: unknown file type '{suffix}'; use .toml, .yaml, .yml or .json")
+
+
+def load_network(name_or_path: str) -> Network:
+    """A zoo name (``mlp-digits``, ``vgg16``, …) or the path of a network file."""
+    from layerpipe.sched.zoo import ZOO, zoo_network
+
+    if name_or_path in ZOO:
+        return zoo_network(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".toml", ".yaml", ".yml", ".json"):
+        if not path.is_file():
+            raise LayerPipeError(f"network file '{path}' does not exist")
+        return network_from_dict(_read_file(path), source=str(path))
+    raise LayerPipeError(f"unknown network '{name_or_path}'; use a zoo name ({', '.join(ZOO)}) "
+                         "or a .toml/.yaml/.json file")

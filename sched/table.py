@@ -1,0 +1,292 @@
+"""ScheduleTable: the static processor-task table, the contract of sim/ and hw/.
+
+Plain JSON with a schema version (docs/architecture.md lists every field). Loading
+validates the structure and names the first bad field; it does not re-derive the
+schedule, so a table edited by hand loads and its timing faults are caught where the
+table is executed (the cycle simulator) or checked (:func:`check`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.costs import CostModel
+from layerpipe.sched.network import Network, network_from_dict
+from layerpipe.sched.tasks import KINDS, Task, dependencies, training_tasks
+from layerpipe.sched.timing import PlacedTask, analyse, lower_bound
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "ScheduleTable", "build_table", "load_table", "check"]
+
+SCHEMA = "layerpipe-schedule-table"
+SCHEMA_VERSION = 1
+_TASK_FIELDS = {"kind": str, "layer": int, "start": int, "cycles": int, "lag": int}
+_SAMPLE_COUNTS = (1, 2, 17, 100)
+
+
+@dataclass(frozen=True)
+class TableTask:
+    """One entry of a processor's task list."""
+
+    kind: str
+    layer: int
+    start: int
+    cycles: int
+    lag: int
+    lockstep: int | None
+    processor: int
+
+    @property
+    def task(self) -> Task:
+        return Task(self.kind, self.layer)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}{self.layer}"
+
+    @property
+    def end(self) -> int:
+        return self.start + self.cycles
+
+
+class ScheduleTable:
+    """A validated table; ``data`` is the JSON document, the properties are typed views of it."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.network: Network = network_from_dict(data["network"], source="table network")
+        self.cost = CostModel.from_dict(data["cost_model"])
+
+    # -- the fields consumers use --------------------------------------------------
+    @property
+    def policy(self) -> str:
+        return self.data["policy"]
+
+    @property
+    def processors(self) -> int:
+        return self.data["processors"]
+
+    @property
+    def memory_model(self) -> str:
+        return self.data["memory_model"]
+
+    @property
+    def period_cycles(self) -> int:
+        return self.data["period_cycles"]
+
+    @property
+    def lower_bound_cycles(self) -> int:
+        return self.data["lower_bound_cycles"]
+
+    @property
+    def latency_cycles(self) -> int:
+        return self.data["predicted"]["latency_cycles"]
+
+    @property
+    def processor_tasks(self) -> list[list[TableTask]]:
+        return [[TableTask(t["kind"], t["layer"], t["start"], t["cycles"], t["lag"], t.get("lockstep"), p)
+                 for t in tasks] for p, tasks in enumerate(self.data["processor_tasks"])]
+
+    @property
+    def tasks(self) -> dict[Task, TableTask]:
+        return {t.task: t for tasks in self.processor_tasks for t in tasks}
+
+    @property
+    def staleness(self) -> dict[str, dict[int, int]]:
+        """``{"forward": {layer: D}, "backward_latest": {layer: D}}``: samples of delay per layer."""
+        rows = self.data["staleness"]
+        return {"forward": {r["layer"]: r["forward"] for r in rows},
+                "backward_latest": {r["layer"]: r["backward_latest"] for r in rows
+                                    if r["backward_latest"] is not None}}
+
+    @property
+    def delay_lines(self) -> list[dict]:
+        return self.data["delay_lines"]
+
+    @property
+    def utilisation(self) -> float:
+        return self.data["predicted"]["utilisation_mean"]
+
+    @property
+    def transfer_words_per_sample(self) -> int:
+        return self.data["transfer_words_per_sample"]
+
+    def total_cycles(self, samples: int) -> int:
+        """Cycles from the first sample's F_1 to the end of the last sample's last task."""
+        if samples < 1:
+            raise LayerPipeError(f"samples is {samples}; give at least 1")
+        return (samples - 1) * self.period_cycles + self.latency_cycles
+
+    # -- files ---------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=1)
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically: a temporary file in the same folder, then a rename."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.to_json() + "\n")
+        os.replace(tmp, path)
+
+
+def build_table(network: Network, cost: CostModel, policy: str, processors: int, period: int,
+                placed: list[PlacedTask]) -> ScheduleTable:
+    result = analyse(network, cost, period, placed)
+    if result.violations:
+        raise LayerPipeError(f"policy '{policy}' produced an unbuildable schedule: {result.violations[0]}")
+    per_processor = [[] for _ in range(processors)]
+    for placed_task in sorted(result.tasks.values(), key=lambda p: (p.processor, p.start)):
+        per_processor[placed_task.processor].append({
+            "kind": placed_task.task.kind, "layer": placed_task.task.layer, "start": placed_task.start,
+            "cycles": placed_task.cycles, "lag": placed_task.lag,
+            "lockstep": result.lockstep.get(placed_task.task)})
+    cycles = [p.cycles for p in result.tasks.values()]
+    busy = [sum(t["cycles"] for t in tasks) for tasks in per_processor]
+    weights = {layer.index: layer.weights for layer in network.layers}
+    data = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "network": network.to_dict(),
+        "policy": policy,
+        "memory_model": cost.memory,
+        "processors": processors,
+        "cost_model": cost.to_dict(),
+        "period_cycles": period,
+        "lower_bound_cycles": lower_bound(cycles, processors),
+        "processor_tasks": per_processor,
+        "staleness": [{"layer": layer, "forward": result.staleness_forward[layer],
+                       "backward_latest": result.staleness_backward_latest.get(layer)}
+                      for layer in range(1, network.depth + 1)],
+        "delay_lines": result.buffers,
+        "transfers": result.transfers,
+        "transfer_words_per_sample": sum(t["words"] for t in result.transfers),
+        "bank_ports": [{"layer": layer, "accesses": accesses} for layer, accesses in sorted(result.bank_ports.items())],
+        "weight_versions": {
+            policy_name: {"versions": [counts[layer] for layer in sorted(counts)],
+                          "memory_words": sum(counts[layer] * weights[layer] for layer in counts)}
+            for policy_name, counts in result.weight_versions.items()},
+        "delay_line_words": sum(b["words"] * b["depth"] for b in result.buffers),
+        "retiming": {"loops": result.loops, "iteration_bound_cycles": round(result.iteration_bound, 3)},
+        "predicted": {
+            "latency_cycles": result.latency,
+            "fill_drain_cycles": result.latency - period,
+            "total_cycles_formula": "(samples - 1) * period_cycles + latency_cycles",
+            "total_cycles": {str(n): (n - 1) * period + result.latency for n in _SAMPLE_COUNTS},
+            "busy_cycles": busy,
+            "utilisation": [round(b / period, 6) for b in busy],
+            "utilisation_mean": round(sum(busy) / (processors * period), 6),
+        },
+    }
+    return ScheduleTable(data)
+
+
+def _fail(path: str, message: str) -> None:
+    raise LayerPipeError(f"schedule table: {path}: {message}")
+
+
+def _validate(data) -> None:
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise LayerPipeError("schedule table: not a LayerPipe schedule table (field 'schema' is not "
+                             f"'{SCHEMA}'); make one with `layerpipe schedule -o table.json`")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        _fail("schema_version", f"is {data.get('schema_version')!r}, this tool reads version {SCHEMA_VERSION}; "
+              "regenerate the table with this version of layerpipe")
+    for key, kind in (("policy", str), ("memory_model", str), ("processors", int), ("period_cycles", int),
+                      ("lower_bound_cycles", int), ("network", dict), ("cost_model", dict),
+                      ("processor_tasks", list), ("staleness", list), ("delay_lines", list),
+                      ("transfers", list), ("predicted", dict)):
+        if key not in data:
+            _fail(key, "is missing")
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            _fail(key, f"should be a {kind.__name__}, found {type(data[key]).__name__}")
+    if data["processors"] < 1 or len(data["processor_tasks"]) != data["processors"]:
+        _fail("processor_tasks", f"has {len(data['processor_tasks'])} lists for {data['processors']} processors")
+    if data["period_cycles"] < 1:
+        _fail("period_cycles", "must be a positive integer")
+    for p, tasks in enumerate(data["processor_tasks"]):
+        if not isinstance(tasks, list):
+            _fail(f"processor_tasks[{p}]", "should be a list of tasks")
+        for i, task in enumerate(tasks):
+            where = f"processor_tasks[{p}][{i}]"
+            if not isinstance(task, dict):
+                _fail(where, "should be a table of fields")
+            for key, kind in _TASK_FIELDS.items():
+                if not isinstance(task.get(key), kind) or isinstance(task.get(key), bool):
+                    _fail(f"{where}.{key}", f"should be a {kind.__name__}, found {task.get(key)!r}")
+            if task["kind"] not in KINDS:
+                _fail(f"{where}.kind", f"is {task['kind']!r}; use one of {', '.join(KINDS)}")
+            if task["cycles"] < 1 or task["start"] < 0 or task["lag"] < 0:
+                _fail(where, "needs cycles >= 1, start >= 0 and lag >= 0")
+    if "latency_cycles" not in data["predicted"]:
+        _fail("predicted.latency_cycles", "is missing")
+
+
+def table_from_dict(data) -> ScheduleTable:
+    _validate(data)
+    table = ScheduleTable(data)
+    depth = table.network.depth
+    for task in table.tasks:
+        if not 1 <= task.layer <= depth:
+            _fail("processor_tasks", f"task {task.name} names layer {task.layer} of a {depth}-layer network")
+    return table
+
+
+def load_table(path: str | Path) -> ScheduleTable:
+    path = Path(path)
+    if not path.is_file():
+        raise LayerPipeError(f"schedule table '{path}' does not exist")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LayerPipeError(f"schedule table '{path}' is not valid JSON: {str(exc).splitlines()[0]}") from None
+    return table_from_dict(data)
+
+
+def check(table: ScheduleTable) -> list[str]:
+    """Every invariant of DESIGN.md §5 that a table must satisfy; returns the violations found."""
+    problems = []
+    expected = set(training_tasks(table.network))
+    seen = [t.task for tasks in table.processor_tasks for t in tasks]
+    if sorted(seen, key=Task.sort_key) != sorted(expected, key=Task.sort_key):
+        problems.append("tasks are not each scheduled exactly once per period")
+    period = table.period_cycles
+    for tasks in table.processor_tasks:
+        ordered = sorted(tasks, key=lambda t: t.start)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.start < a.end:
+                problems.append(f"processor {a.processor} runs {a.name} and {b.name} at once")
+        for t in tasks:
+            if t.end > period:
+                problems.append(f"{t.name} ends at {t.end}, after the period {period}")
+            if t.cycles != table.cost.task_cycles(table.network.layer(t.layer)):
+                problems.append(f"{t.name} lasts {t.cycles} cycles, the cost model says "
+                                f"{table.cost.task_cycles(table.network.layer(t.layer))}")
+    if problems:
+        return problems
+    tasks = table.tasks
+    for producer, consumer, item in dependencies(table.network, table.cost.word_bits):
+        a, b = tasks[producer], tasks[consumer]
+        link = 0 if a.processor == b.processor else table.cost.transfer_cycles(item.words)
+        if (b.lag - a.lag) * period + b.start < a.end + link:
+            problems.append(f"dependency {a.name} -> {b.name} ({item.name}) is violated: "
+                            f"({b.lag} - {a.lag})*{period} + {b.start} < {a.end} + {link}")
+    if period < table.lower_bound_cycles:
+        problems.append(f"period {period} is below the lower bound {table.lower_bound_cycles}")
+    placed = [PlacedTask(t.task, t.processor, t.start, t.cycles, t.lag) for t in tasks.values()]
+    result = analyse(table.network, table.cost, period, placed, retime=False)
+    problems += result.violations
+    for layer, stale in result.staleness_forward.items():
+        if table.staleness["forward"][layer] != stale:
+            problems.append(f"staleness of layer {layer} is {table.staleness['forward'][layer]}, "
+                            f"the timing gives {stale}")
+    for loop in result.loops:
+        if loop["cycles"] > loop["delays"] * period:
+            problems.append(f"loop of layer {loop['layer']} needs {loop['cycles']} cycles but has "
+                            f"{loop['delays']} delays of {period} cycles")
+    return problems

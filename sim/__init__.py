@@ -1,0 +1,1 @@
+"""Golden models (float and bit-exact fixed point) and the cycle simulator."""
