@@ -11,6 +11,7 @@ from layerpipe.sched.scheduler import POLICIES
 from layerpipe.sched.zoo import DEFAULT_NETWORK
 
 DEFAULTS = CostModel()
+HELP_FORMATTER = argparse.ArgumentDefaultsHelpFormatter
 
 
 def add_network(parser: argparse.ArgumentParser) -> None:

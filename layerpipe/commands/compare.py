@@ -1,0 +1,75 @@
+"""``layerpipe compare``: period, speedup, utilisation, transfers and memory per policy and P."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from layerpipe.commands import _common
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.gantt import save_figure
+from layerpipe.sched.report import COMPARISON_HEADER, compare_rows, format_rows
+from layerpipe.sched.scheduler import POLICIES, schedule
+
+DEFAULT_POLICIES = ("sequential", "pipedream", "layerpipe", "optimal")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("compare", help="compare policies over processor counts",
+                                   description="Schedule one network with several policies and processor "
+                                               "counts and compare them.",
+                                   formatter_class=_common.HELP_FORMATTER)
+    _common.add_network(parser)
+    parser.add_argument("--processors", default="2-9", help="counts: 4, 2-9 or 1,2,4")
+    parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES), metavar="POLICY",
+                        help=f"policies to compare ({', '.join(POLICIES)})")
+    _common.add_cost_model(parser)
+    parser.add_argument("--plot", metavar="out.png", help="draw speedup over sequential vs P")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    counts = _common.parse_processors(args.processors)
+    unknown = [p for p in args.policies if p not in POLICIES]
+    if unknown:
+        raise LayerPipeError(f"unknown policy '{unknown[0]}'; use one of {', '.join(POLICIES)}")
+    network, cost = _common.network(args), _common.cost_model(args)
+    sequential = schedule(network, 1, "sequential", cost)
+    tables = {}
+    for processors in counts:
+        for policy in args.policies:
+            print(f"scheduling {policy} on {processors} processors", file=sys.stderr)
+            tables[(processors, policy)] = schedule(network, processors, policy, cost)
+    rows = compare_rows(tables, sequential)
+    if args.json:
+        print(json.dumps([dict(zip(COMPARISON_HEADER, row.cells(), strict=True)) for row in rows], indent=1))
+    else:
+        print(f"network {network.name}: {network.depth} layers, {network.forward_macs:,} forward MACs")
+        print(f"cost model: {cost.describe()}")
+        print(format_rows(COMPARISON_HEADER, [row.cells() for row in rows]))
+    if args.plot:
+        _plot(rows, network.name, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _plot(rows, name: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for policy in dict.fromkeys(row.policy for row in rows):
+        points = [(row.processors, row.speedup_vs_sequential) for row in rows if row.policy == policy]
+        axes.plot(*zip(*points, strict=True), marker="o", label=policy)
+    counts = sorted({row.processors for row in rows})
+    axes.plot(counts, counts, linestyle=":", color="grey", label="linear")
+    axes.set_xlabel("processors P")
+    axes.set_ylabel("speedup over sequential (period)")
+    axes.set_title(f"{name}: throughput speedup")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    save_figure(figure, path)
+    plt.close(figure)

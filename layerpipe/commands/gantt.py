@@ -1,0 +1,22 @@
+"""``layerpipe gantt``: draw a table's steady-state schedule."""
+
+from __future__ import annotations
+
+from layerpipe.commands import _common
+from layerpipe.sched.gantt import draw_gantt
+from layerpipe.sched.table import load_table
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("gantt", help="draw a schedule table as a Gantt chart",
+                                   description="Draw the steady-state period of a ScheduleTable.",
+                                   formatter_class=_common.HELP_FORMATTER)
+    parser.add_argument("table", help="ScheduleTable JSON (from `layerpipe schedule -o`)")
+    parser.add_argument("-o", "--output", default="gantt.png", help="image file (.png, .svg, .pdf)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    draw_gantt(load_table(args.table), args.output)
+    print(f"Gantt chart written to {args.output}")
+    return 0

@@ -1,0 +1,35 @@
+"""``layerpipe schedule``: one ScheduleTable, printed as a summary, saved or emitted as JSON."""
+
+from __future__ import annotations
+
+import sys
+
+from layerpipe.commands import _common
+from layerpipe.sched.report import describe_table
+from layerpipe.sched.scheduler import schedule
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("schedule", help="schedule one network on P processors",
+                                   description="Schedule one network and write its ScheduleTable.",
+                                   formatter_class=_common.HELP_FORMATTER)
+    _common.add_network(parser)
+    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
+    _common.add_policy(parser)
+    _common.add_cost_model(parser)
+    parser.add_argument("-o", "--output", metavar="table.json", help="write the table to this file")
+    parser.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    table = schedule(_common.network(args), args.processors, args.policy, _common.cost_model(args))
+    if args.output:
+        table.save(args.output)
+    if args.json:
+        sys.stdout.write(table.to_json() + "\n")
+    else:
+        print(describe_table(table))
+        if args.output:
+            print(f"table written to {args.output}")
+    return 0

@@ -1,0 +1,81 @@
+"""Plain-text reports of schedules: one table's summary and the policy comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layerpipe.sched.table import ScheduleTable
+
+__all__ = ["describe_table", "ComparisonRow", "compare_rows", "format_rows"]
+
+
+def format_rows(header: list[str], rows: list[list]) -> str:
+    cells = [header] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def describe_table(table: ScheduleTable) -> str:
+    d = table.data
+    lines = [f"network {table.network.name} ({table.network.depth} layers, "
+             f"{table.network.forward_macs:,} forward MACs)  policy {table.policy}  "
+             f"processors {table.processors}",
+             f"cost model: {table.cost.describe()}",
+             f"period {table.period_cycles:,} cycles  lower bound {table.lower_bound_cycles:,}  "
+             f"ratio {table.period_cycles / table.lower_bound_cycles:.3f}  "
+             f"iteration bound {d['retiming']['iteration_bound_cycles']:,}",
+             f"latency {table.latency_cycles:,} cycles  total(N) = {d['predicted']['total_cycles_formula']}  "
+             f"utilisation {table.utilisation:.3f}",
+             f"transfers {table.transfer_words_per_sample:,} words/sample  "
+             f"delay lines {d['delay_line_words']:,} words  "
+             + "  ".join(f"{k} weights +{v['memory_words']:,} words" for k, v in d["weight_versions"].items()),
+             "staleness (samples) per layer: "
+             + " ".join(f"L{layer}={stale}" for layer, stale in table.staleness["forward"].items()),
+             ""]
+    rows = []
+    for tasks in table.processor_tasks:
+        for t in tasks:
+            rows.append([t.processor, t.name, t.start, t.end, t.lag, "" if t.lockstep is None else t.lockstep])
+    lines.append(format_rows(["proc", "task", "start", "end", "lag", "lockstep"], rows))
+    return "\n".join(lines)
+
+
+@dataclass
+class ComparisonRow:
+    processors: int
+    policy: str
+    table: ScheduleTable
+    speedup_vs_pipedream: float | None
+    speedup_vs_sequential: float
+
+    def cells(self) -> list:
+        t = self.table
+        return [self.processors, self.policy, t.period_cycles, t.lower_bound_cycles,
+                t.period_cycles / t.lower_bound_cycles,
+                "-" if self.speedup_vs_pipedream is None else self.speedup_vs_pipedream,
+                self.speedup_vs_sequential, t.utilisation, t.transfer_words_per_sample,
+                t.data["delay_line_words"], t.data["weight_versions"]["stash"]["memory_words"],
+                max(t.staleness["forward"].values())]
+
+
+COMPARISON_HEADER = ["P", "policy", "period", "lower_bound", "period/LB", "vs_pipedream", "vs_sequential",
+                     "utilisation", "xfer_words", "delay_words", "stash_words", "max_stale"]
+
+
+def compare_rows(tables: dict[tuple[int, str], ScheduleTable], sequential: ScheduleTable) -> list[ComparisonRow]:
+    rows = []
+    for (processors, policy), table in tables.items():
+        reference = tables.get((processors, "pipedream"))
+        rows.append(ComparisonRow(
+            processors, policy, table,
+            None if reference is None else reference.period_cycles / table.period_cycles,
+            sequential.period_cycles / table.period_cycles))
+    return rows
