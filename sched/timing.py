@@ -11,12 +11,13 @@ where link is 0 on one processor and ``CostModel.transfer_cycles(words)`` across
 processors, and every edge that crosses processors carries at least one delay
 (r(τ2) > r(τ1)): the cutset retiming of PAPER.md, one register per processor boundary
 and direction, so a processor never waits within a period for another one. For a chain
-of M stages this yields the paper's Delay(l) = 2·S(l). Retiming a graph whose edges
-have no delays never needs negative edge delays, so these lags are always legal; the weight feedback loops (G_l → F_l) then
-need the delayed-gradient delays that the timing implies, which are derived here, not
-assumed: the staleness of F_l is the number of most recent updates of W_l that are
-not yet written when F_l starts (reads happen at a task's start, an update lands at the
-end of its G task).
+of M stages this yields the paper's Delay(l) = 2·S(l).
+
+Retiming a graph whose edges carry no delays never needs a negative edge delay, so
+these lags are always legal. The weight feedback loops (G_l → F_l) then need the
+delayed-gradient delays that the timing implies; they are derived here, not assumed:
+the staleness of F_l is the number of most recent updates of W_l not yet written when
+F_l starts (a task reads at its start, an update lands at the end of its G task).
 """
 
 from __future__ import annotations
