@@ -1,0 +1,1 @@
+"""Verification of generated Verilog with cocotb on Verilator: runner, stream pieces, benches."""
