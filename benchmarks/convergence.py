@@ -1,0 +1,182 @@
+"""Convergence of delayed-gradient training: plain SGD vs LayerPipe on digits, per weight policy.
+
+For the digits MLP (64-32-16-10) the staleness of each layer comes from the
+``layerpipe`` schedule at P processors; the golden model trains with it, float and
+fixed point, and the test accuracy after the last epoch is averaged over seeds (each
+seed draws the initial weights and the sample order). Weight-version memory per policy
+comes from the table (``weight_versions``). Prints one table and the acceptance checks
+(exit status 1 if one fails) and writes the learning curves as a PNG.
+
+    python benchmarks/convergence.py                       # defaults below, curves in convergence.png
+    python benchmarks/convergence.py --epochs 10 --seeds 1 --processors 4 --plot /tmp/curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from layerpipe.commands._common import parse_processors
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.zoo import zoo_network
+from layerpipe.sim.golden import WEIGHT_POLICIES, staleness_from_table
+from layerpipe.sim.learning import learning_curve
+from layerpipe.sim.numerics import FixedFormat
+
+NETWORK = "mlp-digits"
+SGD_FLOOR = 95.0  # plain SGD, float: test accuracy at least this (%)
+LAYERPIPE_GAP = 1.5  # LayerPipe at P = 4, float, any weight policy: within this of plain SGD (points)
+FIXED_GAP = 2.0  # fixed point: within this of float, every configuration (points)
+
+
+def run_one(job: tuple) -> tuple:
+    """One training run: (key, seed) → test accuracy (%) per epoch."""
+    processors, policy, numerics, seed, epochs, lr_shift = job
+    network = zoo_network(NETWORK)
+    staleness = None if processors == 1 else staleness_from_table(schedule(network, processors, "layerpipe"))
+    curve = learning_curve(network, staleness, policy, numerics, FixedFormat(lr_shift=lr_shift), epochs, seed)
+    return (processors, policy, numerics), seed, [100 * r.test_accuracy for r in curve.epochs]
+
+
+def configurations(counts: list[int]) -> list[tuple[int, str, str]]:
+    """Plain SGD (P = 1: no staleness; the weight policy is irrelevant there) and LayerPipe at each P."""
+    keys = [(1, "stash", numerics) for numerics in ("float", "fixed")]
+    for processors in counts:
+        for policy in WEIGHT_POLICIES:
+            for numerics in ("float", "fixed"):
+                if not (policy == "ema" and numerics == "fixed"):  # ema is modelled in float only
+                    keys.append((processors, policy, numerics))
+    return keys
+
+
+def memory(counts: list[int]) -> dict[tuple[int, str], tuple[list[int], int]]:
+    network = zoo_network(NETWORK)
+    result = {}
+    for processors in counts:
+        versions = schedule(network, processors, "layerpipe").data["weight_versions"]
+        for policy in WEIGHT_POLICIES:
+            result[(processors, policy)] = (versions[policy]["versions"], versions[policy]["memory_words"])
+    return result
+
+
+def staleness_text(processors: int) -> str:
+    if processors == 1:
+        return "none"
+    stale = schedule(zoo_network(NETWORK), processors, "layerpipe").staleness
+    return " ".join(f"{stale['forward'][layer]}" for layer in sorted(stale["forward"]))
+
+
+def final(curves: dict, key) -> tuple[float, float] | None:
+    if key not in curves:
+        return None
+    last = [curve[-1] for curve in curves[key].values()]
+    return float(np.mean(last)), float(np.std(last))
+
+
+def table(curves: dict, counts: list[int], seeds: int) -> tuple[str, list[str]]:
+    sgd = {n: final(curves, (1, "stash", n)) for n in ("float", "fixed")}
+    mem = memory(counts)
+    header = (f"{'P':>2}  {'D_F per layer':<13}  {'weights':<7}  {'float acc %':>12}  {'vs SGD':>6}  "
+              f"{'fixed acc %':>12}  {'fix-flt':>7}  {'versions':<9}  {'extra words':>11}")
+    lines = [f"test accuracy after the last epoch, mean ± sd over {seeds} seed(s); D_F = forward staleness",
+             header, "-" * len(header)]
+    failures = []
+
+    def cell(value):
+        return f"{value[0]:6.2f} ± {value[1]:4.2f}" if value else f"{'n/a':>13}"
+
+    lines.append(f"{1:>2}  {'none (SGD)':<13}  {'-':<7}  {cell(sgd['float'])}  {'':>6}  {cell(sgd['fixed'])}  "
+                 f"{sgd['fixed'][0] - sgd['float'][0]:+7.2f}  {'-':<9}  {0:>11}")
+    if sgd["float"][0] < SGD_FLOOR:
+        failures.append(f"plain SGD float reaches {sgd['float'][0]:.2f} %, below {SGD_FLOOR} %")
+    if abs(sgd["fixed"][0] - sgd["float"][0]) > FIXED_GAP:
+        failures.append(f"plain SGD: fixed {sgd['fixed'][0]:.2f} % vs float {sgd['float'][0]:.2f} %")
+    for processors in counts:
+        stale = staleness_text(processors)
+        for policy in WEIGHT_POLICIES:
+            real, words = final(curves, (processors, policy, "float")), final(curves, (processors, policy, "fixed"))
+            versions, extra = mem[(processors, policy)]
+            gap = real[0] - sgd["float"][0]
+            fixed_gap = f"{words[0] - real[0]:+7.2f}" if words else f"{'':>7}"
+            lines.append(f"{processors:>2}  {stale:<13}  {policy:<7}  {cell(real)}  {gap:+6.2f}  {cell(words)}  "
+                         f"{fixed_gap}  {','.join(map(str, versions)):<9}  {extra:>11}")
+            if processors == 4 and abs(gap) > LAYERPIPE_GAP:
+                failures.append(f"P=4 {policy} float {real[0]:.2f} % is {gap:+.2f} points from plain SGD")
+            if words and abs(words[0] - real[0]) > FIXED_GAP:
+                failures.append(f"P={processors} {policy}: fixed {words[0]:.2f} % vs float {real[0]:.2f} %")
+    lines.append("versions: extra weight copies per layer (stash: stashed versions, ema: one EMA buffer, "
+                 "latest: none); extra words = Σ versions × layer weights")
+    return "\n".join(lines), failures
+
+
+def plot(curves: dict, counts: list[int], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(counts), figsize=(5 * len(counts), 4), sharey=True, squeeze=False)
+    colours = {"stash": "tab:blue", "latest": "tab:orange", "ema": "tab:green"}
+    for axis, processors in zip(axes[0], counts):
+        for numerics, style in (("float", "-"), ("fixed", "--")):
+            sgd = np.mean(list(curves[(1, "stash", numerics)].values()), axis=0)
+            axis.plot(sgd, style, color="black", label=f"plain SGD ({numerics})")
+            for policy in WEIGHT_POLICIES:
+                key = (processors, policy, numerics)
+                if key in curves:
+                    axis.plot(np.mean(list(curves[key].values()), axis=0), style, color=colours[policy],
+                              label=f"{policy} ({numerics})")
+        axis.set_title(f"LayerPipe, P = {processors} (D_F = {staleness_text(processors)})")
+        axis.set_xlabel("epoch")
+        axis.set_ylim(80, 100)
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    figure.suptitle(f"{NETWORK} on digits: delayed-gradient training vs plain SGD")
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--processors", default="2,4,8", help="LayerPipe processor counts: 4, 2-9 or 2,4,8")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3, help="runs per configuration (seeds 0..n-1)")
+    parser.add_argument("--lr-shift", type=int, default=FixedFormat().lr_shift, help="learning rate 2**-lr_shift")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel runs (default: one per CPU)")
+    parser.add_argument("--plot", default="convergence.png", metavar="out.png", help="learning-curve PNG")
+    args = parser.parse_args(argv)
+    counts = parse_processors(args.processors)
+    jobs = [(p, policy, numerics, seed, args.epochs, args.lr_shift)
+            for p, policy, numerics in configurations(counts) for seed in range(args.seeds)]
+    curves: dict = {}
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for done, (key, seed, curve) in enumerate(pool.map(run_one, jobs), start=1):
+            curves.setdefault(key, {})[seed] = curve
+            print(f"[{done}/{len(jobs)}] P={key[0]} {key[1]} {key[2]} seed {seed}: {curve[-1]:.1f} %",
+                  file=sys.stderr, flush=True)
+    print(f"{NETWORK}, per-sample SGD, lr 2^-{args.lr_shift}, {args.epochs} epochs, "
+          f"fixed point {FixedFormat(lr_shift=args.lr_shift).to_dict()}")
+    text, failures = table(curves, counts, args.seeds)
+    print(text)
+    plot(curves, counts, args.plot)
+    print(f"learning curves written to {args.plot}")
+    if 4 not in counts:
+        print("note: the P = 4 acceptance check needs 4 in --processors")
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    if not failures:
+        print(f"PASS: plain SGD float >= {SGD_FLOOR} %, P=4 float within {LAYERPIPE_GAP} points of it for every "
+              f"weight policy, fixed within {FIXED_GAP} points of float")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``layerpipe train``: train the golden model on digits with the staleness a schedule implies."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from layerpipe.commands import _common
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sim import data
+from layerpipe.sim.golden import NUMERICS, WEIGHT_POLICIES, staleness_from_table
+from layerpipe.sim.learning import learning_curve
+from layerpipe.sim.numerics import FixedFormat
+
+DEFAULT_EPOCHS = 15
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train on digits with the schedule's delayed gradients",
+                                   description="Schedule a network, then train the golden model (per-sample "
+                                               "SGD) on scikit-learn's digits with the per-layer staleness "
+                                               "the schedule implies; prints accuracy per epoch.",
+                                   formatter_class=_common.HELP_FORMATTER)
+    _common.add_network(parser)
+    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
+    _common.add_policy(parser)
+    parser.add_argument("--weights", default="stash", choices=WEIGHT_POLICIES,
+                        help="weights B reads: the version F used (stash), the current bank (latest) or an "
+                             "EMA reconstruction (ema, float only)")
+    parser.add_argument("--numerics", default="fixed", choices=NUMERICS,
+                        help="fixed: bit-exact RTL reference (docs/numerics.md); float: float64")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the 1,437 training images")
+    parser.add_argument("--lr-shift", type=int, default=FixedFormat().lr_shift,
+                        help="learning rate 2**-lr_shift (float and fixed)")
+    parser.add_argument("--seed", type=int, default=0, help="initial weights and sample order")
+    parser.add_argument("--json", action="store_true", help="print the run as JSON on stdout")
+    _common.add_cost_model(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.epochs < 0:
+        raise LayerPipeError(f"--epochs is {args.epochs}; give 0 or more")
+    network = _common.network(args)
+    data.check_network(network)  # before scheduling: the cheaper mistake to report first
+    fmt = FixedFormat(lr_shift=args.lr_shift)
+    table = schedule(network, args.processors, args.policy, _common.cost_model(args))
+    staleness = staleness_from_table(table)
+
+    def progress(result) -> None:
+        if result.epoch:
+            print(f"epoch {result.epoch}/{args.epochs}: test accuracy {100 * result.test_accuracy:.1f} %",
+                  file=sys.stderr, flush=True)
+
+    curve = learning_curve(network, staleness, args.weights, args.numerics, fmt, args.epochs, args.seed,
+                           progress=progress)
+    summary = {
+        "network": network.name, "sizes": network.sizes, "policy": args.policy, "processors": table.processors,
+        "period_cycles": table.period_cycles, "weights": args.weights, "numerics": args.numerics,
+        "format": fmt.to_dict(), "lr": 2.0 ** -fmt.lr_shift, "seed": args.seed, "epochs": args.epochs,
+        "staleness": {"forward": staleness.forward, "backward_latest": staleness.backward_latest},
+        "weight_versions": table.data["weight_versions"].get(args.weights),
+        "history": [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy,
+                     "mean_squared_error": r.mean_squared_error} for r in curve.epochs],
+    }
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(_describe(summary))
+    return 0
+
+
+def _describe(summary: dict) -> str:
+    stale = summary["staleness"]
+    layers = []
+    for layer, forward in sorted(stale["forward"].items()):
+        backward = stale["backward_latest"].get(layer)
+        layers.append(f"{layer}: F {forward}" + ("" if backward is None else f", B {backward}"))
+    fmt = summary["format"]
+    numerics = ("float64" if summary["numerics"] == "float" else
+                f"fixed {fmt['data_bits']}-bit, {fmt['frac_bits']} fractional bits")
+    versions = summary["weight_versions"]
+    lines = [
+        f"network {summary['network']} ({'-'.join(map(str, summary['sizes']))}), policy {summary['policy']} "
+        f"on {summary['processors']} processors, period {summary['period_cycles']} cycles",
+        f"staleness in samples (B: backward_latest, used by latest and ema): {'; '.join(layers)}",
+        f"weights {summary['weights']}"
+        + ("" if versions is None else f" ({versions['memory_words']} words of extra weight versions)")
+        + f", numerics {numerics}, lr 2^-{fmt['lr_shift']}, seed {summary['seed']}",
+        "epoch  train acc %  test acc %  mean sq error",
+    ]
+    for row in summary["history"]:
+        error = "" if row["mean_squared_error"] is None else f"{row['mean_squared_error']:.4f}"
+        lines.append(f"{row['epoch']:>5}  {100 * row['train_accuracy']:>11.1f}  {100 * row['test_accuracy']:>10.1f}"
+                     f"  {error:>13}")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Functional mode: the fixed-point numerics of training, computed as the table executes.
+
+:class:`FixedPointDatapath` plugs into :func:`layerpipe.sim.cyclesim.simulate`, which
+calls it in cycle order: ``run`` when a task starts (with the values it reads from the
+delay lines, returning the values it writes), ``land`` when a G update reaches its
+bank. Which weights each task sees therefore follows from the execution alone
+(docs/semantics.md, "Weights"), not from the table's staleness numbers: comparing the
+result with the golden model, which trains with those numbers, tests that the two agree.
+
+* F_l reads its bank at its start; B_l reads the copy F_l of its sample read (``stash``)
+  or the bank at its own start (``latest``);
+* G_l's update is computed when G_l starts and written when it ends. Only G_l writes
+  W_l and G_l of the previous sample has landed before G_l starts (one run per period,
+  none wraps), so the bank at G's start equals the bank at its end;
+* δ_L = a_L − target is formed by F_L; a hidden layer's consumers form
+  δ_l = e_l ⊙ mask_l from the err and mask lines (σ' moved to the consumer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.network import Network
+from layerpipe.sched.table import ScheduleTable
+from layerpipe.sim import fixed
+from layerpipe.sim.cyclesim import SimResult, simulate
+from layerpipe.sim.numerics import FixedFormat
+
+__all__ = ["WEIGHT_POLICIES", "FunctionalResult", "FixedPointDatapath", "run_functional", "training_setup"]
+
+WEIGHT_POLICIES = ("stash", "latest")
+
+
+@dataclass
+class FunctionalResult:
+    outputs: np.ndarray  # (samples, N_L): a_L of every sample, data words
+    squared_errors: list  # per sample, as fixed.squared_error returns it
+    weights: list[np.ndarray]  # final W_1..W_L, shape (N_l, N_{l-1})
+    peak_stash: dict[int, int]  # layer → most stashed versions other than the bank's held at once (stash)
+    fmt: FixedFormat
+
+
+class FixedPointDatapath:
+    def __init__(self, network: Network, weights: list[np.ndarray], inputs: np.ndarray, targets: np.ndarray,
+                 fmt: FixedFormat, policy: str = "stash"):
+        if not network.is_fully_connected:
+            raise LayerPipeError(f"functional mode needs a fully connected network; {network.name} has "
+                                 "convolution layers (simulate it in timing mode)")
+        if policy not in WEIGHT_POLICIES:
+            raise LayerPipeError(f"weight policy '{policy}' is not simulated; use one of {', '.join(WEIGHT_POLICIES)}")
+        sizes = network.sizes
+        if len(weights) != network.depth:
+            raise LayerPipeError(f"{len(weights)} weight matrices for a {network.depth}-layer network")
+        for layer, w in enumerate(weights, start=1):
+            if np.shape(w) != (sizes[layer], sizes[layer - 1]):
+                raise LayerPipeError(f"weights of layer {layer} have shape {np.shape(w)}; the network needs "
+                                     f"{(sizes[layer], sizes[layer - 1])}")
+        self.depth, self.fmt, self.policy = network.depth, fmt, policy
+        self.inputs, self.targets = inputs, targets
+        self.bank = {layer: np.array(w, dtype=np.int64) for layer, w in enumerate(weights, start=1)}
+        self.pending: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.bank}  # issued updates
+        self.stash: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.bank}
+        self.peak_stash = {layer: 0 for layer in self.bank}
+        self.outputs: dict[int, np.ndarray] = {}
+        self.errors: dict[int, object] = {}
+
+    # -- called by the cycle simulator ---------------------------------------------
+    def sample_inputs(self, sample: int) -> dict:
+        return {"a0": self.inputs[sample], "target": self.targets[sample]}
+
+    def run(self, kind: str, layer: int, sample: int, values: dict) -> dict:
+        if kind == "F":
+            return self._forward(layer, sample, values)
+        delta = self._delta(layer, values)
+        if kind == "B":
+            weights = self.stash[layer].pop(sample) if self.policy == "stash" else self.bank[layer]
+            return {f"err{layer - 1}": fixed.backward(weights, delta, self.fmt)}
+        self.pending[layer][sample] = fixed.update(self.bank[layer], delta, values[f"a{layer - 1}"], self.fmt)
+        return {}
+
+    def land(self, layer: int, sample: int) -> None:
+        self.bank[layer] = self.pending[layer].pop(sample)
+        self._count_stash(layer)
+
+    def result(self) -> FunctionalResult:
+        samples = sorted(self.outputs)
+        return FunctionalResult(np.array([self.outputs[n] for n in samples]), [self.errors[n] for n in samples],
+                                [self.bank[layer] for layer in sorted(self.bank)], self.peak_stash, self.fmt)
+
+    # -- the tasks -------------------------------------------------------------------
+    def _forward(self, layer: int, sample: int, values: dict) -> dict:
+        weights = self.bank[layer]
+        hidden = layer < self.depth
+        a_out, mask = fixed.forward(weights, values[f"a{layer - 1}"], self.fmt, hidden)
+        if self.policy == "stash" and layer > 1:  # B of this sample must see this version
+            self.stash[layer][sample] = weights  # banks are replaced, never written in place
+            self._count_stash(layer)
+        if hidden:
+            return {f"a{layer}": a_out, f"mask{layer}": mask}
+        target = values["target"]
+        self.outputs[sample] = a_out
+        self.errors[sample] = fixed.squared_error(a_out, target)
+        return {f"err{layer}": fixed.output_delta(a_out, target, self.fmt)}
+
+    def _count_stash(self, layer: int) -> None:
+        """Stash memory in use: versions held for B that the bank no longer holds."""
+        versions = {id(w) for w in self.stash[layer].values()} - {id(self.bank[layer])}
+        self.peak_stash[layer] = max(self.peak_stash[layer], len(versions))
+
+    def _delta(self, layer: int, values: dict):
+        error = values[f"err{layer}"]
+        return error if layer == self.depth else fixed.mask_error(error, values[f"mask{layer}"])
+
+
+def run_functional(table: ScheduleTable, inputs, targets, weights, fmt: FixedFormat | None = None,
+                   policy: str = "stash", samples: int | None = None, record_runs: bool = False) -> SimResult:
+    """Train on ``samples`` (default: all) of ``inputs``/``targets`` by executing ``table``."""
+    fmt = fmt or FixedFormat()
+    samples = len(inputs) if samples is None else samples
+    if samples > len(inputs) or len(inputs) != len(targets):
+        raise LayerPipeError(f"{samples} samples asked for, {len(inputs)} inputs and {len(targets)} targets given")
+    datapath = FixedPointDatapath(table.network, weights, inputs, targets, fmt, policy)
+    return simulate(table, samples, datapath=datapath, record_runs=record_runs)
+
+
+def training_setup(network: Network, samples: int, seed: int = 0, fmt: FixedFormat | None = None):
+    """The default workload as data words: ``samples`` digits training images in order (repeated
+    epoch after epoch when more are asked for than the split has), their one-hot targets, the
+    golden model's initial weights for ``seed`` and the format: ``(inputs, targets, weights, fmt)``."""
+    from layerpipe.sim import data, golden
+
+    fmt = fmt or FixedFormat()
+    data.check_network(network)
+    train = data.load_digits().train
+    order = np.arange(samples) % len(train)
+    inputs, targets = train.inputs("fixed", fmt)[order], train.targets("fixed", fmt)[order]
+    weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
+    return inputs, targets, weights, fmt

@@ -1,0 +1,400 @@
+"""Golden model: per-sample SGD of a fully connected network with LayerPipe's delayed gradients.
+
+The network is a chain of fc layers, ReLU after every hidden layer, a linear output and
+the loss ½‖a_L − t‖² (δ_L = a_L − t). ``numerics="float"`` trains in float64 (the
+accuracy study), ``numerics="fixed"`` with the kernels of :mod:`layerpipe.sim.fixed`,
+bit for bit what the RTL computes (docs/numerics.md).
+
+Which weights each task reads follows docs/semantics.md ("Weights"). With W_l^(k) the
+weights of layer l after the updates of samples 0..k (W_l^(−1) the initial ones):
+
+* F_l of sample m reads W_l^(m−1−D_F(l));
+* B_l of sample m reads, by weight policy,
+  ``stash``: the version F_l(m) read;
+  ``latest``: W_l^(m−1−D_B(l)), D_B from the table's ``backward_latest`` (−1 means
+  G_l(m) has landed before B_l(m) starts, so B sees its own sample's update);
+  ``ema``: a reconstruction of the stashed version from one moving-average buffer per
+  layer (float only; see :class:`_WeightEMA`);
+* G_l of sample m applies the update from δ_l(m) and a_{l−1}(m) to W_l^(m−1), giving
+  W_l^(m).
+
+With every D = 0 this is plain per-sample SGD. Within one sample the model runs, per
+layer from the output down, G_l before B_l: nothing in G_l depends on B_l, and B_l may
+need G_l's result (D_B = −1). The sample stream may be fed in several calls to
+:meth:`GoldenModel.run` (epochs); the pipeline then simply continues, as in hardware.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.network import Network
+from layerpipe.sched.table import ScheduleTable
+from layerpipe.sim import fixed, floatmodel
+from layerpipe.sim.numerics import FixedFormat
+
+__all__ = ["WEIGHT_POLICIES", "NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
+           "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
+
+WEIGHT_POLICIES = ("stash", "latest", "ema")
+NUMERICS = ("float", "fixed")
+
+
+# -- staleness ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Staleness:
+    """Samples of delay per layer (1-based): ``forward`` for F_l, ``backward_latest`` for B_l (l ≥ 2)."""
+
+    forward: Mapping[int, int]
+    backward_latest: Mapping[int, int]
+
+    @classmethod
+    def zero(cls, depth: int) -> Staleness:
+        """Plain SGD: every task sees every earlier sample's update."""
+        return cls.uniform(depth, 0)
+
+    @classmethod
+    def uniform(cls, depth: int, delay: int) -> Staleness:
+        """Every task of a sample reads the version ``delay`` updates behind (the delayed SGD of DLMS)."""
+        return cls({layer: delay for layer in range(1, depth + 1)},
+                   {layer: delay for layer in range(2, depth + 1)})
+
+    def check(self, depth: int, policy: str) -> None:
+        for layer in range(1, depth + 1):
+            value = self.forward.get(layer)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise LayerPipeError(f"staleness: forward delay of layer {layer} is {value!r}; "
+                                     "give an integer >= 0 for every layer")
+        if policy == "stash":
+            return  # B reads F's version: its own delay is never used
+        for layer in range(2, depth + 1):
+            value = self.backward_latest.get(layer)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < -1:
+                raise LayerPipeError(f"staleness: backward_latest delay of layer {layer} is {value!r}; "
+                                     "give an integer >= -1 for every layer but the first")
+            if value > self.forward[layer]:
+                raise LayerPipeError(f"staleness: layer {layer}'s B reads {value} updates behind but its F only "
+                                     f"{self.forward[layer]}; B runs after F, so backward_latest <= forward")
+
+
+def staleness_from_table(table: ScheduleTable) -> Staleness:
+    """The per-layer delays a :class:`~layerpipe.sched.table.ScheduleTable` implies."""
+    stale = table.staleness
+    return Staleness(dict(stale["forward"]), dict(stale["backward_latest"]))
+
+
+def _as_staleness(value, depth: int) -> Staleness:
+    if value is None:
+        return Staleness.zero(depth)
+    if isinstance(value, Staleness):
+        return value
+    if isinstance(value, ScheduleTable):
+        return staleness_from_table(value)
+    if isinstance(value, Mapping) and "forward" in value:
+        return Staleness(dict(value["forward"]), dict(value.get("backward_latest", {})))
+    raise LayerPipeError(f"staleness is {value!r}; give a Staleness, a ScheduleTable or "
+                         "{'forward': {layer: D}, 'backward_latest': {layer: D}}")
+
+
+# -- network and initial weights ------------------------------------------------------------
+
+def _sizes(network_or_sizes) -> list[int]:
+    if isinstance(network_or_sizes, Network):
+        if not network_or_sizes.is_fully_connected:
+            raise LayerPipeError(f"the golden model trains fully connected networks; {network_or_sizes.name} "
+                                 "has convolution layers")
+        return network_or_sizes.sizes
+    sizes = list(network_or_sizes)
+    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1 for n in sizes):
+        raise LayerPipeError(f"layer sizes {sizes!r}: give at least two positive integers [N0, N1, ...]")
+    return [int(n) for n in sizes]
+
+
+def initial_weights(network_or_sizes, seed: int = 0) -> list[np.ndarray]:
+    """Glorot uniform floats, W_l ~ U(±sqrt(6 / (N_{l−1} + N_l))), shape (N_l, N_{l−1}); deterministic in ``seed``."""
+    sizes = _sizes(network_or_sizes)
+    rng = np.random.default_rng(seed)
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        weights.append(rng.uniform(-limit, limit, size=(fan_out, fan_in)))
+    return weights
+
+
+# -- the two arithmetics ----------------------------------------------------------------------
+
+class _FloatArithmetic:
+    name = "float"
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def words(self, x, what: str) -> np.ndarray:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise LayerPipeError(f"{what} have dtype {x.dtype}; give real numbers")
+        return x.astype(np.float64)
+
+    def forward(self, W, a, hidden):
+        return floatmodel.forward(W, a, hidden)
+
+    def output_delta(self, a_L, target):
+        return floatmodel.output_delta(a_L, target)
+
+    def squared_error(self, a_L, target):
+        return floatmodel.squared_error(a_L, target)
+
+    def backward(self, W, delta):
+        return floatmodel.backward(W, delta)
+
+    def mask_error(self, e, mask):
+        return floatmodel.mask_error(e, mask)
+
+    def update(self, W, delta, a_prev):
+        return floatmodel.update(W, delta, a_prev, self.lr)
+
+
+class _FixedArithmetic:
+    name = "fixed"
+
+    def __init__(self, fmt: FixedFormat):
+        self.fmt = fmt
+
+    def words(self, x, what: str) -> np.ndarray:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            raise LayerPipeError(f"{what} are {x.dtype} but fixed-point numerics take data words (integers); "
+                                 "convert them with FixedFormat.quantize or use layerpipe.sim.data")
+        x = x.astype(np.int64)
+        if x.size and (x.min() < self.fmt.data_min or x.max() > self.fmt.data_max):
+            raise LayerPipeError(f"{what} hold values outside the {self.fmt.data_bits}-bit data range "
+                                 f"[{self.fmt.data_min}, {self.fmt.data_max}]; saturate them with FixedFormat.saturate")
+        return x
+
+    def forward(self, W, a, hidden):
+        return fixed.forward(W, a, self.fmt, hidden)
+
+    def output_delta(self, a_L, target):
+        return fixed.output_delta(a_L, target, self.fmt)
+
+    def squared_error(self, a_L, target):
+        return fixed.squared_error(a_L, target)
+
+    def backward(self, W, delta):
+        return fixed.backward(W, delta, self.fmt)
+
+    def mask_error(self, e, mask):
+        return fixed.mask_error(e, mask)
+
+    def update(self, W, delta, a_prev):
+        return fixed.update(W, delta, a_prev, self.fmt)
+
+
+def _arithmetic(numerics: str, fmt: FixedFormat, lr: float | None):
+    if numerics == "float":
+        return _FloatArithmetic(2.0 ** -fmt.lr_shift if lr is None else float(lr))
+    if numerics == "fixed":
+        if lr is not None and lr != 2.0 ** -fmt.lr_shift:
+            raise LayerPipeError(f"lr is {lr!r} but fixed point steps by 2**-lr_shift = {2.0 ** -fmt.lr_shift}; "
+                                 "set FixedFormat(lr_shift=...) instead of lr")
+        return _FixedArithmetic(fmt)
+    raise LayerPipeError(f"numerics '{numerics}' is unknown; use one of {', '.join(NUMERICS)}")
+
+
+# -- weight versions ------------------------------------------------------------------------
+
+class _History:
+    """The last few versions W^(k) of one layer; k below the oldest kept is the initial version
+    (pipeline fill: no update has landed yet), which is never dropped before it is unreachable."""
+
+    def __init__(self, initial: np.ndarray, keep: int):
+        self.versions: deque[np.ndarray] = deque([initial], maxlen=keep)
+        self.latest = -1  # k of the newest version
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        oldest = self.latest - len(self.versions) + 1
+        if k > self.latest or (k < oldest and oldest > -1):
+            raise IndexError(f"weight version {k} is not kept (have {oldest}..{self.latest})")
+        return self.versions[max(k, -1) - oldest]
+
+    def append(self, weights: np.ndarray) -> None:
+        self.versions.append(weights)
+        self.latest += 1
+
+
+class _WeightEMA:
+    """LayerPipe2's reconstruction of the stashed version, formula (b): a weight EMA.
+
+    B_l(m) needs W^(m−1−D_F) but the bank holds W^(k), k = m−1−D_B: the version is
+    d = D_F − D_B updates old. The buffer W̄ ← β W̄ + (1−β) W^(k), absorbed once per landed
+    update with β = d / (d + 1), lags the bank by exactly d updates whenever the weights
+    drift linearly, and B reads W̄ instead of the bank. It starts at W^(−1), which is
+    exact: before any update lands every old version is the initial one.
+
+    Why (b) and not (a) (gradient EMA, Ŵ = W + η·d·ḡ): with β = d/(d+1) the two are the
+    same estimate, W̄ − W^(k) = η Σ_j β^(j+1) g_(k−j), because W^(k) − W^(k−1) = −η g_k. (b)
+    keeps it as a weight array, so B reads it like the bank (no η·d multiply-add at read
+    time) and, as a convex combination of real past weights, it never leaves their range.
+    """
+
+    def __init__(self, initial: np.ndarray, delay: int):
+        self.beta = delay / (delay + 1)
+        self.buffer = initial
+        self.absorbed = -1  # the newest version folded into the buffer
+
+    def read(self, history: _History, k: int) -> np.ndarray:
+        while self.absorbed < k:  # fold in the updates that have landed since the last read, in order
+            self.absorbed += 1
+            self.buffer = self.beta * self.buffer + (1.0 - self.beta) * history[self.absorbed]
+        return self.buffer
+
+
+# -- training ----------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    outputs: np.ndarray  # (samples, N_L): a_L of each sample as its F_L computed it
+    squared_errors: np.ndarray  # (samples,): ‖a_L − t‖² (int64 at binary point 2·frac_bits for fixed)
+    weights: list[np.ndarray]  # W_1..W_L after every update, shape (N_l, N_{l−1})
+
+
+class GoldenModel:
+    """The training state of one sample stream; :meth:`run` continues it (epochs need no drain)."""
+
+    def __init__(self, network_or_sizes, staleness=None, weights: str = "stash", numerics: str = "fixed",
+                 fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None):
+        self.sizes = _sizes(network_or_sizes)
+        self.depth = len(self.sizes) - 1
+        self.fmt = fmt or FixedFormat()
+        self.numerics = numerics
+        self.arith = _arithmetic(numerics, self.fmt, lr)
+        if weights not in WEIGHT_POLICIES:
+            raise LayerPipeError(f"weight policy '{weights}' is unknown; use one of {', '.join(WEIGHT_POLICIES)}")
+        if weights == "ema" and numerics == "fixed":
+            raise LayerPipeError("weight policy 'ema' is modelled in float only; use numerics 'float' or "
+                                 "weights 'stash' or 'latest'")
+        self.policy = weights
+        self.staleness = _as_staleness(staleness, self.depth)
+        self.staleness.check(self.depth, weights)
+        if numerics == "fixed":
+            for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+                self.fmt.check_fan_in(max(fan_in, fan_out))  # F sums over N_{l−1}, B over N_l
+        start = self._initial(init, seed)
+        forward = self.staleness.forward
+        # F reads D_F + 1 versions back; the EMA may lag the bank by one more before its read
+        self.history = [_History(w, keep=forward[layer] + 3) for layer, w in enumerate(start, start=1)]
+        self.ema = {}
+        if weights == "ema":
+            for layer in range(2, self.depth + 1):
+                delay = forward[layer] - self.staleness.backward_latest[layer]
+                self.ema[layer] = _WeightEMA(start[layer - 1], delay)
+        self.samples = 0  # samples trained so far: the next one is sample m = samples
+
+    def _initial(self, init, seed: int) -> list[np.ndarray]:
+        if init is None:
+            init = initial_weights(self.sizes, seed)
+        if len(init) != self.depth:
+            raise LayerPipeError(f"init has {len(init)} weight matrices; the network has {self.depth} layers")
+        start = []
+        for layer, w in enumerate(init, start=1):
+            shape = (self.sizes[layer], self.sizes[layer - 1])
+            if np.shape(w) != shape:
+                raise LayerPipeError(f"init: weights of layer {layer} have shape {np.shape(w)}; "
+                                     f"the network needs {shape} (N_l, N_l-1)")
+            w = np.asarray(w)
+            if self.numerics == "fixed" and not np.issubdtype(w.dtype, np.integer):
+                w = self.fmt.quantize(w)  # float initial weights: round half up, saturate
+            start.append(self.arith.words(w, f"init weights of layer {layer}"))
+        return start
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """W_l^(k) of every layer, k the last sample trained: every update applied."""
+        return [h[h.latest] for h in self.history]
+
+    def run(self, inputs, targets) -> TrainResult:
+        """Train on the samples in order; outputs and errors are those of these samples."""
+        inputs = self.arith.words(inputs, "inputs")
+        targets = self.arith.words(targets, "targets")
+        n0, nl = self.sizes[0], self.sizes[-1]
+        if inputs.ndim != 2 or inputs.shape[1] != n0:
+            raise LayerPipeError(f"inputs have shape {inputs.shape}; the network needs (samples, {n0})")
+        if targets.shape != (len(inputs), nl):
+            raise LayerPipeError(f"targets have shape {targets.shape}; the network needs ({len(inputs)}, {nl})")
+        outputs = np.empty(targets.shape, dtype=inputs.dtype)
+        errors = np.empty(len(inputs), dtype=np.int64 if self.numerics == "fixed" else np.float64)
+        for i in range(len(inputs)):
+            outputs[i], errors[i] = self._sample(self.samples, inputs[i], targets[i])
+            self.samples += 1
+        return TrainResult(outputs, errors, self.weights)
+
+    def _sample(self, m: int, x, target):
+        arith, depth, history = self.arith, self.depth, self.history
+        d_forward, d_backward = self.staleness.forward, self.staleness.backward_latest
+        acts, masks, read_by_f = [x], [None], [None]
+        for layer in range(1, depth + 1):
+            w = history[layer - 1][m - 1 - d_forward[layer]]
+            a, mask = arith.forward(w, acts[-1], layer < depth)
+            acts.append(a)
+            masks.append(mask)
+            read_by_f.append(w)
+        a_L = acts[-1]
+        delta = arith.output_delta(a_L, target)
+        for layer in range(depth, 0, -1):
+            versions = history[layer - 1]
+            versions.append(arith.update(versions[m - 1], delta, acts[layer - 1]))  # G_l(m): W^(m)
+            if layer == 1:
+                break  # layer 1 has no B
+            if self.policy == "stash":
+                w = read_by_f[layer]
+            elif self.policy == "latest":
+                w = versions[m - 1 - d_backward[layer]]
+            else:
+                w = self.ema[layer].read(versions, m - 1 - d_backward[layer])
+            delta = arith.mask_error(arith.backward(w, delta), masks[layer - 1])
+        return a_L, arith.squared_error(a_L, target)
+
+
+def train(network_or_sizes, inputs, targets, staleness=None, weights: str = "stash", numerics: str = "fixed",
+          fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None) -> TrainResult:
+    """Train once through ``inputs``/``targets`` in order (the sample stream); see :class:`GoldenModel`.
+
+    ``staleness``: None (plain SGD), a :class:`Staleness`, a ScheduleTable or its
+    ``staleness`` dict. ``weights``: the weight policy (stash, latest, ema). ``init``:
+    initial weights (floats, quantised for fixed point; or data words), default
+    :func:`initial_weights` of ``seed``. ``lr``: float η, default 2**−fmt.lr_shift.
+    """
+    model = GoldenModel(network_or_sizes, staleness, weights, numerics, fmt, init, seed, lr)
+    return model.run(inputs, targets)
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed",
+             fmt: FixedFormat | None = None) -> np.ndarray:
+    """Forward pass only, all samples at once: a_L per sample, shape (samples, N_L)."""
+    arith = _arithmetic(numerics, fmt or FixedFormat(), None)
+    acts = arith.words(inputs, "inputs").T  # columns are samples: the kernels take a matrix as is
+    for layer, w in enumerate(weights, start=1):
+        w = arith.words(w, f"weights of layer {layer}")
+        if w.ndim != 2 or w.shape[1] != acts.shape[0]:
+            raise LayerPipeError(f"weights of layer {layer} have shape {w.shape}; they need {acts.shape[0]} "
+                                 "columns (the previous layer's size)")
+        acts, _ = arith.forward(w, acts, layer < len(weights))
+    return acts.T
+
+
+def predict(weights, inputs, numerics: str = "fixed", fmt: FixedFormat | None = None) -> np.ndarray:
+    """The class of each sample: the index of its largest output."""
+    return np.argmax(evaluate(weights, inputs, numerics, fmt), axis=1)
+
+
+def accuracy(weights, inputs, labels, numerics: str = "fixed", fmt: FixedFormat | None = None) -> float:
+    """Fraction of samples whose predicted class equals ``labels``."""
+    return float(np.mean(predict(weights, inputs, numerics, fmt) == np.asarray(labels)))

@@ -1,0 +1,103 @@
+"""Cycle simulator, functional mode: executing a table trains bit for bit like the golden model.
+
+The simulator decides which weights each task sees from the execution alone (reads at a
+task's start, G's update at its end); the golden model trains with the staleness the
+table reports. Agreement over every sample's output and the final weights tests both
+the numerics and the weight-visibility semantics.
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+from layerpipe.sched.costs import CostModel
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.zoo import zoo_network
+from layerpipe.sim import golden
+from layerpipe.sim.functional import FixedPointDatapath, run_functional, training_setup
+from layerpipe.sim.numerics import FixedFormat
+
+SAMPLES = 240  # ≥ 200 and well past every table's fill: the staleness has to be right in steady state
+
+
+@functools.cache
+def _workload(samples: int = SAMPLES, seed: int = 0):
+    return training_setup(zoo_network("mlp-digits"), samples, seed)
+
+
+def _assert_same_training(table, policy, samples=SAMPLES):
+    inputs, targets, weights, fmt = _workload(samples)
+    simulated = run_functional(table, inputs, targets, weights, fmt, policy).functional
+    reference = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
+                             fmt=fmt, init=weights)
+    assert np.array_equal(simulated.outputs, reference.outputs)
+    assert np.array_equal(np.asarray(simulated.squared_errors), reference.squared_errors)
+    for layer, (ours, theirs) in enumerate(zip(simulated.weights, reference.weights, strict=True), start=1):
+        assert np.array_equal(ours, theirs), f"weights of layer {layer} differ"
+
+
+@pytest.mark.parametrize("weights", ["stash", "latest"])
+@pytest.mark.parametrize("policy", ["layerpipe", "pipedream"])
+@pytest.mark.parametrize("processors", [1, 2, 4, 8])
+def test_functional_mode_equals_golden_model(processors, policy, weights):
+    table = schedule(zoo_network("mlp-digits"), processors, policy, CostModel())
+    _assert_same_training(table, weights)
+
+
+def test_sequential_table_is_plain_sgd():
+    table = schedule(zoo_network("mlp-digits"), 1, "sequential", CostModel())
+    inputs, targets, weights, fmt = _workload()
+    simulated = run_functional(table, inputs, targets, weights, fmt, "stash").functional
+    plain = golden.train(table.network, inputs, targets, staleness=None, init=weights, fmt=fmt)
+    assert np.array_equal(simulated.outputs, plain.outputs)
+
+
+def test_stale_tables_train_differently_from_plain_sgd():
+    """The staleness matters: a deep pipeline's outputs differ from sequential training."""
+    inputs, targets, weights, fmt = _workload()
+    deep = schedule(zoo_network("mlp-digits"), 8, "layerpipe", CostModel())
+    assert max(deep.staleness["forward"].values()) > 0
+    simulated = run_functional(deep, inputs, targets, weights, fmt, "stash").functional
+    plain = golden.train(deep.network, inputs, targets, staleness=None, init=weights, fmt=fmt)
+    assert not np.array_equal(simulated.outputs, plain.outputs)
+
+
+def test_stash_keeps_the_versions_the_timing_needs():
+    table = schedule(zoo_network("mlp-digits"), 4, "pipedream", CostModel())
+    inputs, targets, weights, fmt = _workload()
+    stash = run_functional(table, inputs, targets, weights, fmt, "stash").functional.peak_stash
+    stale = table.staleness
+    # B_l needs the version D_F − D_B updates older than the bank holds at its start
+    assert stash == {layer: (0 if layer == 1 else stale["forward"][layer] - stale["backward_latest"][layer])
+                     for layer in stale["forward"]}
+
+
+def test_functional_and_timing_modes_execute_the_same_run():
+    from layerpipe.sim.cyclesim import simulate
+
+    table = schedule(zoo_network("mlp-digits"), 4, "layerpipe", CostModel())
+    inputs, targets, weights, fmt = _workload(50)
+    functional = run_functional(table, inputs, targets, weights, fmt, "latest", record_runs=True)
+    timing = simulate(table, 50, record_runs=True)
+    assert functional.runs == timing.runs and functional.total_cycles == table.total_cycles(50)
+
+
+def test_more_samples_than_the_training_split_repeat_in_order():
+    inputs, targets, _, _ = training_setup(zoo_network("mlp-digits"), 1500)
+    assert np.array_equal(inputs[1437:], inputs[:63]) and np.array_equal(targets[1437:], targets[:63])
+
+
+def test_datapath_refuses_a_convolution_network_and_bad_weights():
+    from layerpipe.errors import LayerPipeError
+
+    fmt = FixedFormat()
+    with pytest.raises(LayerPipeError, match="fully connected"):
+        FixedPointDatapath(zoo_network("lenet5"), [], np.zeros((1, 1)), np.zeros((1, 1)), fmt)
+    network = zoo_network("mlp-digits")
+    with pytest.raises(LayerPipeError, match=r"weights of layer 2 have shape \(16, 16\)"):
+        FixedPointDatapath(network, [np.zeros((32, 64)), np.zeros((16, 16)), np.zeros((10, 16))],
+                           np.zeros((1, 64)), np.zeros((1, 10)), fmt)
+    with pytest.raises(LayerPipeError, match="weight policy 'ema'"):
+        FixedPointDatapath(network, [np.zeros((32, 64)), np.zeros((16, 32)), np.zeros((10, 16))],
+                           np.zeros((1, 64)), np.zeros((1, 10)), fmt, policy="ema")
