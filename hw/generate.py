@@ -1,0 +1,196 @@
+"""RTL generation: ScheduleTable + FixedFormat + initial weights → Verilog and a sidecar JSON.
+
+:func:`generate` writes ``DIR/<top>.v`` (one top module, from ``amaranth.back.verilog``)
+and ``DIR/<top>.json``, the sidecar a testbench needs: port names and widths, the
+stream payload layouts, the numeric format, the weight-bank layout and the initial
+weights, the schedule (period, latency, predicted cycles) and the memories built. Both
+files are written atomically (a temporary file in the same folder, then a rename).
+
+:func:`accelerator_for_table` is the entry point of the board flow
+(:mod:`layerpipe.boards.build`): the Amaranth component for a table, with the default
+format and weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+from amaranth.hdl import Value
+from amaranth.lib import wiring
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.hw.accelerator import CYCLE_BITS, WEIGHT_POLICIES, Accelerator, error_bits, result_layout, sample_layout
+from layerpipe.hw.pe import INPUT_ITEMS, check_supported, pipeline_cycles
+from layerpipe.hw.sequencer import SAMPLE_BITS
+from layerpipe.sched.table import ScheduleTable, table_from_dict
+from layerpipe.sim import golden
+from layerpipe.sim.numerics import FixedFormat
+
+__all__ = ["SIDECAR_SCHEMA", "SIDECAR_VERSION", "DEFAULT_TOP", "Generated", "initial_weights",
+           "accelerator_for_table", "generate", "sidecar"]
+
+SIDECAR_SCHEMA = "layerpipe-rtl-sidecar"
+SIDECAR_VERSION = 1
+DEFAULT_TOP = "layerpipe_top"
+_SAMPLE_COUNTS = (1, 2, 17, 100)
+
+
+def initial_weights(network, fmt: FixedFormat, seed: int = 0) -> list[np.ndarray]:
+    """The golden model's initial weights of ``seed`` (Glorot uniform), quantised to data words."""
+    return [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
+
+
+def _as_table(table) -> ScheduleTable:
+    if isinstance(table, ScheduleTable):
+        return table  # validated by check_supported
+    if isinstance(table, dict):
+        return table_from_dict(table)  # schema validation: one-line LayerPipeError
+    raise LayerPipeError(f"expected a ScheduleTable, got {type(table).__name__}")
+
+
+def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str = "stash",
+                          initial=None, seed: int = 0) -> Accelerator:
+    """The accelerator component for ``table`` (default format, seeded initial weights)."""
+    table = _as_table(table)
+    fmt = fmt or FixedFormat()
+    check_supported(table, fmt)
+    if initial is None:
+        initial = initial_weights(table.network, fmt, seed)
+    return Accelerator(table, fmt, weights, initial)
+
+
+def _ports(component) -> list[dict]:
+    ports = [{"name": "clk", "direction": "in", "width": 1}, {"name": "rst", "direction": "in", "width": 1}]
+    for path, member, value in component.signature.flatten(component):
+        ports.append({"name": "__".join(str(part) for part in path),
+                      "direction": "in" if member.flow == wiring.In else "out",
+                      "width": len(Value.cast(value))})
+    return ports
+
+
+def _fields(layout, fmt: FixedFormat) -> list[dict]:
+    fields = []
+    for name, field in layout:
+        shape = field.shape
+        entry = {"name": name, "offset": field.offset, "width": field.width}
+        if hasattr(shape, "length"):  # ArrayLayout of data words
+            entry.update(elements=shape.length, element_bits=fmt.data_bits, signed=True)
+        else:
+            entry.update(signed=False)
+        fields.append(entry)
+    return fields
+
+
+def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None = None) -> dict:
+    """Everything a testbench needs besides the Verilog (JSON-ready)."""
+    table, fmt = acc.table, acc.fmt
+    lanes = acc.lanes
+    stall_note = ("the schedule stalls (all of it) while F_1 of sample n waits for sample n on sample_in, or "
+                  "F_L waits for result_out to take the previous result; cycles counts executed schedule "
+                  "cycles only, stall_cycles the stalled ones")
+    memories = []
+    for layer in table.network.layers:
+        memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": acc.bank_rows[layer.index],
+                         "width": lanes * fmt.data_bits, "ports": 2})
+    for layer, versions in acc.stash.items():
+        memories.append({"name": f"stash{layer}", "kind": "stash", "rows": versions * acc.bank_rows[layer],
+                         "width": lanes * fmt.data_bits, "versions": versions})
+    for item, geom in acc.buffers.items():
+        consumers = acc.consumers(item)
+        readers = [side for p in consumers for side in acc.pes[p].readers(item)]
+        copies = 1 if item in INPUT_ITEMS else len(consumers)
+        memories.append({"name": item, "kind": "delay line", "slots": geom.slots, "rows": geom.depth,
+                         "width": geom.row(fmt).size, "copies": copies, "consumers": consumers,
+                         "read_sides": readers})
+    return {
+        "schema": SIDECAR_SCHEMA,
+        "schema_version": SIDECAR_VERSION,
+        "top": top,
+        "verilog": verilog_file,
+        "network": table.network.to_dict(),
+        "sizes": table.network.sizes,
+        "policy": table.policy,
+        "processors": table.processors,
+        "processing_elements": sorted(acc.pes),
+        "weights_policy": acc.weights,
+        "format": fmt.to_dict(),
+        "cost_model": table.cost.to_dict(),
+        "lanes": lanes,
+        "pipeline_cycles": pipeline_cycles(fmt, lanes),
+        "clock": {"name": "clk", "reset": "rst", "reset_active": "high", "reset_synchronous": True},
+        "ports": _ports(acc),
+        "streams": {
+            "sample_in": {"payload": "sample_in__payload", "valid": "sample_in__valid", "ready": "sample_in__ready",
+                          "fields": _fields(sample_layout(table, fmt), fmt)},
+            "result_out": {"payload": "result_out__payload", "valid": "result_out__valid",
+                           "ready": "result_out__ready", "fields": _fields(result_layout(table, fmt), fmt),
+                           "error": "sum over the outputs of (y_j - target_j)**2, exact and unsaturated "
+                                    f"(sim/fixed.py squared_error): an unsigned {error_bits(table, fmt)}-bit "
+                                    f"integer with binary point {2 * fmt.frac_bits}"},
+        },
+        "control": {"start": "pulse while idle: latch n_samples, reset the schedule, run",
+                    "busy": "from start until the schedule ended and the last result was taken",
+                    "done": "high after a run until the next start",
+                    "cycles": f"{CYCLE_BITS}-bit count of executed schedule cycles; equals total_cycles(N)",
+                    "stall_cycles": f"{CYCLE_BITS}-bit count of stalled cycles", "stalls": stall_note,
+                    "n_samples_bits": SAMPLE_BITS},
+        "weight_readback": {"layer": "wread_layer (1-based)", "addr": "wread_addr (bank row)",
+                            "data": "wread_data, one cycle later, only while idle",
+                            "layout": "bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
+                                      "C = ceil(N_in / lanes); lane k at bits [k*data_bits, (k+1)*data_bits)",
+                            "rows": {str(layer): rows for layer, rows in acc.bank_rows.items()}},
+        "initial_weights": [w.tolist() for w in acc.initial_weights],
+        "bank_ports": {str(layer): [{"task": u.task, "read_port": u.read, "write_port": u.write} for u in uses]
+                       for layer, uses in acc.ports.items()},
+        "memories": memories,
+        "schedule": {
+            "period_cycles": table.period_cycles,
+            "latency_cycles": table.latency_cycles,
+            "total_cycles_formula": "(samples - 1) * period_cycles + latency_cycles",
+            "total_cycles": {str(n): table.total_cycles(n) for n in _SAMPLE_COUNTS},
+            "staleness": table.staleness,
+            "processor_tasks": table.data["processor_tasks"],
+        },
+    }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Generated:
+    verilog: Path
+    sidecar: Path
+    top: str
+    accelerator: Accelerator
+    info: dict
+
+
+def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str = "stash", initial=None,
+             seed: int = 0, top: str = DEFAULT_TOP) -> Generated:
+    """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json`` for ``table``."""
+    if weights not in WEIGHT_POLICIES:
+        raise LayerPipeError(f"weight policy '{weights}' is not built in RTL; use one of {', '.join(WEIGHT_POLICIES)}")
+    acc = accelerator_for_table(table, fmt, weights, initial, seed)
+    out_dir = Path(out_dir)
+    v_path, j_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
+    text = verilog.convert(acc, name=top, emit_src=False)
+    info = sidecar(acc, top, v_path.name)
+    _write_atomic(v_path, text)
+    _write_atomic(j_path, json.dumps(info, indent=1) + "\n")
+    return Generated(v_path, j_path, top, acc, info)

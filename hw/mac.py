@@ -1,0 +1,301 @@
+"""Vector MAC unit: ``lanes`` signed multipliers and the three PE operations on one row chunk per cycle.
+
+A processing element streams a layer's weights one row chunk W[i, c:c+lanes] per cycle,
+row by row (sched/costs.py). Every operation multiplies lane by lane in one shared
+multiplier array (``lanes`` plain ``*`` on signed data words, so synthesis maps each to a
+DSP block) and then differs only in what it does with the products:
+
+=====  ============================================  ===========================================
+op     multiplier lane k                             after the products register
+=====  ============================================  ===========================================
+``F``  W[i, c+k] · a[c+k]                            adder tree, one row accumulator (acc_bits);
+                                                     at the row's last chunk z_i = to_data(acc),
+                                                     activation = ReLU(z_i) (hidden) or z_i,
+                                                     mask = z_i > 0
+``B``  W[i, c+k] · δ_i                               ``lanes`` column accumulators per chunk c in
+                                                     an accumulator memory (read-modify-write
+                                                     every cycle); at the last row
+                                                     e[c+k] = to_data(acc[c][k])
+``G``  δ_i · a[c+k]                                  W'[i, c+k] = saturate(W[i, c+k] −
+                                                     weight_step(δ_i · a[c+k]))
+=====  ============================================  ===========================================
+
+Arithmetic is :class:`~layerpipe.sim.numerics.FixedFormat`'s, bit for bit: products and
+sums exact in ``acc_bits``, round half up, saturation to the data range.
+
+Timing (static, no handshake). Operands are presented with ``valid`` in cycle t (the
+"operand cycle": in a PE, the cycle after the memory read was issued). Every output is a
+register, valid for one cycle:
+
+* ``dot_*`` (F) in cycle t + ``latency[F]`` after the row's *last* chunk (3, or 4 with
+  ``tree_register``): products register, [tree register], accumulator, output register;
+* ``col_*`` (B) in cycle t + ``latency[B]`` = t + 2 after each chunk of the *last* row:
+  products register, accumulator read-modify-write + output register;
+* ``upd_*`` (G) in cycle t + ``latency[G]`` = t + 2 after each chunk: products register,
+  update + output register.
+
+A task whose last operand read is issued in cycle s sees its last result in cycle
+s + 1 + latency and can write it to a memory in that cycle, so the cost model's
+``task_overhead_cycles`` must be at least :meth:`VectorMAC.min_task_overhead` (4 by
+default: one memory read cycle + F's 3).
+
+The column accumulators live in a memory of ``max_chunks`` rows of ``lanes`` accumulators
+(one row per chunk; LUT RAM when small, block RAM when deep): its synchronous read is issued in the operand cycle
+(address = ``chunk``), its write one cycle later, and the read port is transparent to
+the write port, so a chunk may be accumulated in consecutive cycles (a layer with one
+chunk per row). ``first`` restarts an accumulator without reading it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed
+from amaranth.lib import data, enum, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from layerpipe.hw import estimate as est
+from layerpipe.hw.weight_bank import chunk_layout
+from layerpipe.sim.numerics import FixedFormat
+
+__all__ = ["MacOp", "VectorMAC", "round_shift", "saturate", "to_data", "weight_step"]
+
+
+class MacOp(enum.Enum, shape=2):
+    F = 0  # forward: row chunk · activation chunk into one row accumulator
+    B = 1  # activation gradient: row chunk · δ_i into the chunk's column accumulators
+    G = 2  # weight gradient and update: W − weight_step(δ_i · activation chunk)
+
+
+# -- FixedFormat's rules as Amaranth expressions ----------------------------------------------
+
+
+def round_shift(value, shift: int):
+    """``(value + 2**(shift-1)) >> shift``: round half up, arithmetic shift (value signed)."""
+    if shift == 0:
+        return value
+    return (value + (1 << (shift - 1))) >> shift
+
+
+def saturate(value, bits: int):
+    """Clamp a signed value to ``bits`` bits; the result is ``signed(bits)``."""
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if value.shape().width <= bits:
+        return value.as_signed() if value.shape().signed else value
+    clamped = Mux(value > high, Const(high, signed(bits)), Mux(value < low, Const(low, signed(bits)), value))
+    return clamped[:bits].as_signed()
+
+
+def to_data(fmt: FixedFormat, acc):
+    """:meth:`FixedFormat.to_data`: an accumulator (binary point 2·frac_bits) to a data word."""
+    return saturate(round_shift(acc, fmt.frac_bits), fmt.data_bits)
+
+
+def weight_step(fmt: FixedFormat, product):
+    """:meth:`FixedFormat.weight_step`: η·δ·a as a weight-word step."""
+    return round_shift(product, fmt.frac_bits + fmt.lr_shift)
+
+
+def _tree(values):
+    """Balanced adder tree (each ``+`` widens by one bit, so it is exact)."""
+    values = list(values)
+    while len(values) > 1:
+        pairs = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        values = pairs + ([values[-1]] if len(values) % 2 else [])
+    return values[0]
+
+
+def _tree_bits(bits: int, count: int) -> int:
+    return bits + max(0, math.ceil(math.log2(count)))
+
+
+class VectorMAC(wiring.Component):
+    """``lanes`` multipliers running F, B or G on one row chunk per cycle (module docstring).
+
+    Parameters: ``fmt`` (every width), ``lanes``, ``max_chunks`` (rows of the column
+    accumulator memory: the largest ceil(N_in / lanes) of a B task), ``ops`` (the
+    operations to build: a PE without B tasks needs no accumulator memory),
+    ``tree_register`` (one more F stage, between adder tree and accumulator, for Fmax),
+    ``tag_shape`` (optional: a value carried from the operand cycle to the output it
+    produces, e.g. the write address; F outputs the tag of the row's last chunk).
+
+    Inputs, sampled in the operand cycle: ``valid``, ``op``, ``weights`` (chunk),
+    ``vector`` (chunk, F and G), ``scalar`` (δ_i, B and G), ``first``/``last`` (F: first /
+    last chunk of a row; B: first / last row), ``chunk`` (B: accumulator row), ``relu``
+    (F: apply ReLU), ``tag``. Outputs: ``dot_valid``, ``dot_z``, ``dot_act``,
+    ``dot_mask``, ``col_valid``, ``col_chunk``, ``col_data``, ``upd_valid``,
+    ``upd_weights`` (+ ``*_tag``), only for the operations built.
+    """
+
+    def __init__(self, fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
+                 tree_register: bool = False, tag_shape=None):
+        self._MustUse__silence = True  # a refused component is not an unused one
+        if not isinstance(lanes, int) or lanes < 1:
+            raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
+        if not isinstance(max_chunks, int) or max_chunks < 1:
+            raise ValueError(f"max_chunks must be a positive integer, not {max_chunks!r}")
+        ops = tuple(MacOp[op] if isinstance(op, str) else MacOp(op) for op in ops)
+        if not ops:
+            raise ValueError("a VectorMAC needs at least one of the operations F, B, G")
+        self.fmt, self.lanes, self.max_chunks = fmt, lanes, max_chunks
+        self.ops = frozenset(ops)
+        self.tree_register = bool(tree_register)
+        self.tag_shape = tag_shape
+        self.latency = {}
+        if MacOp.F in self.ops:
+            self.latency[MacOp.F] = 3 + int(self.tree_register)
+        if MacOp.B in self.ops:
+            self.latency[MacOp.B] = 2
+        if MacOp.G in self.ops:
+            self.latency[MacOp.G] = 2
+
+        chunk, word = chunk_layout(fmt, lanes), signed(fmt.data_bits)
+        members = {"valid": In(1), "op": In(MacOp), "weights": In(chunk), "first": In(1), "last": In(1)}
+        if self.ops & {MacOp.F, MacOp.G}:
+            members["vector"] = In(chunk)
+        if self.ops & {MacOp.B, MacOp.G}:
+            members["scalar"] = In(word)
+        if MacOp.F in self.ops:
+            members["relu"] = In(1)
+            members.update(dot_valid=Out(1), dot_z=Out(word), dot_act=Out(word), dot_mask=Out(1))
+        if MacOp.B in self.ops:
+            chunk_index = range(max(2, max_chunks))  # at least one bit: Verilog has no 0-bit vectors
+            members["chunk"] = In(chunk_index)
+            members.update(col_valid=Out(1), col_chunk=Out(chunk_index), col_data=Out(chunk))
+        if MacOp.G in self.ops:
+            members.update(upd_valid=Out(1), upd_weights=Out(chunk))
+        if tag_shape is not None:
+            members["tag"] = In(tag_shape)
+            for prefix, op in (("dot", MacOp.F), ("col", MacOp.B), ("upd", MacOp.G)):
+                if op in self.ops:
+                    members[f"{prefix}_tag"] = Out(tag_shape)
+        super().__init__(members)
+        self._MustUse__silence = False
+
+    def min_task_overhead(self, read_cycles: int = 1) -> int:
+        """Smallest ``task_overhead_cycles``: operand read latency + the slowest operation built."""
+        return read_cycles + max(self.latency.values())
+
+    # -- elaboration -----------------------------------------------------------------------
+    def elaborate(self, platform):
+        m = Module()
+        fmt, lanes, bits = self.fmt, self.lanes, self.fmt.data_bits
+        has_f, has_b, has_g = (op in self.ops for op in (MacOp.F, MacOp.B, MacOp.G))
+
+        # stage 0 (operand cycle): operand select, multiply; stage 1: products
+        zero = Const(0, signed(bits))
+        products = Signal(data.ArrayLayout(signed(2 * bits), lanes), name="products")
+        is_f, is_b, is_g = (self.op == MacOp.F), (self.op == MacOp.B), (self.op == MacOp.G)
+        for k in range(lanes):
+            w = self.weights[k]
+            v = self.vector[k] if (has_f or has_g) else zero
+            s = self.scalar if (has_b or has_g) else zero
+            x = Signal(signed(bits), name=f"x{k}")
+            y = Signal(signed(bits), name=f"y{k}")
+            m.d.comb += [x.eq(Mux(is_g, v, w) if has_g else w),
+                         y.eq(Mux(is_f, v, s) if has_f and (has_b or has_g) else (v if has_f else s))]
+            m.d.sync += products[k].eq(x * y)
+
+        def delayed(value, name, stages=1):
+            for stage in range(stages):
+                reg = Signal.like(value, name=f"{name}_d{stage + 1}")
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        tag = self.tag if self.tag_shape is not None else None
+
+        if has_f:
+            valid1 = delayed(self.valid & is_f, "f_valid")
+            first1, last1 = delayed(self.first, "f_first"), delayed(self.last, "f_last")
+            relu1 = delayed(self.relu, "f_relu")
+            tag1 = delayed(tag, "f_tag") if tag is not None else None
+            tree = _tree(products[k] for k in range(lanes))
+            if self.tree_register:
+                tree_reg = Signal(signed(_tree_bits(2 * bits, lanes)), name="tree")
+                m.d.sync += tree_reg.eq(tree)
+                tree = tree_reg
+                valid1, first1, last1 = (delayed(valid1, "f_valid_t"), delayed(first1, "f_first_t"),
+                                         delayed(last1, "f_last_t"))
+                relu1 = delayed(relu1, "f_relu_t")
+                tag1 = delayed(tag1, "f_tag_t") if tag1 is not None else None
+            acc = Signal(signed(fmt.acc_bits), name="row_acc")
+            with m.If(valid1):
+                m.d.sync += acc.eq(Mux(first1, 0, acc) + tree)
+            done2, relu2 = delayed(valid1 & last1, "f_done"), delayed(relu1, "f_relu2")
+            z = Signal(signed(bits), name="z")
+            m.d.comb += z.eq(to_data(fmt, acc))
+            m.d.sync += [self.dot_valid.eq(done2), self.dot_z.eq(z), self.dot_act.eq(Mux(relu2 & (z < 0), 0, z)),
+                         self.dot_mask.eq(z > 0)]
+            if tag is not None:
+                m.d.sync += self.dot_tag.eq(delayed(tag1, "f_tag2"))
+
+        if has_b:
+            acc_layout = data.ArrayLayout(signed(fmt.acc_bits), lanes)
+            m.submodules.column_acc = acc_mem = memory.Memory(shape=acc_layout, depth=max(2, self.max_chunks),
+                                                              init=[])
+            write = acc_mem.write_port()
+            read = acc_mem.read_port(transparent_for=(write,))
+            valid1 = delayed(self.valid & is_b, "b_valid")
+            first1, last1 = delayed(self.first, "b_first"), delayed(self.last, "b_last")
+            chunk1 = delayed(self.chunk, "b_chunk")
+            m.d.comb += [read.addr.eq(self.chunk), read.en.eq(self.valid & is_b & ~self.first)]
+            sums = Signal(acc_layout, name="column_sums")
+            for k in range(lanes):
+                m.d.comb += sums[k].eq(Mux(first1, 0, read.data[k]) + products[k])
+            m.d.comb += [write.addr.eq(chunk1), write.data.eq(sums), write.en.eq(valid1)]
+            m.d.sync += [self.col_valid.eq(valid1 & last1), self.col_chunk.eq(chunk1)]
+            m.d.sync += [self.col_data[k].eq(to_data(fmt, sums[k])) for k in range(lanes)]
+            if tag is not None:
+                m.d.sync += self.col_tag.eq(delayed(tag, "b_tag"))
+
+        if has_g:
+            valid1 = delayed(self.valid & is_g, "g_valid")
+            old = delayed(self.weights, "g_weights")
+            m.d.sync += self.upd_valid.eq(valid1)
+            for k in range(lanes):
+                m.d.sync += self.upd_weights[k].eq(saturate(old[k] - weight_step(fmt, products[k]), bits))
+            if tag is not None:
+                m.d.sync += self.upd_tag.eq(delayed(tag, "g_tag"))
+        return m
+
+    # -- resources -------------------------------------------------------------------------
+    def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
+        """Expected LUT/FF/DSP/BRAM (hw/estimate.py's assumptions)."""
+        fam = est.get_family(family)
+        fmt, lanes, bits, acc_bits = self.fmt, self.lanes, self.fmt.data_bits, self.fmt.acc_bits
+        has_f, has_b, has_g = (op in self.ops for op in (MacOp.F, MacOp.B, MacOp.G))
+        tag_bits = 0 if self.tag_shape is None else Shape.cast(self.tag_shape).width
+        chunk_bits = math.ceil(math.log2(max(2, self.max_chunks)))
+        total = est.multiplier(bits, bits, fam) * lanes + est.register(2 * bits * lanes)
+        x_inputs, y_inputs = 1 + int(has_g), int(has_f) + int(has_b or has_g)
+        total += (est.mux(bits, x_inputs, fam) + est.mux(bits, y_inputs, fam)) * lanes
+        total += est.logic(2, 3, fam)  # op decode
+        round_bits = acc_bits - fmt.frac_bits + 1  # the bits the rounding adder carries into
+        to_data_cost = est.adder(round_bits) + est.saturator(acc_bits + 1 - fmt.frac_bits, bits, fam)
+        if has_f:
+            widths = []
+            count, width = lanes, 2 * bits
+            while count > 1:
+                widths += [width + 1] * (count // 2)
+                count, width = count - count // 2, width + 1
+            total += sum((est.adder(w) for w in widths), est.Resources())
+            control = 4 + tag_bits  # valid, first, last, relu (+ tag) delayed into the accumulator stage
+            if self.tree_register:
+                total += est.register(_tree_bits(2 * bits, lanes) + control)
+            total += est.adder(acc_bits) + est.logic(2, acc_bits, fam) + est.register(acc_bits + control)
+            total += to_data_cost + est.logic(2, bits, fam) + est.logic(bits, 1, fam)  # ReLU, mask
+            total += est.register(2 * bits + 2 + 2 + 2 * tag_bits)  # z, act, mask, valid (+ done, relu, tags)
+        if has_b:
+            total += est.memory(max(2, self.max_chunks), lanes * acc_bits, fam, transparent=True)
+            total += (est.adder(acc_bits) + est.logic(2, acc_bits, fam) + to_data_cost) * lanes
+            total += est.register(3 + chunk_bits + tag_bits)  # valid, first, last, chunk (+ tag) delayed
+            total += est.register(lanes * bits + 1 + chunk_bits + tag_bits)  # outputs
+        if has_g:
+            shift = fmt.frac_bits + fmt.lr_shift
+            step_bits = max(1, 2 * bits + 1 - shift)
+            total += (est.adder(max(0, 2 * bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
+                      + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
+            total += est.register(lanes * bits + 1 + tag_bits)  # old weights, valid (+ tag)
+            total += est.register(lanes * bits + 1 + tag_bits)  # outputs
+        return total

@@ -1,0 +1,260 @@
+"""Whole accelerator in Amaranth's simulator: bit-exact against the reference, cycle-exact against the table."""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from layerpipe.hw.accelerator import Accelerator, sample_layout
+from layerpipe.hw.weight_bank import words_to_weights
+from layerpipe.sched.costs import CostModel
+from layerpipe.sched.network import network_from_dict
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.table import build_table, check
+from layerpipe.sched.tasks import Task
+from layerpipe.sched.timing import PlacedTask
+from layerpipe.sched.zoo import zoo_network
+from layerpipe.sim import golden
+from layerpipe.sim.data import load_digits
+from layerpipe.sim.numerics import FixedFormat
+
+TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind": "fc", "out": 4},
+                                               {"kind": "fc", "out": 3}]}
+FMT = FixedFormat(lr_shift=2)  # a large step, so that stash and latest train differently
+
+
+def tiny_network(spec=TINY):
+    return network_from_dict(spec)
+
+
+@functools.cache
+def tiny_table(policy, processors, lanes=4):
+    """A schedule of the tiny network, made once per test session (the optimal policy searches)."""
+    return schedule(tiny_network(), processors, policy, CostModel(lanes=lanes))
+
+
+def random_problem(network, fmt, samples, seed=0):
+    """Initial weights, inputs and targets in data words (digits images for a 64-input, 10-output network)."""
+    rng = np.random.default_rng(seed)
+    if network.sizes[0] == 64 and network.sizes[-1] == 10:
+        digits = load_digits().train
+        pick = rng.choice(len(digits), size=samples, replace=False)
+        weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
+        return weights, digits.inputs("fixed", fmt)[pick], digits.targets("fixed", fmt)[pick]
+    weights = [fmt.quantize(rng.uniform(-0.6, 0.6, size=(layer.out_size, layer.in_size)))
+               for layer in network.layers]
+    inputs = fmt.quantize(rng.uniform(0.0, 1.0, size=(samples, network.sizes[0])))
+    targets = fmt.quantize(rng.uniform(-0.5, 0.5, size=(samples, network.sizes[-1])))
+    return weights, inputs, targets
+
+
+def reference(table, fmt, policy, weights, inputs, targets):
+    """The golden fixed-point model trained with the table's staleness: outputs, squared errors, final weights."""
+    result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
+                          fmt=fmt, init=weights)
+    return result.outputs, result.squared_errors, result.weights
+
+
+def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, backpressure=0.0, seed=1):
+    """Train on the samples in Amaranth's simulator; returns outputs, errors and counters/final weights."""
+    dut = Accelerator(table, fmt, policy, weights)
+    layout_in = sample_layout(table, fmt)
+    samples = len(inputs)
+    rng = random.Random(seed)
+    results, state = [], {}
+    limit = 20 * table.total_cycles(samples) + 2000
+
+    async def bench(ctx):
+        ctx.set(dut.n_samples, samples)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        sent, wall = 0, 0
+        while True:
+            offer = sent < samples and rng.random() >= idle
+            if offer:
+                ctx.set(dut.sample_in.payload, layout_in.const({"x": [int(v) for v in inputs[sent]],
+                                                                "target": [int(v) for v in targets[sent]]}))
+            ctx.set(dut.sample_in.valid, int(offer))
+            ready = int(rng.random() >= backpressure)
+            ctx.set(dut.result_out.ready, ready)
+            took = offer and ctx.get(dut.sample_in.ready)
+            if ready and ctx.get(dut.result_out.valid):
+                payload = ctx.get(dut.result_out.payload)
+                results.append(([int(v) for v in payload.y], int(payload.error)))
+            if ctx.get(dut.done):
+                break
+            await ctx.tick()
+            sent += int(bool(took))
+            wall += 1
+            assert wall < limit, "the accelerator did not finish"
+        ctx.set(dut.sample_in.valid, 0)
+        state.update(cycles=ctx.get(dut.cycles), stall_cycles=ctx.get(dut.stall_cycles), wall=wall)
+        final = []
+        for layer in table.network.layers:
+            rows = []
+            for row in range(dut.bank_rows[layer.index]):
+                ctx.set(dut.wread_layer, layer.index)
+                ctx.set(dut.wread_addr, row)
+                await ctx.tick()
+                rows.append(ctx.get(dut.wread_data))
+            final.append(words_to_weights(rows, fmt, table.cost.lanes, layer.out_size, layer.in_size))
+        state["weights"] = final
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    outputs = np.array([y for y, _ in results], dtype=np.int64)
+    errors = np.array([e for _, e in results], dtype=np.int64)
+    return outputs, errors, state
+
+
+def check_training(table, policy, samples=4, seed=0, **stream):
+    network = table.network
+    weights, inputs, targets = random_problem(network, FMT, samples, seed)
+    began = time.perf_counter()
+    outputs, errors, state = run_accelerator(table, FMT, policy, weights, inputs, targets, **stream)
+    elapsed = time.perf_counter() - began
+    want_out, want_err, want_w = reference(table, FMT, policy, weights, inputs, targets)
+    assert state["cycles"] == table.total_cycles(samples)
+    assert state["wall"] >= state["cycles"] + state["stall_cycles"]
+    np.testing.assert_array_equal(outputs, want_out)
+    np.testing.assert_array_equal(errors, want_err)
+    for got, want in zip(state["weights"], want_w):
+        np.testing.assert_array_equal(got, want)
+    for got, first in zip(state["weights"], weights):
+        assert not np.array_equal(got, first)  # training did something
+    return state, elapsed
+
+
+@pytest.mark.parametrize("policy,processors,weights", [
+    ("sequential", 1, "stash"),
+    ("pipedream", 2, "stash"),
+    ("layerpipe", 2, "stash"),
+    ("layerpipe", 2, "latest"),
+    ("pipedream", 3, "stash"),
+    ("layerpipe", 4, "stash"),  # lockstep groups on layers 1 and 2
+    ("optimal", 4, "stash"),
+    ("optimal", 4, "latest"),
+])
+def test_tiny_network_trains_bit_exact(policy, processors, weights):
+    table = tiny_table(policy, processors)
+    check_training(table, weights)
+
+
+def test_mlp_digits_two_processors_trains_bit_exact():
+    table = schedule(zoo_network("mlp-digits"), 2, "layerpipe")
+    state, _ = check_training(table, "stash", samples=3)
+    assert state["cycles"] == table.total_cycles(3)
+
+
+@pytest.mark.parametrize("weights", ["stash", "latest"])
+def test_mlp_digits_lockstep_and_stash(weights):
+    """layerpipe on 4 PEs: F1 ∥ G1 in lockstep share one read; layer 2 stashes 2 versions."""
+    table = schedule(zoo_network("mlp-digits"), 4, "layerpipe")
+    assert table.tasks[Task("F", 1)].lockstep is not None
+    assert table.data["weight_versions"]["stash"]["versions"][1] > 0
+    check_training(table, weights, samples=3)
+
+
+def lockstep_table():
+    """F2 ∥ B2 ∥ G2 on three processors in lockstep (one read, one write per weight)."""
+    net = network_from_dict({"name": "two", "input": 6, "layers": [{"kind": "fc", "out": 5},
+                                                                   {"kind": "fc", "out": 4}]})
+    cost = CostModel(lanes=4)
+    c1, c2 = cost.task_cycles(net.layer(1)), cost.task_cycles(net.layer(2))
+    placed = [PlacedTask(Task("F", 1), 0, 0, c1), PlacedTask(Task("G", 1), 0, c1, c1),
+              PlacedTask(Task("F", 2), 1, 0, c2), PlacedTask(Task("B", 2), 2, 0, c2),
+              PlacedTask(Task("G", 2), 3, 0, c2)]
+    table = build_table(net, cost, "custom", 4, 2 * c1, placed)
+    assert check(table) == []
+    return table
+
+
+@pytest.mark.parametrize("weights", ["stash", "latest"])
+def test_three_way_lockstep(weights):
+    table = lockstep_table()
+    assert {t.lockstep for t in table.processor_tasks[1] + table.processor_tasks[2] + table.processor_tasks[3]} == {0}
+    check_training(table, weights, samples=5)
+
+
+def test_stalls_are_not_counted_and_change_nothing():
+    table = schedule(tiny_network(), 2, "pipedream", CostModel(lanes=3, link_latency_cycles=5))
+    state, _ = check_training(table, "stash", samples=4, idle=0.97, backpressure=0.95, seed=4)
+    assert state["stall_cycles"] > 0
+    assert state["wall"] >= state["cycles"] + state["stall_cycles"]
+
+
+@pytest.mark.parametrize("cost", [CostModel(lanes=4, link_latency_cycles=0),
+                                  CostModel(lanes=8, task_overhead_cycles=5, link_latency_cycles=7)])
+def test_link_latencies_and_wide_lanes(cost):
+    check_training(schedule(tiny_network(), 2, "pipedream", cost), "stash", samples=3)
+
+
+def test_one_sample():
+    check_training(schedule(tiny_network(), 2, "pipedream", CostModel(lanes=4)), "latest", samples=1)
+
+
+def test_saturation_is_bit_exact():
+    """Large weights, inputs and targets: forward, output delta and update all saturate."""
+    table = schedule(tiny_network(), 2, "layerpipe", CostModel(lanes=4))
+    rng = np.random.default_rng(9)
+    network = table.network
+    weights = [FMT.quantize(rng.uniform(-4, 4, size=(layer.out_size, layer.in_size))) for layer in network.layers]
+    inputs = FMT.quantize(rng.uniform(0, 4, size=(4, network.sizes[0])))
+    targets = FMT.quantize(rng.choice([-7.9, 7.9], size=(4, network.sizes[-1])))
+    outputs, errors, state = run_accelerator(table, FMT, "stash", weights, inputs, targets)
+    want_out, want_err, want_w = reference(table, FMT, "stash", weights, inputs, targets)
+    assert np.any(np.abs(want_out) == FMT.data_max) or np.any(want_out == FMT.data_min)
+    np.testing.assert_array_equal(outputs, want_out)
+    np.testing.assert_array_equal(errors, want_err)
+    for got, want in zip(state["weights"], want_w):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_second_run_continues_training_from_the_first_runs_weights():
+    """start again: the schedule refills from cycle 0 (every update of run 1 has landed) and the
+    weights carry over, so run 2 is a fresh golden run from run 1's final weights."""
+    table = tiny_table("layerpipe", 2)
+    weights, inputs, targets = random_problem(table.network, FMT, 6, seed=7)
+    dut = Accelerator(table, FMT, "stash", weights)
+    layout = sample_layout(table, FMT)
+    runs = [(inputs[:3], targets[:3]), (inputs[3:], targets[3:])]
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.result_out.ready, 1)
+        for xs, ts in runs:
+            ctx.set(dut.n_samples, len(xs))
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            sent, outputs = 0, []
+            while not ctx.get(dut.done):
+                if sent < len(xs):
+                    ctx.set(dut.sample_in.payload, layout.const({"x": [int(v) for v in xs[sent]],
+                                                                 "target": [int(v) for v in ts[sent]]}))
+                ctx.set(dut.sample_in.valid, int(sent < len(xs)))
+                took = sent < len(xs) and ctx.get(dut.sample_in.ready)
+                if ctx.get(dut.result_out.valid):
+                    outputs.append([int(v) for v in ctx.get(dut.result_out.payload).y])
+                await ctx.tick()
+                sent += int(bool(took))
+            ctx.set(dut.sample_in.valid, 0)
+            seen.append((outputs, ctx.get(dut.cycles)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    start = weights
+    for (xs, ts), (outputs, cycles) in zip(runs, seen):
+        want_outputs, _, start = reference(table, FMT, "stash", start, xs, ts)
+        np.testing.assert_array_equal(np.array(outputs), want_outputs)
+        assert cycles == table.total_cycles(len(xs))

@@ -1,0 +1,165 @@
+"""One processing element against Python models of its memories: bit-exact results and the
+cycle contract (a task's accesses start at its start cycle and its last write lands before its end)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.hw.pe import PE, buffer_geometry
+from layerpipe.hw.weight_bank import weights_to_words, words_to_weights
+from layerpipe.sched.costs import CostModel
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.zoo import zoo_network
+from tests.hw.test_accelerator import FMT, random_problem, reference, tiny_network
+
+
+def _pack(values, bits):
+    word = 0
+    for i, v in enumerate(values):
+        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
+    return word
+
+
+class RingModel:
+    """Python model of a DelayLine: ``slots`` samples of ``entries`` rows; a write side and read
+    sides with their own sample pointers, moved on by ``advance`` after the cycle."""
+
+    def __init__(self, geom, fmt):
+        self.geom, self.element_bits = geom, geom.row(fmt).size // geom.lanes
+        self.rows = [0] * (geom.slots * geom.entries)
+        self.pointer = {}
+
+    def row(self, side, chunk):
+        return (self.pointer.get(side, 0) % self.geom.slots) * self.geom.entries + chunk
+
+    def write(self, side, chunk, value, enable):
+        address, old = self.row(side, chunk), self.rows[self.row(side, chunk)]
+        for k in range(self.geom.lanes):
+            if enable >> k & 1:
+                field = ((1 << self.element_bits) - 1) << (k * self.element_bits)
+                old = (old & ~field) | (value & field)
+        self.rows[address] = old
+
+    def advance(self, side):
+        self.pointer[side] = self.pointer.get(side, 0) + 1
+
+
+def run_pe(table, fmt, weights, inputs, targets):
+    """Run PE 0 of a one-processor table; banks, delay lines, the input stream and the result sink
+    are Python models. Returns final weights, outputs and every (cycle, access) the PE made."""
+    pe = PE(table, 0, fmt, "stash")
+    lanes, bits = table.cost.lanes, fmt.data_bits
+    geometry = buffer_geometry(table, fmt)
+    samples = len(inputs)
+    banks = {layer.index: weights_to_words(weights[layer.index - 1], fmt, lanes) for layer in table.network.layers}
+    rings = {item: RingModel(geom, fmt) for item, geom in geometry.items()}
+    f1 = next(t for t in table.tasks.values() if t.name == "F1")
+    arrivals = {max(0, (n + f1.lag) * table.period_cycles + f1.start - 1): n for n in range(samples)}
+
+    def arrive(n):  # the input stream's job: sample n into its slot just before F_1(n) starts
+        for item, values in (("a0", inputs), ("target", targets)):
+            ring, geom = rings[item], geometry[item]
+            word = _pack(values[n], bits)
+            for chunk in range(geom.entries):
+                ring.write("writer", chunk, word >> (chunk * lanes * bits), (1 << lanes) - 1)
+            ring.advance("writer")
+
+    bank_reads = [(getattr(pe, f"{p.name}_w"), p.layer) for p in pe.plans if p.reads_bank]
+    bank_writes = [(getattr(pe, f"{p.name}_wr"), p.layer) for p in pe.plans if p.kind == "G"]
+    ring_reads = [(getattr(pe, side), item, side) for item in pe.read_items for side in pe.readers(item)]
+    ring_writes = [(getattr(pe, f"{item}_wr"), item) for item in pe.write_items]
+    accesses, results = [], []
+
+    async def bench(ctx):
+        ctx.set(pe.samples, samples)
+        pending = []
+        for cycle in range(table.total_cycles(samples) + 8):
+            if cycle in arrivals:
+                arrive(arrivals[cycle])
+            for port, value in pending:  # synchronous reads: data the cycle after
+                ctx.set(port, value)
+            pending = []
+            for port, layer in bank_reads:
+                if ctx.get(port.en):
+                    pending.append((port.data, banks[layer][ctx.get(port.addr)]))
+                    accesses.append((cycle, "read", f"bank{layer}"))
+            for port, item, side in ring_reads:
+                if ctx.get(port.en):
+                    pending.append((port.data.as_value(), rings[item].rows[rings[item].row(side, ctx.get(port.chunk))]))
+                    accesses.append((cycle, "read", item))
+            for port, layer in bank_writes:
+                if ctx.get(port.en):
+                    banks[layer][ctx.get(port.addr)] = ctx.get(port.data)
+                    accesses.append((cycle, "write", f"bank{layer}"))
+            for port, item in ring_writes:
+                if ctx.get(port.en):
+                    rings[item].write("writer", ctx.get(port.chunk), ctx.get(port.data.as_value()), ctx.get(port.en))
+                    accesses.append((cycle, "write", item))
+            for port, item, side in ring_reads:  # pointers move after the cycle
+                if ctx.get(port.advance):
+                    rings[item].advance(side)
+            for port, item in ring_writes:
+                if ctx.get(port.advance):
+                    rings[item].advance("writer")
+            if ctx.get(pe.result.valid):
+                results.append((cycle, ctx.get(pe.result.index), ctx.get(pe.result.value)))
+            await ctx.tick()
+
+    sim = Simulator(pe)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    final = [words_to_weights(banks[layer.index], fmt, lanes, layer.out_size, layer.in_size)
+             for layer in table.network.layers]
+    width = table.network.sizes[-1]
+    assert [index for _, index, _ in results] == list(range(width)) * samples
+    outputs = np.array([value for _, _, value in results], dtype=np.int64).reshape(samples, width)
+    return final, outputs, accesses
+
+
+def runs(table, samples):
+    """(start, end, task name) of every task run of samples 0..samples-1."""
+    period = table.period_cycles
+    out = []
+    for tasks in table.processor_tasks:
+        for t in tasks:
+            for n in range(samples):
+                start = (n + t.lag) * period + t.start
+                out.append((start, start + t.cycles, t.name, n))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("network,lanes,samples", [("tiny", 4, 3), ("tiny", 2, 2), ("mlp-digits", 8, 2)])
+def test_sequential_pe_is_bit_and_cycle_exact(network, lanes, samples):
+    net = tiny_network() if network == "tiny" else zoo_network(network)
+    table = schedule(net, 1, "sequential", CostModel(lanes=lanes))
+    weights, inputs, targets = random_problem(net, FMT, samples, seed=3)
+    final, outputs, accesses = run_pe(table, FMT, weights, inputs, targets)
+    want_outputs, _, want_weights = reference(table, FMT, "stash", weights, inputs, targets)
+    np.testing.assert_array_equal(outputs, want_outputs)
+    for got, want in zip(final, want_weights):
+        np.testing.assert_array_equal(got, want)
+
+    # cycle contract: every access lies inside one task run; each run's first access is at its start
+    windows = runs(table, samples)
+    first = {}
+    for cycle, _, _ in accesses:
+        hits = [w for w in windows if w[0] <= cycle < w[1]]
+        assert len(hits) == 1, f"access at cycle {cycle} outside every task run"
+        first.setdefault(hits[0], cycle)
+    assert set(first) == set(windows)
+    for window, cycle in first.items():
+        assert cycle == window[0], f"{window[2]} of sample {window[3]} first accesses at {cycle}, starts {window[0]}"
+    # the last write of each run lands within the task's overhead after its last issue
+    for start, end, _, _ in windows:
+        last = max(c for c, kind, _ in accesses if start <= c < end)
+        assert last <= end - 1
+
+
+def test_pe_refuses_a_short_overhead():
+    table = schedule(tiny_network(), 1, "sequential", CostModel(lanes=4, task_overhead_cycles=2))
+    with pytest.raises(LayerPipeError, match="overhead"):
+        PE(table, 0, FMT)
