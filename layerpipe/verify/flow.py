@@ -1,0 +1,106 @@
+"""One verification run: schedule → golden model → cycle simulator → Verilog → Verilator → verdict.
+
+Shared by the pytest accelerator benches and ``layerpipe verify``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from layerpipe.errors import LayerPipeError
+from layerpipe.hw.generate import generate
+from layerpipe.sched.costs import CostModel
+from layerpipe.sched.network import Network
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.table import ScheduleTable
+from layerpipe.sim import golden
+from layerpipe.sim.cyclesim import simulate
+from layerpipe.sim.data import load_digits
+from layerpipe.sim.numerics import FixedFormat
+from layerpipe.verify.packing import bank_rows, pack_fields
+from layerpipe.verify.runner import run_bench
+
+__all__ = ["Verdict", "verify_table", "verify"]
+
+
+@dataclass
+class Verdict:
+    network: str
+    policy: str
+    processors: int
+    weights: str
+    samples: int
+    period_cycles: int
+    predicted_cycles: int
+    simulated_cycles: int
+    rtl_cycles: int
+    rtl_stall_cycles: int
+    rtl_edges_start_to_done: int
+    result_mismatches: list[str]
+    weight_mismatches: list[str]
+    wall_seconds: float
+
+    @property
+    def bit_exact(self) -> bool:
+        return not self.result_mismatches and not self.weight_mismatches
+
+    @property
+    def cycle_exact(self) -> bool:
+        return self.predicted_cycles == self.simulated_cycles == self.rtl_cycles
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "bit_exact": self.bit_exact, "cycle_exact": self.cycle_exact}
+
+
+def _progress(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def verify_table(table: ScheduleTable, samples: int, build_dir: Path, weights: str = "stash",
+                 fmt: FixedFormat | None = None, idle: float = 0.0, backpressure: float = 0.0, seed: int = 0,
+                 corrupt_golden_bit: bool = False, quiet: bool = True) -> Verdict:
+    """Run ``samples`` digits samples through the RTL of ``table`` and compare with the models."""
+    if samples < 1:
+        raise LayerPipeError(f"samples is {samples}; give at least 1")
+    fmt = fmt or FixedFormat()
+    began = time.perf_counter()
+    digits = load_digits()
+    if samples > len(digits.train):
+        raise LayerPipeError(f"samples is {samples}; the digits training split has {len(digits.train)}")
+    inputs = digits.train.inputs("fixed", fmt)[:samples]
+    targets = digits.train.targets("fixed", fmt)[:samples]
+    _progress(f"generating Verilog in {build_dir}", quiet)
+    generated = generate(table, Path(build_dir) / "rtl", fmt=fmt, weights=weights, seed=seed)
+    info = generated.info
+    _progress("golden model and cycle simulator", quiet)
+    reference = golden.train(table.network, inputs, targets, staleness=table, weights=weights, numerics="fixed",
+                             fmt=fmt, init=[w.copy() for w in generated.accelerator.initial_weights])
+    simulated = simulate(table, samples).total_cycles
+    sample_fields = info["streams"]["sample_in"]["fields"]
+    result_fields = info["streams"]["result_out"]["fields"]
+    expected_results = [pack_fields(result_fields, [y, err])
+                        for y, err in zip(reference.outputs, reference.squared_errors, strict=True)]
+    if corrupt_golden_bit:  # a deliberately wrong model: the bench must notice one flipped bit
+        expected_results[samples // 2] ^= 1
+    config = {
+        "samples": [pack_fields(sample_fields, [x, t]) for x, t in zip(inputs, targets, strict=True)],
+        "expected_results": expected_results,
+        "expected_weights": [bank_rows(w, info["lanes"], fmt.data_bits) for w in reference.weights],
+        "idle": idle, "backpressure": backpressure, "seed": seed,
+        "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
+    }
+    _progress(f"Verilator build and cocotb run ({samples} samples)", quiet)
+    measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / "verilator", config)
+    return Verdict(table.network.name, table.policy, table.processors, weights, samples, table.period_cycles,
+                   table.total_cycles(samples), simulated, measured["cycles"], measured["stall_cycles"],
+                   measured["edges_start_to_done"], measured["result_mismatches"], measured["weight_mismatches"],
+                   round(time.perf_counter() - began, 2))
+
+
+def verify(network: Network, processors: int, policy: str, samples: int, build_dir: Path,
+           cost: CostModel | None = None, **kwargs) -> Verdict:
+    return verify_table(schedule(network, processors, policy, cost or CostModel()), samples, build_dir, **kwargs)

@@ -1,0 +1,45 @@
+"""Pack and unpack stream payloads and weight rows as the sidecar describes them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["pack_fields", "unpack_fields", "bank_rows"]
+
+
+def pack_fields(fields: list[dict], values: list) -> int:
+    """Values in field order (arrays for array fields, ints for scalars) → one payload integer."""
+    word = 0
+    for field, value in zip(fields, values, strict=True):
+        if "elements" in field:
+            bits = field["element_bits"]
+            for k, element in enumerate(np.asarray(value).tolist()):
+                word |= (int(element) & ((1 << bits) - 1)) << (field["offset"] + k * bits)
+        else:
+            word |= (int(value) & ((1 << field["width"]) - 1)) << field["offset"]
+    return word
+
+
+def unpack_fields(fields: list[dict], word: int) -> list:
+    values = []
+    for field in fields:
+        if "elements" in field:
+            bits = field["element_bits"]
+            raw = [(word >> (field["offset"] + k * bits)) & ((1 << bits) - 1) for k in range(field["elements"])]
+            values.append([r - (1 << bits) if r >> (bits - 1) else r for r in raw])
+        else:
+            values.append((word >> field["offset"]) & ((1 << field["width"]) - 1))
+    return values
+
+
+def bank_rows(weights: np.ndarray, lanes: int, data_bits: int) -> list[int]:
+    """W (N_out, N_in) → bank row words: row j*C + c, lane k holds W[j, c*lanes + k] (zero padding)."""
+    out_size, in_size = weights.shape
+    chunks = -(-in_size // lanes)
+    padded = np.zeros((out_size, chunks * lanes), dtype=np.int64)
+    padded[:, :in_size] = weights
+    mask = (1 << data_bits) - 1
+    rows = []
+    for lane_words in padded.reshape(out_size * chunks, lanes).tolist():
+        rows.append(sum((int(w) & mask) << (k * data_bits) for k, w in enumerate(lane_words)))
+    return rows
