@@ -49,6 +49,7 @@ __all__ = ["Milp", "MilpResult", "DualPortPlacement", "bank_pairs", "anchor_side
 DEFAULT_TIME_LIMIT = 10.0  # seconds; the solver stops earlier when it proves the optimum
 PREFERENCE_SHARE = 5  # the preference solve gets 1/5 of the period solve's node limit
 NODE_WORK = 400_000  # a node limit is cut to this many nodes per column of the model
+STDERR = 2  # the file descriptor, not sys.stderr (which a test harness may replace)
 
 Sequences = list[list[Task]]
 Relation = str  # "lockstep" | "before" (G ends before the other starts) | "after"
@@ -137,7 +138,7 @@ class Milp:
             solution.col_value = [float(v) for v in start]
             solution.value_valid = True
             highs.setSolution(solution)
-        with _stdout_to(sys.stderr.fileno() if verbose else None):
+        with _stdout_to(STDERR if verbose else None):
             highs.run()
         status = highs.modelStatusToString(highs.getModelStatus())
         info = highs.getInfo()
@@ -171,7 +172,7 @@ class _stdout_to:
 
 
 def _new_highs(verbose: bool) -> highspy.Highs:
-    with _stdout_to(sys.stderr.fileno() if verbose else None):
+    with _stdout_to(STDERR if verbose else None):
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", verbose)
     return highs
@@ -209,14 +210,14 @@ def relations_of(starts: dict[Task, int], cycles: dict[Task, int],
     return relations
 
 
-def timed(sequences: Sequences, relations: dict[tuple[Task, Task], Relation], cycles: dict[Task, int],
-          period: int | None = None) -> tuple[int, dict[Task, int]] | None:
-    """Integer offsets realising the decisions: per-processor order and bank-pair relations.
+def timed(sequences: Sequences, relations: dict[tuple[Task, Task], Relation],
+          cycles: dict[Task, int]) -> tuple[int, dict[Task, int]] | None:
+    """Least period and integer offsets realising the decisions: per-processor order and
+    bank-pair relations (a system of difference constraints, solved by longest paths).
 
-    Forward tasks start as early as possible; then, within the period (the least one,
-    or ``period`` if given and feasible), tasks whose lockstep group holds only backward
-    tasks are pushed as late as the decisions allow. Returns None when the decisions are
-    contradictory (a cycle of precedences).
+    Forward tasks start as early as possible; then, within that period, tasks whose
+    lockstep group holds only backward tasks are pushed as late as the decisions allow.
+    Returns None when the decisions are contradictory (a cycle of precedences).
     """
     parent: dict[Task, Task] = {t: t for seq in sequences for t in seq}
 
@@ -265,9 +266,7 @@ def timed(sequences: Sequences, relations: dict[tuple[Task, Task], Relation], cy
         for succ, weight in edges[node]:
             start[succ] = max(start[succ], start[node] + weight)
     length = {root(t): cycles[t] for t in parent}  # lockstep members share one layer, hence cycles
-    least = max(start[n] + length[n] for n in order)
-    if period is None or period < least:
-        period = least
+    period = max(start[n] + length[n] for n in order)
     members: dict[Task, list[Task]] = defaultdict(list)
     for t in parent:
         members[root(t)].append(t)

@@ -17,7 +17,7 @@ from pathlib import Path
 from layerpipe.errors import LayerPipeError
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, network_from_dict
-from layerpipe.sched.tasks import KINDS, Task, dependencies, training_tasks
+from layerpipe.sched.tasks import INPUT, KINDS, Task, data_items, dependencies, training_tasks
 from layerpipe.sched.timing import PlacedTask, analyse, lower_bound
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "ScheduleTable", "build_table", "load_table", "check"]
@@ -276,6 +276,15 @@ def check(table: ScheduleTable) -> list[str]:
         if (b.lag - a.lag) * period + b.start < a.end + link:
             problems.append(f"dependency {a.name} -> {b.name} ({item.name}) is violated: "
                             f"({b.lag} - {a.lag})*{period} + {b.start} < {a.end} + {link}")
+    first = tasks[Task("F", 1)]
+    for item in data_items(table.network, table.cost.word_bits):
+        if item.producer is not INPUT:
+            continue
+        for consumer in item.consumers:
+            b = tasks[consumer]
+            if b.processor != first.processor and (b.lag <= first.lag or (b.lag - first.lag) * period + b.start
+                                                   < first.start + table.cost.transfer_cycles(item.words)):
+                problems.append(f"input item {item.name} reaches {b.name} on processor {b.processor} too late")
     if period < table.lower_bound_cycles:
         problems.append(f"period {period} is below the lower bound {table.lower_bound_cycles}")
     placed = [PlacedTask(t.task, t.processor, t.start, t.cycles, t.lag) for t in tasks.values()]

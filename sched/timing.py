@@ -88,22 +88,29 @@ def _retime(network: Network, cost: CostModel, period: int,
     lags: dict[Task, int] = {}
     preds = defaultdict(list)
     for producer, consumer, item in dependencies(network, cost.word_bits):
-        preds[consumer].append((producer, item.words))
+        preds[consumer].append((producer, item.words, False))
+    first = placed[Task("F", 1)]
+    for item in data_items(network, cost.word_bits):
+        if item.producer is INPUT:  # the sample arrives at F_1's processor as F_1 starts
+            for consumer in item.consumers:
+                if placed[consumer].processor != first.processor:
+                    preds[consumer].append((first.task, item.words, True))
     for layer in range(2, network.depth + 1):
         # B_l and G_l on one processor form one backward pass over one sample, as PipeDream's
         # indivisible backward does: G works on the sample B worked on.
         backward, update = placed[Task("B", layer)], placed[Task("G", layer)]
         if backward.processor == update.processor and backward.start < update.start:
-            preds[update.task].append((backward.task, 0))
+            preds[update.task].append((backward.task, 0, False))
     for task in training_tasks(network):
         here = placed[task]
         lag = 0
-        for producer, words in preds[task]:
+        for producer, words, from_start in preds[task]:
             there = placed[producer]
+            ready = there.start if from_start else there.end
             if there.processor == here.processor:
-                step = ceil_div(there.end - here.start, period)
+                step = ceil_div(ready - here.start, period)
             else:  # a registered processor boundary: consumed in a later period than produced
-                step = max(1, ceil_div(there.end + cost.transfer_cycles(words) - here.start, period))
+                step = max(1, ceil_div(ready + cost.transfer_cycles(words) - here.start, period))
             lag = max(lag, lags[producer] + step)
         lags[task] = lag
     return {task: PlacedTask(p.task, p.processor, p.start, p.cycles, lags[task]) for task, p in placed.items()}
