@@ -50,3 +50,11 @@ def test_pipedream_chain_staleness_is_twice_the_stages_after(network, processors
     stages = len([tasks for tasks in table.processor_tasks if tasks])
     for layer, stale in table.staleness["forward"].items():
         assert stale == 2 * (stages - 1 - stage_of[layer])
+
+
+@settings(max_examples=25)
+@given(network=fc_chains(max_layers=40), processors=st.integers(1, 16), cost=cost_models())
+def test_optimal_is_never_worse_than_layerpipe(network, processors, cost):
+    optimal = schedule(network, processors, "optimal", cost)
+    assert_table_invariants(optimal)
+    assert optimal.period_cycles <= schedule(network, processors, "layerpipe", cost).period_cycles

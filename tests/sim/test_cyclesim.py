@@ -12,7 +12,7 @@ from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import network_from_dict
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
-from layerpipe.sim.cyclesim import SimulationError, prediction_mismatches, simulate
+from layerpipe.sim.cyclesim import prediction_mismatches, simulate
 from layerpipe.sim.trace import chrome_trace, write_vcd
 
 from ..sched.strategies import cost_models, fc_chains
