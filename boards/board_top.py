@@ -1,0 +1,204 @@
+"""A self-checking board top: the accelerator trains at start-up and an LED says whether it got it right.
+
+The samples and targets of ``N`` training steps sit in an on-chip ROM (one row per
+sample, the ``sample_in`` payload as is). After reset the top starts the accelerator
+on ``N`` samples, streams the ROM into ``sample_in`` (``result_out`` always ready),
+waits for ``done``, then reads every weight back through the read-back port
+(layer by layer, bank row by bank row) and folds the rows into a 32-bit checksum. The
+checksum the golden model's final weights give (:func:`weights_checksum`, computed
+at build time from :func:`layerpipe.sim.golden.train` with the table's staleness) is a
+constant of the design: equal → the pass LED, different → the fail LED.
+
+Checksum of bank rows ``w_0, w_1, …`` (each ``lanes × data_bits`` wide): each row is
+folded to 32 bits by XOR of its 32-bit chunks (zero-extended), then
+``c ← rotl32(c, 1) + fold(w) mod 2**32`` from ``c = 0``. The rotation makes the sum
+depend on the order, so a swapped pair of rows does not cancel.
+
+:class:`BoardTop` is an Elaboratable: on a platform it drives the target's two status
+LEDs; under simulation (no platform) read ``passed``, ``failed`` and ``finished``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Cat, Const, Elaboratable, Module, Signal
+from amaranth.lib import io, memory
+
+from layerpipe.errors import LayerPipeError
+
+__all__ = ["BoardTop", "weights_checksum", "golden_checksum", "bank_rows", "fold32", "board_problem"]
+
+MASK32 = (1 << 32) - 1
+
+
+def fold32(word: int, width: int) -> int:
+    """XOR of the 32-bit chunks of a ``width``-bit word."""
+    out = 0
+    for base in range(0, width, 32):
+        out ^= (word >> base) & MASK32
+    return out
+
+
+def weights_checksum(rows: list[int], width: int) -> int:
+    c = 0
+    for word in rows:
+        c = ((((c << 1) | (c >> 31)) & MASK32) + fold32(word, width)) & MASK32
+    return c
+
+
+def bank_rows(weights, fmt, lanes: int) -> list[int]:
+    """Every layer's bank rows in read-back order (layer 1 first), as the weight banks pack them."""
+    from layerpipe.hw.weight_bank import weights_to_words
+
+    rows = []
+    for w in weights:
+        rows.extend(weights_to_words(w, fmt, lanes))
+    return rows
+
+
+def golden_checksum(table, fmt, inputs, targets, initial, policy: str = "stash") -> int:
+    """The checksum of the final weights of the golden fixed-point model trained as the table schedules it."""
+    from layerpipe.sim import golden
+
+    result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
+                          fmt=fmt, init=initial)
+    lanes = table.cost.lanes
+    return weights_checksum(bank_rows(result.weights, fmt, lanes), lanes * fmt.data_bits)
+
+
+def board_problem(table, samples: int, fmt=None, seed: int = 0):
+    """``(inputs, targets, initial weights, fmt)`` in data words: the digits training set for a
+    64-input, 10-output network (the default workload), else seeded uniform random data."""
+    from layerpipe.sim import golden
+    from layerpipe.sim.numerics import FixedFormat
+
+    fmt = fmt or FixedFormat()
+    network = table.network
+    weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
+    if network.sizes[0] == 64 and network.sizes[-1] == 10:
+        from layerpipe.sim.functional import training_setup
+
+        inputs, targets, weights, fmt = training_setup(network, samples, seed, fmt)
+        return inputs, targets, weights, fmt
+    rng = np.random.default_rng(seed)
+    inputs = fmt.quantize(rng.uniform(0.0, 1.0, size=(samples, network.sizes[0])))
+    targets = fmt.quantize(rng.uniform(-0.5, 0.5, size=(samples, network.sizes[-1])))
+    return inputs, targets, weights, fmt
+
+
+class BoardTop(Elaboratable):
+    """ROM → accelerator → weight read-back → checksum → pass/fail LEDs.
+
+    ``expected``: the checksum to compare with; default: :func:`golden_checksum` of the same
+    data (pass it explicitly to check a design whose ROM was altered). ``leds``: the
+    platform resources ``(pass, fail)`` as ``(name, number, subsignal or None)``.
+    """
+
+    def __init__(self, table, inputs, targets, initial, fmt=None, policy: str = "stash", expected: int | None = None,
+                 leds=(("led_g", 0, None), ("led_r", 0, None))):
+        from layerpipe.hw.accelerator import Accelerator, sample_layout
+        from layerpipe.hw.sequencer import SAMPLE_BITS
+        from layerpipe.sim.numerics import FixedFormat
+
+        self.fmt = fmt or FixedFormat()
+        self.table, self.policy, self.leds = table, policy, leds
+        inputs, targets = np.asarray(inputs), np.asarray(targets)
+        self._MustUse__silence = True  # until the checks below pass: a rejected top is not "unused"
+        if len(inputs) != len(targets) or len(inputs) < 1:
+            raise LayerPipeError(f"board top: {len(inputs)} inputs and {len(targets)} targets; give the same "
+                                 "number, at least one")
+        if len(inputs) >= 1 << SAMPLE_BITS:
+            raise LayerPipeError(f"board top: {len(inputs)} samples do not fit the {SAMPLE_BITS}-bit sample count")
+        self.samples = len(inputs)
+        layout = sample_layout(table, self.fmt)
+        self.rom_init = [layout.const({"x": [int(v) for v in x], "target": [int(v) for v in t]}).as_bits()
+                         for x, t in zip(inputs, targets)]
+        self.rom_width = layout.size
+        self._MustUse__silence = False
+        self.accelerator = Accelerator(table, self.fmt, policy, initial)
+        if expected is None:
+            expected = golden_checksum(table, self.fmt, inputs, targets, initial, policy)
+        self.expected = expected
+        self.passed = Signal()
+        self.failed = Signal()
+        self.finished = Signal()
+        self.checksum = Signal(32)
+
+    board_top = True  # requests its own pins: built without the pin harness
+
+    def ports(self) -> list:
+        """Top-level ports for a Verilog-only build."""
+        return [self.passed, self.failed, self.finished, self.checksum]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.accelerator = acc = self.accelerator
+        lanes, bits = acc.lanes, self.fmt.data_bits
+        width = lanes * bits
+
+        m.submodules.rom = rom = memory.Memory(shape=self.rom_width, depth=self.samples, init=self.rom_init)
+        rd = rom.read_port()
+        index = Signal(range(self.samples + 1))
+        have = Signal()  # the ROM's read data is the row of ``index``
+        m.d.comb += [rd.addr.eq(index), rd.en.eq(1), acc.sample_in.payload.eq(rd.data),
+                     acc.result_out.ready.eq(1), acc.n_samples.eq(self.samples)]
+
+        layers = [layer.index for layer in self.table.network.layers]
+        rows = acc.bank_rows
+        layer = Signal(range(max(layers) + 1))
+        row = Signal(range(max(rows.values()) + 1))
+        pending = Signal()  # wread_data holds the row asked for in the previous cycle
+        last_issued = Signal()
+        m.d.comb += [acc.wread_layer.eq(layer), acc.wread_addr.eq(row)]
+
+        def rotl1(value):
+            return Cat(value[31], value[:31])
+
+        folded = Const(0, 32)
+        for base in range(0, width, 32):
+            folded = folded ^ acc.wread_data[base:min(base + 32, width)]
+        with m.If(pending):
+            m.d.sync += self.checksum.eq(rotl1(self.checksum) + folded)
+
+        with m.FSM():
+            with m.State("START"):
+                m.d.comb += acc.start.eq(1)
+                m.d.sync += [index.eq(0), have.eq(0), self.checksum.eq(0)]
+                m.next = "FEED"
+            with m.State("FEED"):
+                m.d.comb += acc.sample_in.valid.eq(have & (index < self.samples))
+                with m.If(acc.sample_in.valid & acc.sample_in.ready):
+                    m.d.sync += [index.eq(index + 1), have.eq(0)]
+                with m.Else():
+                    m.d.sync += have.eq(1)
+                with m.If(acc.done):
+                    m.d.sync += [layer.eq(layers[0]), row.eq(0), pending.eq(0), last_issued.eq(0)]
+                    m.next = "READ"
+            with m.State("READ"):
+                # Issue one row per cycle; its data arrives (and is folded in) in the next.
+                m.d.sync += pending.eq(~last_issued)
+                with m.If(~last_issued):
+                    for i, number in enumerate(layers):
+                        with m.If((layer == number) & (row == rows[number] - 1)):
+                            if i + 1 < len(layers):
+                                m.d.sync += [layer.eq(layers[i + 1]), row.eq(0)]
+                            else:
+                                m.d.sync += last_issued.eq(1)
+                        with m.Elif(layer == number):
+                            m.d.sync += row.eq(row + 1)
+                with m.Elif(~pending):
+                    m.next = "CHECK"
+            with m.State("CHECK"):
+                m.d.sync += [self.passed.eq(self.checksum == self.expected),
+                             self.failed.eq(self.checksum != self.expected), self.finished.eq(1)]
+                m.next = "DONE"
+            with m.State("DONE"):
+                pass
+
+        if platform is not None:
+            for (name, number, sub), value in zip(self.leds, (self.passed, self.failed)):
+                port = platform.request(name, number, dir="-")
+                m.submodules[f"led_{name}_{number}_{sub or ''}"] = buf = io.Buffer("o", getattr(port, sub) if sub
+                                                                                else port)
+                m.d.comb += buf.o.eq(value)
+        return m

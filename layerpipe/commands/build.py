@@ -1,0 +1,78 @@
+"""``layerpipe build``: schedule a network, generate its accelerator and build it for an FPGA board.
+
+Runs the named steps of :mod:`layerpipe.boards.build` (elaborate, synthesize, place&route,
+pack, report) with progress on stderr, writes ``DIR/report.json`` and prints the resource
+and timing table with the training throughput (Fmax / period samples per second). Exit
+status 0 when the design was built and fits, 1 when it does not fit or a tool failed (the
+report says which), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from layerpipe.commands import _common
+
+_NO_DEFAULT = "%(default).0s"  # formats to nothing: keeps the help formatter from adding "(default: None)"
+
+
+def register(subparsers) -> None:
+    from layerpipe.boards.targets import BOARD_NAMES
+
+    parser = subparsers.add_parser("build", help="build the accelerator for an FPGA board (or Verilog only)",
+                                   description="Schedule a network, generate its accelerator and build it with "
+                                               "the YoWASP toolchain: utilisation, Fmax, training throughput.",
+                                   formatter_class=_common.HELP_FORMATTER)
+    parser.add_argument("--board", required=True, metavar="BOARD",
+                        help=f"target: {', '.join(BOARD_NAMES)}" + _NO_DEFAULT)
+    _common.add_network(parser)
+    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
+    _common.add_policy(parser)
+    _common.add_cost_model(parser)
+    parser.add_argument("-o", "--output", metavar="DIR", help="build folder (default: build-BOARD)" + _NO_DEFAULT)
+    parser.add_argument("--design", default="auto", metavar="auto|accelerator|standin|board-top",
+                        help="what to build: the generated accelerator (auto falls back to the stand-in "
+                             "while it is not available); board-top: the accelerator trains on --samples "
+                             "digits from an on-chip ROM at start-up, LEDs show pass/fail against the golden "
+                             "model's final weights")
+    parser.add_argument("--samples", type=int, default=16, help="training samples in the board top's ROM")
+    parser.add_argument("--clock-mhz", type=float, default=None,
+                        help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)"
+                             + _NO_DEFAULT)
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from layerpipe.boards.build import build, design_for_table
+    from layerpipe.boards.report import format_summary
+    from layerpipe.boards.targets import get_target
+    from layerpipe.errors import LayerPipeError
+    from layerpipe.sched.scheduler import schedule
+
+    target = get_target(args.board)
+    if args.processors < 1:
+        raise LayerPipeError(f"--processors {args.processors}: use at least 1")
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise LayerPipeError(f"--clock-mhz {args.clock_mhz}: use a positive frequency in MHz")
+    table = schedule(_common.network(args), args.processors, args.policy, _common.cost_model(args))
+    if args.samples < 1:
+        raise LayerPipeError(f"--samples {args.samples}: use at least 1")
+    design, info = design_for_table(table, args.lanes, args.design, args.samples)
+    print(f"design: {info['source']}" + (f" ({info['note']})" if info.get("note") else ""), file=sys.stderr)
+    out_dir = args.output or f"build-{target.name}"
+    report = build(design, target, out_dir, table=table, clock_mhz=args.clock_mhz, seed=args.seed,
+                   design_info=info)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    else:
+        print(f"{target.name}: {info['source']}, {table.network.name} P={table.processors} {table.policy} "
+              f"K={info.get('lanes')}, period {table.period_cycles} cycles")
+        print(format_summary(report))
+        if report.get("throughput"):
+            print(f"training throughput: {report['throughput']['samples_per_second']:,.0f} samples/s "
+                  f"(Fmax / {table.period_cycles} cycles)")
+        print(f"status: {report['status']}; report: {out_dir}/report.json")
+    return 0 if report["status"] == "ok" else 1
