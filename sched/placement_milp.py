@@ -9,11 +9,14 @@ overlap freely. These *bank pairs* are the only cross-processor constraints.
 The period can never be below the busiest processor's load, so a placement reaching
 it is optimal. Cheap constructions are tried first (the given order back to back; the
 *anchored* layout, which reaches the load bound whenever every processor touches at
-most two split layers that can be given opposite ends of the period; a greedy append
-that is always valid). Only if none reaches the bound, a MILP (HiGHS) decides the
-per-processor orders and the lockstep/before/after relation of each bank pair; it has
-order binaries only on processors with bank pairs, and none between interchangeable
-tasks (equal cycles, no bank pair).
+most two split layers that can be given opposite ends of the period, as contiguous
+stages do; list scheduling, in order or filling bank waits with other tasks, which is
+always valid). Only if none reaches the bound, a MILP (HiGHS) decides the
+per-processor orders and the lockstep/before/after relation of each bank pair, started
+from the best construction; it has order binaries only on processors with bank pairs,
+and none between interchangeable tasks (equal cycles, no bank pair). It is exact when
+it finishes; under a node or time limit ``DualPortPlacement.proven`` says whether the
+least period was proven.
 
 Offsets are never read from the solver: the decisions (orders and relations) are a
 system of difference constraints whose earliest solution is integral and computed
@@ -46,9 +49,11 @@ from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage
 __all__ = ["Milp", "MilpResult", "DualPortPlacement", "bank_pairs", "anchor_sides", "greedy_starts", "timed",
            "solve_dual_port", "place_dual_port"]
 
-DEFAULT_TIME_LIMIT = 10.0  # seconds; the solver stops earlier when it proves the optimum
+DEFAULT_TIME_LIMIT = 10.0  # seconds, a safety net; the solver stops earlier when it proves the optimum
+DEFAULT_NODE_LIMIT = 2_000  # branch-and-bound nodes (the deterministic budget)
 PREFERENCE_SHARE = 5  # the preference solve gets 1/5 of the period solve's node limit
-NODE_WORK = 400_000  # a node limit is cut to this many nodes per column of the model
+NODE_WORK = 40_000_000  # a node limit is cut to this many nodes per squared column count
+PREFERENCE_COLUMNS = 250  # the preference solve runs on models up to this size (its root is slow)
 STDERR = 2  # the file descriptor, not sys.stderr (which a test harness may replace)
 
 Sequences = list[list[Task]]
@@ -514,8 +519,8 @@ def _milp(assignment: Sequences, processor_of: dict[Task, int], cycles: dict[Tas
         return _Candidate("milp", length, starts, sequences, relations)
 
     clock = time.perf_counter()
-    if node_limit is not None:  # larger models, costlier nodes
-        node_limit = max(100, min(node_limit, NODE_WORK // model.size))
+    if node_limit is not None:  # larger models, costlier nodes (about quadratically here)
+        node_limit = max(50, min(node_limit, NODE_WORK // model.size ** 2))
     # Phase A: least period. The objective is in units of the incumbent period; a gap
     # below one cycle is all an integral period can close.
     result = model.solve(time_limit=0.75 * time_limit, start=encode(incumbent), verbose=verbose,
@@ -535,7 +540,7 @@ def _milp(assignment: Sequences, processor_of: dict[Task, int], cycles: dict[Tas
     for t, column in start.items():
         model.cost[column] = 1.0 if t.kind == "F" else -1.0
     remaining = time_limit - (time.perf_counter() - clock)
-    if remaining > 0.1:  # a preference only: a fraction of the period search's nodes
+    if remaining > 0.1 and model.size <= PREFERENCE_COLUMNS:  # a preference only: a fraction of the nodes
         result = model.solve(time_limit=remaining, start=encode(best), verbose=verbose,
                              node_limit=None if node_limit is None else max(1, node_limit // PREFERENCE_SHARE))
         if result.values is not None:
@@ -559,7 +564,7 @@ class DualPortPlacement:
 
 
 def solve_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
-                    time_limit: float = DEFAULT_TIME_LIMIT, node_limit: int | None = None,
+                    time_limit: float = DEFAULT_TIME_LIMIT, node_limit: int | None = DEFAULT_NODE_LIMIT,
                     verbose: bool = False) -> DualPortPlacement:
     assignment = [list(tasks) for tasks in assignment]
     cycles = {t: cost.task_cycles(network.layer(t.layer)) for tasks in assignment for t in tasks}
@@ -597,7 +602,9 @@ def solve_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
 
 
 def place_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
-                    time_limit: float = DEFAULT_TIME_LIMIT, verbose: bool = False) -> tuple[int, list[PlacedTask]]:
+                    time_limit: float = DEFAULT_TIME_LIMIT, node_limit: int | None = DEFAULT_NODE_LIMIT,
+                    verbose: bool = False) -> tuple[int, list[PlacedTask]]:
     """Least-period offsets for ``assignment`` valid under the dual-port bank rule (see module doc)."""
-    result = solve_dual_port(network, cost, assignment, time_limit=time_limit, verbose=verbose)
+    result = solve_dual_port(network, cost, assignment, time_limit=time_limit, node_limit=node_limit,
+                             verbose=verbose)
     return result.period, result.placed

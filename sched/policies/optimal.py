@@ -63,10 +63,12 @@ PLACEMENT_TRIES = 2  # assignments (fewest transfers first) the dual-port placem
 SEARCH_EVALUATIONS = 1_000_000  # candidate moves the transfer local search may price
 SEARCH_PATIENCE = 200  # kicks without improvement before the local search stops
 EXCHANGE_ROUNDS = 2  # passes over the processor pairs of the exchange search
-EXCHANGE_NODES = 300  # nodes per exchange ILP (they are small: two processors' tasks)
+EXCHANGE_NODES = 100  # nodes per exchange ILP (they are small: two processors' tasks)
+EXCHANGE_PAIRS = 24  # pairs per pass, those trading the most words first
 FULL_TRANSFER_ILP = 120  # the whole-assignment transfer ILP runs when it has at most this many binaries
 REPAIR_EVALUATIONS = 20_000  # assignments the anchored-layout repair may try
-POLISH_EVALUATIONS = 120  # timing analyses the delay-line search may spend
+POLISH_WORK = 5_000  # timing analyses the delay-line search may spend, times the task count
+EFFORT = 1.0  # scales every budget above (property tests may lower it; results stay reproducible)
 TOLERANCE = 1e-9  # solver feasibility tolerance in units of the longest task: below one cycle
 TRANSFER_OPTIONS = {"mip_pscost_minreliable": 0}  # no strong branching: the root is costly, the bound weak anyway
 
@@ -98,6 +100,10 @@ def schedule(network: Network, processors: int, cost: CostModel, *, time_limit: 
              verbose: bool = False) -> tuple[int, list[PlacedTask]]:
     result = solve(network, processors, cost, time_limit=time_limit, verbose=verbose)
     return result.period, result.placed
+
+
+def _scaled(budget: int) -> int:
+    return max(1, round(budget * EFFORT))
 
 
 # -- what the objectives are made of ---------------------------------------------------------
@@ -227,7 +233,7 @@ def _min_period(cycles: dict[Task, int], processors: int, seed: Assignment, time
     for p, tasks in enumerate(sorted(seed, key=lambda ts: -sum(cycles[t] for t in ts))):
         for t in tasks:
             start[count[(cycles[t], p)]] += 1
-    nodes = max(100, min(PERIOD_NODES, PERIOD_WORK // model.size))  # larger models, costlier nodes
+    nodes = _scaled(max(100, min(PERIOD_NODES, PERIOD_WORK // model.size)))  # larger models, costlier nodes
     result = model.solve(time_limit=time_limit, start=start, verbose=verbose, node_limit=nodes,
                          absolute_gap=0.5 / scale, tolerance=TOLERANCE)
     proven = bound
@@ -270,7 +276,7 @@ def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignm
         for t in {source, *consumers}:
             touching[t].append(i)
     sharing = {t: {u for i in touching[t] for u in (items[i][0], *items[i][1])} for t in tasks}
-    budget = [SEARCH_EVALUATIONS]
+    budget = [_scaled(SEARCH_EVALUATIONS)]
 
     def words(indices) -> int:
         total = 0
@@ -344,7 +350,7 @@ def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignm
     best, best_words = dict(where), words(range(len(items)))
     generator = random.Random(0)
     idle = 0  # kicks since the last improvement
-    while budget[0] > 0 and len(tasks) > 1 and idle < SEARCH_PATIENCE:
+    while budget[0] > 0 and len(tasks) > 1 and idle < _scaled(SEARCH_PATIENCE):
         idle += 1
         for _ in range(3):
             t, u = generator.sample(tasks, 2)
@@ -378,9 +384,11 @@ def _exchange_transfers(cycles: dict[Task, int], items: Items, assignment: Assig
             touching[t].append(i)
     for _ in range(EXCHANGE_ROUNDS):
         improved = False
-        crossing = sorted({tuple(sorted((where[source], where[c])))
-                           for source, consumers, _ in items for c in consumers if where[c] != where[source]})
-        for p, q in crossing:
+        crossing = defaultdict(int)  # words each pair of processors trades
+        for source, consumers, words in items:
+            for r in {where[c] for c in consumers} - {where[source]}:
+                crossing[tuple(sorted((where[source], r)))] += words
+        for p, q in sorted(crossing, key=lambda pair: (-crossing[pair], pair))[:_scaled(EXCHANGE_PAIRS)]:
             if time.perf_counter() > deadline:
                 return _grouped(where, processors)
             local = [items[i] for i in sorted({i for t in where if where[t] in (p, q) for i in touching[t]})]
@@ -424,7 +432,7 @@ def _split_pair(cycles: dict[Task, int], items: Items, where: dict[Task, int], p
     for t, column in on_q.items():
         start[column] = float(where[t] == q)
     result = model.solve(time_limit=max(0.1, deadline - time.perf_counter()), start=start,
-                         node_limit=EXCHANGE_NODES, absolute_gap=0.5)
+                         node_limit=_scaled(EXCHANGE_NODES), absolute_gap=0.5)
     if result.values is None:
         return None
     trial = dict(where)
@@ -493,7 +501,7 @@ def _min_transfers(chain: list[Task], cycles: dict[Task, int], items: Items, pro
 
     starts = [(_transfer_words(items, _processor_of(s)), v) for s in seeds if (v := encode(s)) is not None]
     start = min(starts, key=lambda wv: wv[0])[1] if starts else None
-    result = model.solve(time_limit=time_limit, start=start, verbose=verbose, node_limit=TRANSFER_NODES,
+    result = model.solve(time_limit=time_limit, start=start, verbose=verbose, node_limit=_scaled(TRANSFER_NODES),
                          absolute_gap=0.5 / word_scale, tolerance=TOLERANCE, options=TRANSFER_OPTIONS)
     if result.values is None:
         return None
@@ -539,7 +547,7 @@ def _repair_anchoring(cycles: dict[Task, int], assignment: Assignment, period: i
     if max(load) > period:
         return None
     excess = _anchoring_excess(where)
-    evaluations = REPAIR_EVALUATIONS
+    evaluations = _scaled(REPAIR_EVALUATIONS)
 
     def try_moves(moves: dict[Task, int]) -> bool:
         nonlocal excess, evaluations
@@ -602,7 +610,7 @@ def _placed(network: Network, cost: CostModel, assignment: Assignment, time_limi
     assignment = [stage_order(tasks) for tasks in assignment if tasks]
     if cost.memory == "dual-port":
         result = solve_dual_port(network, cost, assignment, time_limit=time_limit, verbose=verbose,
-                                 node_limit=PLACEMENT_NODES)
+                                 node_limit=_scaled(PLACEMENT_NODES))
         period, placed = result.period, result.placed
     else:
         period, placed = back_to_back(network, cost, assignment)
@@ -612,8 +620,9 @@ def _placed(network: Network, cost: CostModel, assignment: Assignment, time_limi
 def _polish(network: Network, cost: CostModel, best: _Schedule, deadline: float) -> _Schedule:
     """Swap adjacent tasks of a processor while that shrinks the delay lines (period, bank rule kept)."""
     evaluations = 0
+    limit = _scaled(max(20, POLISH_WORK // len(best.placed)))  # an analysis costs time linear in the tasks
     improved = True
-    while improved and evaluations < POLISH_EVALUATIONS and time.perf_counter() < deadline:
+    while improved and evaluations < limit and time.perf_counter() < deadline:
         improved = False
         by_processor = defaultdict(list)
         for p in best.placed:
@@ -621,7 +630,7 @@ def _polish(network: Network, cost: CostModel, best: _Schedule, deadline: float)
         for processor in sorted(by_processor):
             ordered = sorted(by_processor[processor], key=lambda p: p.start)
             for a, b in zip(ordered, ordered[1:]):
-                if a.end != b.start or evaluations >= POLISH_EVALUATIONS:
+                if a.end != b.start or evaluations >= limit:
                     continue
                 moved = {a.task: PlacedTask(a.task, processor, a.start + b.cycles, a.cycles),
                          b.task: PlacedTask(b.task, processor, a.start, b.cycles)}
