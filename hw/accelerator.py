@@ -66,6 +66,7 @@ from layerpipe.hw.pe import (
     INPUT_ITEMS,
     PE,
     BufferGeometry,
+    any_of,
     buffer_geometry,
     check_supported,
     memory_depth,
@@ -197,16 +198,6 @@ def _drive(m, sink, source) -> None:
             m.d.comb += target.eq(value)
         else:
             m.d.comb += value.eq(target)
-
-
-def _any(values):
-    values = list(values)
-    if not values:
-        return Const(0, 1)
-    out = values[0]
-    for value in values[1:]:
-        out = out | value
-    return out
 
 
 class Accelerator(wiring.Component):
@@ -380,7 +371,7 @@ class Accelerator(wiring.Component):
                 for request in readers:  # lockstep readers drive the same address
                     addr = Mux(request.en, request.addr, addr)
                     m.d.comb += request.data.eq(port.read_data)
-                m.d.comb += [raddr.eq(addr), ren.eq(_any(r.en for r in readers))]
+                m.d.comb += [raddr.eq(addr), ren.eq(any_of(r.en for r in readers))]
                 if port_index == 0:  # weight read-back while idle
                     with m.If(~self.busy):
                         m.d.comb += [raddr.eq(self.wread_addr), ren.eq(self.wread_layer == l)]

@@ -287,7 +287,8 @@ def memory_depth(rows: int) -> int:
     return max(2, rows)
 
 
-def _any(values):
+def any_of(values):
+    """OR of 1-bit values (0 for none)."""
     values = list(values)
     if not values:
         return Const(0, 1)
@@ -370,7 +371,7 @@ class PE(wiring.Component):
         return mac
 
     def _is(self, task_signal, predicate):
-        return _any(task_signal == p.index for p in self.plans if predicate(p))
+        return any_of(task_signal == p.index for p in self.plans if predicate(p))
 
     def elaborate(self, platform):
         m = Module()
