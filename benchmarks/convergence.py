@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
 from layerpipe.commands._common import parse_processors
+from layerpipe.plots import pyplot, save_figure
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim.golden import WEIGHT_POLICIES, staleness_from_table
@@ -114,11 +114,7 @@ def table(curves: dict, counts: list[int], seeds: int) -> tuple[str, list[str]]:
 
 
 def plot(curves: dict, counts: list[int], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(counts), figsize=(5 * len(counts), 4), sharey=True, squeeze=False)
     colours = {"stash": "tab:blue", "latest": "tab:orange", "ema": "tab:green"}
     for axis, processors in zip(axes[0], counts):
@@ -138,9 +134,7 @@ def plot(curves: dict, counts: list[int], path: str) -> None:
     axes[0][-1].legend(fontsize=8, loc="lower right")
     figure.suptitle(f"{NETWORK} on digits: delayed-gradient training vs plain SGD")
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:

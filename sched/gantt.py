@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from layerpipe.plots import pyplot, save_figure
 from layerpipe.sched.table import ScheduleTable
 
-__all__ = ["draw_gantt", "save_figure"]
+__all__ = ["draw_gantt"]
 
 _KIND_COLOURS = {"F": "#4c78a8", "B": "#f58518", "G": "#54a24b"}
 
 
-def save_figure(figure, path: str | Path) -> None:
-    """Save atomically (temporary file, then rename), in the format the suffix names."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    figure.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
-
-
 def draw_gantt(table: ScheduleTable, path: str | Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     period = table.period_cycles
     figure, axes = plt.subplots(figsize=(10, 0.5 + 0.45 * table.processors))
     for tasks in table.processor_tasks:
@@ -47,4 +32,3 @@ def draw_gantt(table: ScheduleTable, path: str | Path) -> None:
     axes.legend(handles, ["F forward", "B activation gradient", "G weight update"], loc="upper center",
                 bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8)
     save_figure(figure, path)
-    plt.close(figure)

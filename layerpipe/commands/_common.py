@@ -12,6 +12,9 @@ from layerpipe.sched.zoo import DEFAULT_NETWORK
 
 DEFAULTS = CostModel()
 HELP_FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+# Appended to the help of an option without a default value: formats to nothing, so the help
+# formatter does not add "(default: None)"; the help text itself says what leaving it out means.
+NO_DEFAULT = "%(default).0s"
 
 
 def add_network(parser: argparse.ArgumentParser) -> None:

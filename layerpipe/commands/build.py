@@ -14,8 +14,6 @@ import sys
 
 from layerpipe.commands import _common
 
-_NO_DEFAULT = "%(default).0s"  # formats to nothing: keeps the help formatter from adding "(default: None)"
-
 
 def register(subparsers) -> None:
     from layerpipe.boards.targets import BOARD_NAMES
@@ -25,12 +23,13 @@ def register(subparsers) -> None:
                                                "the YoWASP toolchain: utilisation, Fmax, training throughput.",
                                    formatter_class=_common.HELP_FORMATTER)
     parser.add_argument("--board", required=True, metavar="BOARD",
-                        help=f"target: {', '.join(BOARD_NAMES)}" + _NO_DEFAULT)
+                        help=f"target: {', '.join(BOARD_NAMES)}" + _common.NO_DEFAULT)
     _common.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     _common.add_policy(parser)
     _common.add_cost_model(parser)
-    parser.add_argument("-o", "--output", metavar="DIR", help="build folder (default: build-BOARD)" + _NO_DEFAULT)
+    parser.add_argument("-o", "--output", metavar="DIR",
+                        help="build folder (default: build-BOARD)" + _common.NO_DEFAULT)
     parser.add_argument("--design", default="auto", metavar="auto|accelerator|standin|board-top",
                         help="what to build: the generated accelerator (auto falls back to the stand-in "
                              "while it is not available); board-top: the accelerator trains on --samples "
@@ -39,7 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--samples", type=int, default=16, help="training samples in the board top's ROM")
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)"
-                             + _NO_DEFAULT)
+                             + _common.NO_DEFAULT)
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.set_defaults(func=run)

@@ -7,7 +7,7 @@ import sys
 
 from layerpipe.commands import _common
 from layerpipe.errors import LayerPipeError
-from layerpipe.sched.gantt import save_figure
+from layerpipe.plots import plot_speedup
 from layerpipe.sched.report import COMPARISON_HEADER, compare_rows, format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 
@@ -24,7 +24,9 @@ def register(subparsers) -> None:
     parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES), metavar="POLICY",
                         help=f"policies to compare ({', '.join(POLICIES)})")
     _common.add_cost_model(parser)
-    parser.add_argument("--plot", metavar="out.png", help="draw speedup over sequential vs P")
+    parser.add_argument("--plot", metavar="out.png",
+                        help="draw speedup over sequential vs P into this file (default: no plot)"
+                        + _common.NO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(func=run)
 
@@ -49,27 +51,10 @@ def run(args) -> int:
         print(f"cost model: {cost.describe()}")
         print(format_rows(COMPARISON_HEADER, [row.cells() for row in rows]))
     if args.plot:
-        _plot(rows, network.name, args.plot)
+        points = {}
+        for row in rows:
+            points.setdefault(row.policy, []).append((row.processors, row.speedup_vs_sequential))
+        plot_speedup(points, f"{network.name}: throughput speedup", args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
-
-def _plot(rows, name: str, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for policy in dict.fromkeys(row.policy for row in rows):
-        points = [(row.processors, row.speedup_vs_sequential) for row in rows if row.policy == policy]
-        axes.plot(*zip(*points, strict=True), marker="o", label=policy)
-    counts = sorted({row.processors for row in rows})
-    axes.plot(counts, counts, linestyle=":", color="grey", label="linear")
-    axes.set_xlabel("processors P")
-    axes.set_ylabel("speedup over sequential (period)")
-    axes.set_title(f"{name}: throughput speedup")
-    axes.legend()
-    axes.grid(alpha=0.3)
-    save_figure(figure, path)
-    plt.close(figure)

@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     _common.add_cost_model(parser)
     parser.add_argument("--table", metavar="table.json", help="build this ScheduleTable instead of scheduling "
                                                                "(--network, --processors, --policy and the cost "
-                                                               "model options are then ignored)")
+                                                               "model options are then ignored; default: "
+                                                               "schedule)" + _common.NO_DEFAULT)
     parser.add_argument("--weights", default="stash", help=f"weight policy of B: {', '.join(WEIGHT_POLICIES)}")
     defaults = FixedFormat()
     group = parser.add_argument_group("numeric format")
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
     parser.add_argument("--top", default=DEFAULT_TOP, help="name of the Verilog top module")
     parser.add_argument("--family", default="ecp5", choices=sorted(FAMILIES),
                         help="FPGA family of the resource estimate")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder" + _common.NO_DEFAULT)
     parser.set_defaults(func=run)
 
 

@@ -17,7 +17,9 @@ def register(subparsers) -> None:
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     _common.add_policy(parser)
     _common.add_cost_model(parser)
-    parser.add_argument("-o", "--output", metavar="table.json", help="write the table to this file")
+    parser.add_argument("-o", "--output", metavar="table.json",
+                        help="write the table to this file (default: print only)"
+                        + _common.NO_DEFAULT)
     parser.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
     parser.set_defaults(func=run)
 

@@ -1,0 +1,51 @@
+"""``layerpipe demo``: every policy on one network, from schedule to verified RTL cycle counts."""
+
+from __future__ import annotations
+
+import json
+
+from layerpipe.commands import _common
+from layerpipe.demo import DEMO_POLICIES, DemoConfig, format_summary, run_demo
+
+
+def register(subparsers) -> None:
+    defaults = DemoConfig()
+    parser = subparsers.add_parser(
+        "demo", help="the whole flow on one network: schedules, training, Verilog, Verilator, summary",
+        description="Schedule a network with every policy, train the fixed-point golden model with each "
+                    "schedule's delayed gradients, generate the Verilog, run it in Verilator on digits samples "
+                    "and print one summary table (predicted / simulated / RTL cycles, speedups, bit-exact "
+                    "verdict, test accuracy). Writes a report folder; a second run reuses cached results.",
+        formatter_class=_common.HELP_FORMATTER)
+    _common.add_network(parser)
+    parser.add_argument("--processors", type=int, default=defaults.processors, help="number of processing elements")
+    parser.add_argument("--policies", nargs="+", default=list(DEMO_POLICIES), metavar="POLICY",
+                        help="policies to compare")
+    parser.add_argument("--samples", type=int, default=defaults.samples, help="digits samples trained in Verilator")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help="golden-model epochs for the test accuracy (0: skip training)")
+    parser.add_argument("--weights", default=defaults.weights, help="weights B reads: stash or latest")
+    parser.add_argument("--max-processors", type=int, default=defaults.max_processors,
+                        help="the speedup-vs-P plot spans P = 1..this")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="initial weights and sample order")
+    parser.add_argument("--no-rtl", action="store_true", help="write the Verilog but do not run Verilator")
+    parser.add_argument("--fresh", action="store_true", help="ignore cached results and recompute everything")
+    _common.add_cost_model(parser)
+    parser.add_argument("-o", "--output", default="layerpipe-demo", metavar="DIR", help="report folder")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    config = DemoConfig(network=args.network, processors=args.processors, policies=tuple(args.policies),
+                        samples=args.samples, epochs=args.epochs, weights=args.weights,
+                        max_processors=args.max_processors, seed=args.seed, rtl=not args.no_rtl,
+                        cost=_common.cost_model(args))
+    summary = run_demo(config, args.output, use_cache=not args.fresh)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(format_summary(summary))
+        print(f"report folder: {args.output} (summary.json, tables/, gantt/, verilog/, speedup_vs_p.png, "
+              "learning_curves.png)")
+    return 0 if args.no_rtl or summary["all_verified"] else 1

@@ -1,0 +1,336 @@
+"""The end-to-end demo: one network, every policy, from schedule to verified RTL numbers.
+
+Named steps, each reported on stderr with its time:
+
+``schedule``  every policy at P (tables as JSON, a Gantt chart each) and at P = 1..max
+              for the speedup-vs-P plot;
+``train``     the fixed-point golden model on digits with each table's staleness
+              (learning curves, test accuracy);
+``rtl``       Verilog per policy, trained on digits samples in Verilator (cocotb), against
+              the golden model, the cycle simulator and the table's prediction;
+``summary``   one table and ``summary.json``.
+
+Results of ``train`` and ``rtl`` are cached in ``DIR/cache`` under a key made of their
+inputs and a digest of the installed layerpipe sources, so a second run with the same
+settings reuses them, and any change to the code or the inputs recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import layerpipe
+from layerpipe.errors import LayerPipeError
+from layerpipe.sched.costs import CostModel
+from layerpipe.sched.network import load_network
+from layerpipe.sched.zoo import DEFAULT_NETWORK
+
+__all__ = ["DemoConfig", "run_demo", "SUMMARY_HEADER", "format_summary"]
+
+DEMO_POLICIES = ("sequential", "pipedream", "layerpipe", "optimal")
+SUMMARY_HEADER = ["policy", "P", "period", "predicted", "simulated", "rtl", "vs_pipedream", "vs_sequential",
+                  "utilisation", "bit_exact", "test_acc_%"]
+
+
+@dataclass
+class DemoConfig:
+    network: str = DEFAULT_NETWORK
+    processors: int = 4
+    policies: tuple[str, ...] = DEMO_POLICIES
+    samples: int = 64          # digits samples trained in Verilator per policy
+    epochs: int = 10           # golden-model epochs for the test accuracy
+    weights: str = "stash"     # weights B reads, in the golden model and the RTL
+    max_processors: int = 8    # the speedup-vs-P plot spans P = 1..max_processors
+    seed: int = 0
+    rtl: bool = True           # False: generate Verilog, skip Verilator
+    cost: CostModel = field(default_factory=CostModel)
+
+    def check(self) -> None:
+        from layerpipe.sched.scheduler import POLICIES
+        from layerpipe.sim.golden import WEIGHT_POLICIES
+
+        if self.processors < 1:
+            raise LayerPipeError(f"--processors {self.processors}: use at least 1")
+        if self.samples < 1:
+            raise LayerPipeError(f"--samples {self.samples}: use at least 1")
+        if self.epochs < 0:
+            raise LayerPipeError(f"--epochs {self.epochs}: use 0 or more")
+        if self.max_processors < 1:
+            raise LayerPipeError(f"--max-processors {self.max_processors}: use at least 1")
+        unknown = [p for p in self.policies if p not in POLICIES]
+        if unknown or not self.policies:
+            raise LayerPipeError(f"--policies: '{(unknown or [''])[0]}' is not a policy; use some of "
+                                 f"{', '.join(POLICIES)}")
+        if self.weights not in WEIGHT_POLICIES or self.weights == "ema":
+            raise LayerPipeError(f"--weights {self.weights}: the RTL builds stash or latest")
+
+
+class _Progress:
+    """``[k/n] step: what ... seconds`` lines on stderr."""
+
+    def __init__(self, steps: tuple[str, ...], stream=sys.stderr):
+        self.steps, self.stream = steps, stream
+
+    def say(self, step: str, message: str) -> None:
+        print(f"[{self.steps.index(step) + 1}/{len(self.steps)}] {step}: {message}", file=self.stream, flush=True)
+
+
+class _Cache:
+    """JSON results keyed by a digest of their inputs and of the layerpipe sources."""
+
+    def __init__(self, folder: Path, enabled: bool):
+        self.folder, self.enabled = folder, enabled
+        self.source_digest = _source_digest()
+
+    def _path(self, step: str, key: dict) -> Path:
+        text = json.dumps({"key": key, "sources": self.source_digest}, sort_keys=True, default=str)
+        return self.folder / f"{step}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+
+    def get(self, step: str, key: dict):
+        path = self._path(step, key)
+        if not self.enabled or not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):  # a damaged entry is recomputed, not trusted
+            return None
+
+    def put(self, step: str, key: dict, value) -> None:
+        _write_text(self._path(step, key), json.dumps(value, indent=1, default=str) + "\n")
+
+
+def _source_digest() -> str:
+    """Digest of every installed layerpipe module: a code change invalidates cached results."""
+    digest = hashlib.sha256(layerpipe.__version__.encode())
+    # hw/, sched/ and sim/ are folders of their own beside layerpipe/ (see pyproject's package-dir).
+    roots = {Path(importlib.import_module(f"layerpipe.{name}").__file__).parent for name in ("hw", "sched", "sim")}
+    roots.add(Path(layerpipe.__file__).parent)
+    for root in sorted(roots):
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, stream=sys.stderr) -> dict:
+    """Run every step into ``out_dir``; returns the summary (also in ``out_dir/summary.json``)."""
+    config.check()
+    network = load_network(config.network)
+    if config.rtl or config.epochs:
+        from layerpipe.sim.data import check_network
+
+        check_network(network)  # trains on digits: 64 inputs, 10 outputs, fully connected
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(("schedule", "train", "rtl", "summary"), stream)
+    cache = _Cache(out / "cache", use_cache)
+    began = time.perf_counter()
+    timings = {}
+
+    t0 = time.perf_counter()
+    tables, sweep, sequential_period = _schedule(network, config, out, progress)
+    timings["schedule"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    curves = _train(network, tables, config, cache, progress)
+    if curves:
+        from layerpipe.plots import plot_learning_curves
+
+        plot_learning_curves({p: [(e["epoch"], e["test_accuracy"]) for e in c] for p, c in curves.items()},
+                             f"{network.name}, P = {config.processors}: {config.weights} weights, fixed point",
+                             out / "learning_curves.png")
+    timings["train"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    verdicts = _rtl(tables, config, out, cache, progress)
+    timings["rtl"] = time.perf_counter() - t0
+
+    summary = _summary(network, config, tables, sweep, sequential_period, curves, verdicts, out)
+    summary["seconds"] = {step: round(s, 2) for step, s in timings.items()}
+    summary["seconds"]["total"] = round(time.perf_counter() - began, 2)
+    _write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    _write_text(out / "summary.txt", format_summary(summary) + "\n")
+    progress.say("summary", f"written to {out / 'summary.json'}")
+    return summary
+
+
+def _schedule(network, config: DemoConfig, out: Path, progress: _Progress):
+    from layerpipe.plots import plot_speedup
+    from layerpipe.sched.gantt import draw_gantt
+    from layerpipe.sched.scheduler import schedule
+
+    tables = {}
+    for policy in config.policies:
+        progress.say("schedule", f"{policy} on {config.processors} processors")
+        table = tables[policy] = schedule(network, config.processors, policy, config.cost)
+        table.save(out / "tables" / f"{policy}.json")
+        draw_gantt(table, out / "gantt" / f"{policy}.png")
+    progress.say("schedule", f"speedup vs P for P = 1..{config.max_processors}")
+    sequential = schedule(network, 1, "sequential", config.cost).period_cycles
+    sweep = {policy: [(p, sequential / (tables[policy] if p == config.processors else
+                                        schedule(network, p, policy, config.cost)).period_cycles)
+                      for p in range(1, config.max_processors + 1)]
+             for policy in config.policies}
+    plot_speedup(sweep, f"{network.name}: throughput speedup", out / "speedup_vs_p.png")
+    return tables, sweep, sequential
+
+
+def _train(network, tables, config: DemoConfig, cache: _Cache, progress: _Progress) -> dict:
+    from layerpipe.sim.golden import staleness_from_table
+    from layerpipe.sim.learning import learning_curve
+
+    if not config.epochs:
+        return {}
+    curves = {}
+    for policy, table in tables.items():
+        staleness = staleness_from_table(table)
+        key = {"network": network.sizes, "forward": staleness.forward, "backward": staleness.backward_latest,
+               "weights": config.weights, "epochs": config.epochs, "seed": config.seed}
+        curve = cache.get("train", key)
+        if curve is not None:
+            progress.say("train", f"{policy}: cached, test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
+        else:
+            progress.say("train", f"{policy}: {config.epochs} epochs of digits, fixed point, {config.weights} weights")
+            result = learning_curve(network, staleness, config.weights, "fixed", epochs=config.epochs,
+                                    seed=config.seed)
+            curve = [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy}
+                     for r in result.epochs]
+            cache.put("train", key, curve)
+            progress.say("train", f"{policy}: test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
+        curves[policy] = curve
+    return curves
+
+
+def _rtl(tables, config: DemoConfig, out: Path, cache: _Cache, progress: _Progress) -> dict:
+    from layerpipe.hw.generate import generate
+
+    verdicts = {}
+    for policy, table in tables.items():
+        verilog = out / "verilog" / f"{policy}.v"
+        key = {"table": hashlib.sha256(table.to_json().encode()).hexdigest(), "samples": config.samples,
+               "weights": config.weights, "seed": config.seed}
+        cached = cache.get("rtl", key) if config.rtl else None
+        if cached is not None and verilog.is_file():
+            progress.say("rtl", f"{policy}: cached, {cached['rtl_cycles']:,} cycles, "
+                                f"bit-exact {cached['bit_exact']}")
+            verdicts[policy] = cached
+            continue
+        if not config.rtl:
+            progress.say("rtl", f"{policy}: Verilog only (--no-rtl)")
+            generated = generate(table, out / "build" / policy / "rtl", weights=config.weights, seed=config.seed)
+            _copy(generated.verilog, verilog)
+            continue
+        from layerpipe.verify.flow import verify_table
+
+        progress.say("rtl", f"{policy}: Verilog, Verilator build, {config.samples} samples in cocotb")
+        t0 = time.perf_counter()
+        verdict = verify_table(table, config.samples, out / "build" / policy, weights=config.weights,
+                               seed=config.seed).to_dict()
+        _copy(out / "build" / policy / "rtl" / "layerpipe_top.v", verilog)
+        cache.put("rtl", key, verdict)
+        progress.say("rtl", f"{policy}: {verdict['rtl_cycles']:,} cycles (predicted {verdict['predicted_cycles']:,}),"
+                            f" bit-exact {verdict['bit_exact']}, {time.perf_counter() - t0:.0f} s")
+        verdicts[policy] = verdict
+    return verdicts
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    sidecar = source.with_suffix(".json")
+    if sidecar.is_file():
+        shutil.copyfile(sidecar, target.with_suffix(".json"))
+
+
+def _summary(network, config: DemoConfig, tables, sweep, sequential_period: int, curves, verdicts,
+             out: Path) -> dict:
+    from layerpipe.sim.cyclesim import simulate
+
+    # Speedups from the cycles the RTL took for the same samples (the prediction when it did not run).
+    cycles = {p: (verdicts[p]["rtl_cycles"] if p in verdicts else t.total_cycles(config.samples))
+              for p, t in tables.items()}
+    rows = []
+    for policy, table in tables.items():
+        verdict = verdicts.get(policy)
+
+        def speedup(reference: str, policy=policy):
+            return None if reference not in cycles else round(cycles[reference] / cycles[policy], 3)
+
+        rows.append({
+            "policy": policy,
+            "processors_used": table.processors,
+            "period_cycles": table.period_cycles,
+            "predicted_cycles": table.total_cycles(config.samples),
+            "simulated_cycles": simulate(table, config.samples).total_cycles,
+            "rtl_cycles": verdict["rtl_cycles"] if verdict else None,
+            "speedup_vs_pipedream": speedup("pipedream"),
+            "speedup_vs_sequential": speedup("sequential"),
+            # Steady state: one sample per period, against sequential training on one processor.
+            "period_speedup_vs_sequential_p1": round(sequential_period / table.period_cycles, 3),
+            "utilisation": round(table.utilisation, 4),
+            "bit_exact": verdict["bit_exact"] if verdict else None,
+            "cycle_exact": verdict["cycle_exact"] if verdict else None,
+            "test_accuracy": curves[policy][-1]["test_accuracy"] if policy in curves else None,
+            "table": f"tables/{policy}.json",
+            "gantt": f"gantt/{policy}.png",
+            "verilog": f"verilog/{policy}.v" if (out / "verilog" / f"{policy}.v").is_file() else None,
+        })
+    return {
+        "schema": "layerpipe.demo-summary/1",
+        "layerpipe": layerpipe.__version__,
+        "network": network.name,
+        "sizes": network.sizes,
+        "processors": config.processors,
+        "samples": config.samples,
+        "epochs": config.epochs,
+        "weights": config.weights,
+        "seed": config.seed,
+        "cost_model": config.cost.to_dict(),
+        "rows": rows,
+        "speedup_vs_p": {policy: [{"processors": p, "speedup_vs_sequential": round(s, 4)} for p, s in points]
+                         for policy, points in sweep.items()},
+        "plots": {"speedup_vs_p": "speedup_vs_p.png",
+                  "learning_curves": "learning_curves.png" if curves else None},
+        "speedups_from": "rtl_cycles" if verdicts else "predicted_cycles",
+        "all_verified": bool(verdicts) and all(v["bit_exact"] and v["cycle_exact"] for v in verdicts.values()),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    from layerpipe.sched.report import format_rows
+
+    def cell(value, digits=2):
+        if value is None:
+            return "-"
+        return round(value, digits) if isinstance(value, float) else value
+
+    rows = [[r["policy"], r["processors_used"], r["period_cycles"], r["predicted_cycles"], r["simulated_cycles"],
+             cell(r["rtl_cycles"]), cell(r["speedup_vs_pipedream"]), cell(r["speedup_vs_sequential"]),
+             cell(r["utilisation"]), cell(r["bit_exact"]),
+             cell(None if r["test_accuracy"] is None else 100 * r["test_accuracy"], 1)]
+            for r in summary["rows"]]
+    return "\n".join([
+        f"{summary['network']} ({'-'.join(map(str, summary['sizes']))}) on {summary['processors']} processors: "
+        f"{summary['samples']} digits samples"
+        + (" in Verilator" if summary["speedups_from"] == "rtl_cycles" else " (Verilator not run)")
+        + f", {summary['epochs']} epochs of golden-model training",
+        "cycles for all samples: predicted by the table, simulated by the cycle simulator, measured in Verilator "
+        f"(rtl); speedups from {summary['speedups_from'].replace('_', ' ')}",
+        format_rows(SUMMARY_HEADER, rows),
+    ])
