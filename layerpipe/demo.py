@@ -75,8 +75,8 @@ class DemoConfig:
 class _Progress:
     """``[k/n] step: what ... seconds`` lines on stderr."""
 
-    def __init__(self, steps: tuple[str, ...], stream=sys.stderr):
-        self.steps, self.stream = steps, stream
+    def __init__(self, steps: tuple[str, ...], stream=None):
+        self.steps, self.stream = steps, stream or sys.stderr  # looked up per run: tests swap sys.stderr
 
     def say(self, step: str, message: str) -> None:
         print(f"[{self.steps.index(step) + 1}/{len(self.steps)}] {step}: {message}", file=self.stream, flush=True)
@@ -126,7 +126,7 @@ def _write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, stream=sys.stderr) -> dict:
+def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, stream=None) -> dict:
     """Run every step into ``out_dir``; returns the summary (also in ``out_dir/summary.json``)."""
     config.check()
     network = load_network(config.network)

