@@ -318,7 +318,7 @@ def format_summary(summary: dict) -> str:
     def cell(value, digits=2):
         if value is None:
             return "-"
-        return round(value, digits) if isinstance(value, float) else value
+        return f"{value:.{digits}f}" if isinstance(value, float) else value
 
     rows = [[r["policy"], r["processors_used"], r["period_cycles"], r["predicted_cycles"], r["simulated_cycles"],
              cell(r["rtl_cycles"]), cell(r["speedup_vs_pipedream"]), cell(r["speedup_vs_sequential"]),
