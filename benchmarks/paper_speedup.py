@@ -24,6 +24,7 @@ import argparse
 import statistics
 import time
 
+from layerpipe.commands._common import parse_processors
 from layerpipe.sched.costs import MEMORY_MODELS, CostModel
 from layerpipe.sched.placement import back_to_back, bank_conflicts
 from layerpipe.sched.placement_milp import bank_pairs, greedy_starts
@@ -130,11 +131,7 @@ def main() -> None:
     args = parser.parse_args()
 
     names = list(ZOO) if args.networks == "all" else args.networks.split(",")
-    if "-" in args.processors:
-        low, high = map(int, args.processors.split("-"))
-        counts = list(range(low, high + 1))
-    else:
-        counts = [int(p) for p in args.processors.split(",")]
+    counts = parse_processors(args.processors)
     memories = ("ideal", "dual-port") if args.memory == "both" else (args.memory,)
     header = ["network", "P", "pipedream", "layerpipe", "optimal", "lp speedup", "opt speedup", "pd/lb", "lp/lb",
               "opt/lb", "proven", "words pd/lp/opt"]

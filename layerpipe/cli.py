@@ -24,7 +24,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="layerpipe", description=__doc__.splitlines()[0].strip("`"),
+    parser = _Parser(prog="layerpipe", description="LayerPipe-HW: schedule backpropagation as a pipeline, "
+                                                       "simulate it, generate its RTL and verify it.",
                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"layerpipe {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)

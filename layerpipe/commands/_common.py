@@ -48,17 +48,17 @@ def network(args: argparse.Namespace) -> Network:
 
 
 def parse_processors(text: str) -> list[int]:
-    """``4``, ``2-9`` or ``1,2,4``."""
-    try:
-        values = []
-        for part in str(text).split(","):
-            if "-" in part:
-                low, high = (int(v) for v in part.split("-", 1))
-                values.extend(range(low, high + 1))
-            else:
-                values.append(int(part))
-    except ValueError:
-        raise LayerPipeError(f"--processors '{text}' is not a count, a range like 2-9 or a list like 1,2,4") from None
+    """``4``, ``2-9`` or ``1,2,4``, in order, without repeats."""
+    values = []
+    for part in str(text).split(","):
+        try:
+            low, high = (int(v) for v in part.split("-", 1)) if "-" in part else (int(part),) * 2
+        except ValueError:
+            raise LayerPipeError(f"--processors '{text}' is not a count, a range like 2-9 or a list like "
+                                 "1,2,4") from None
+        if low > high:
+            raise LayerPipeError(f"--processors '{text}': range {part} runs backwards; write it as {high}-{low}")
+        values.extend(range(low, high + 1))
     if not values or min(values) < 1:
         raise LayerPipeError(f"--processors '{text}': every processor count must be at least 1")
-    return values
+    return list(dict.fromkeys(values))

@@ -52,8 +52,10 @@ def test_pipedream_chain_staleness_is_twice_the_stages_after(network, processors
         assert stale == 2 * (stages - 1 - stage_of[layer])
 
 
-@settings(max_examples=25)
-@given(network=fc_chains(max_layers=40), processors=st.integers(1, 16), cost=cost_models())
+# The ILP grows with layers × processors: 16-layer chains keep this under a minute while still
+# covering more processors than layers and the reverse (the zoo's 40-task networks are in tests of their own).
+@settings(max_examples=20)
+@given(network=fc_chains(max_layers=16), processors=st.integers(1, 16), cost=cost_models())
 def test_optimal_is_never_worse_than_layerpipe(network, processors, cost):
     optimal = schedule(network, processors, "optimal", cost)
     assert_table_invariants(optimal)
