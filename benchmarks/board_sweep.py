@@ -4,9 +4,9 @@
 2. iCE40UP5K (iCEBreaker): the largest P that fits (``layerpipe``, for K = 1 and 2 lanes per
    processor: the UP5K has 8 DSP blocks).
 
-Builds what :func:`layerpipe.boards.build.design_for_table` gives: the generated accelerator
-(``layerpipe.hw.generate``) once it exists, until then the stand-in array sized like the
-schedule; every row says which. Throughput = Fmax / period samples per second.
+Builds the generated accelerator (``layerpipe.hw.generate.accelerator_for_table``; ``--design
+standin`` the old MAC-array stand-in, for comparison only); every row says which. Throughput
+= Fmax / period samples per second.
 
     python benchmarks/board_sweep.py                      # the full sweep, build folders in build-sweep/
     python benchmarks/board_sweep.py --processors 1,2 --policies layerpipe --no-ice40
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
                                                              "(each searched for its largest P)")
     parser.add_argument("--ice40-max-p", type=int, default=8, help="largest P tried on the iCE40")
     parser.add_argument("--no-ice40", action="store_true", help="skip the iCE40 largest-P search")
-    parser.add_argument("--design", default="auto", help="auto, accelerator or standin")
+    parser.add_argument("--design", default="auto", help="auto (= accelerator), accelerator or standin")
     parser.add_argument("--out", default="build-sweep", help="build folders and board_sweep.json go here")
     parser.add_argument("--jobs", type=int, default=1, help="builds run at a time")
     parser.add_argument("--resume", action="store_true",

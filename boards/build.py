@@ -181,12 +181,14 @@ def _design_name(design) -> str:
 
 
 def build(design, target: Target | str, out_dir, *, name: str = "top", table=None, clock_mhz: float | None = None,
-          seed: int = 1, harness: bool = True, design_info: dict | None = None, progress=sys.stderr) -> dict:
+          seed: int = 1, harness: bool = True, design_info: dict | None = None, progress=True) -> dict:
     """Build ``design`` (a ``wiring.Component``, or with ``harness=False`` an Elaboratable that
     requests its own pins) for ``target`` in ``out_dir``; returns the report (also in ``report.json``).
 
     ``table``: the ScheduleTable the design implements; gives the training throughput.
+    ``progress``: a text stream for step lines, None for none, True for the current ``sys.stderr``.
     """
+    progress = sys.stderr if progress is True else progress
     target = get_target(target) if isinstance(target, str) else target
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -305,7 +307,7 @@ def _build_board(run: _Run, design, target: Target, name: str, clock_mhz, seed: 
     if not ok and target.family == "ecp5" and _abc9_crashed(run.out_dir / f"{name}.rpt"):
         # Yosys 0.70's abc9 can trip an assertion on the ECP5 (ABC_OPS_REINTEGRATE); map LUTs with abc.
         _use_abc_fallback(run.out_dir / f"{name}.ys", name)
-        run.report["synth_fallback"] = "abc9 failed an assertion in Yosys; LUTs mapped with abc -lut 4 instead"
+        run.report["synth_fallback"] = "abc9 failed an assertion in Yosys; LUTs mapped with abc -dress -lut 4:7 instead"
         run.say(f"      {run.report['synth_fallback']}")
         run.report["steps"].pop()
         ok, _log = _run_command(run, "synthesize", steps["synthesize"], env)
@@ -377,13 +379,15 @@ def _abc9_crashed(log: Path) -> bool:
 
 
 def _use_abc_fallback(script: Path, name: str) -> None:
-    """Rewrite the plan's Yosys script: ``synth_ecp5`` up to LUT mapping, ``abc -lut 4``, then the rest."""
+    """Rewrite the plan's Yosys script: ``synth_ecp5`` up to LUT mapping, ``abc -dress -lut 4:7`` (the
+    mapping ``synth_ecp5`` uses without abc9: LUT4s plus PFU multiplexers for 5- to 7-input
+    functions, fewer logic levels than plain LUT4s), then the rest."""
     lines = []
     for line in script.read_text().splitlines():
         if line.strip().startswith("synth_ecp5 "):
             opts = line.strip()[len("synth_ecp5 "):].replace(f"-top {name}", "").strip()
             lines += [f"synth_ecp5 {opts} -run begin:map_luts -top {name}".replace("  ", " "),
-                      "techmap -map +/lattice/latches_map.v", "abc -lut 4", "clean",
+                      "techmap -map +/lattice/latches_map.v", "abc -dress -lut 4:7", "clean",
                       f"synth_ecp5 {opts} -run map_cells: -top {name}".replace("  ", " ")]
         else:
             lines.append(line)
@@ -502,26 +506,20 @@ def _build_verilog(run: _Run, design, name: str, env) -> None:
     run.record("report", "ok", time.monotonic() - t0)
 
 
-# Entry points hw/generate.py may provide for "the accelerator for a table", tried in order.
-_GENERATOR_NAMES = ("accelerator_for_table", "generate_accelerator", "build_accelerator", "make_accelerator",
-                    "generate")
-
-
 def design_for_table(table, lanes: int | None = None, prefer: str = "auto", samples: int = 16):
     """The design to build for ``table``: ``(design, info)``.
 
-    ``prefer="auto"``: the generated accelerator (:mod:`layerpipe.hw.generate`) when it can be
-    imported, else a :class:`~layerpipe.boards.standin.StandinArray` sized like the table's
-    datapath (P processing elements of K lanes, the network's weights spread over their
-    memories); ``info["source"]`` and ``info["note"]`` say which and why.
-    ``prefer="standin"`` always builds the stand-in; ``prefer="accelerator"`` fails
-    (LayerPipeError) when the accelerator is not available; ``prefer="board-top"`` builds the
-    self-checking :class:`~layerpipe.boards.board_top.BoardTop` (``samples`` in its ROM).
+    ``prefer="auto"`` or ``"accelerator"``: the generated accelerator,
+    :func:`layerpipe.hw.generate.accelerator_for_table` (a table the RTL does not build is a
+    one-line LayerPipeError). ``prefer="board-top"``: the self-checking
+    :class:`~layerpipe.boards.board_top.BoardTop` (``samples`` in its ROM).
+    ``prefer="standin"``: the old :class:`~layerpipe.boards.standin.StandinArray` sized like the
+    table's datapath (P processing elements of K lanes with the network's weights spread over
+    their memories; no sequencer, delay lines or links), kept only for explicit comparisons.
     """
     from layerpipe.errors import LayerPipeError
 
     lanes = lanes or table.cost.lanes
-    note = None
     if prefer == "board-top":
         from layerpipe.boards.board_top import BoardTop, board_problem
 
@@ -531,12 +529,11 @@ def design_for_table(table, lanes: int | None = None, prefer: str = "auto", samp
                      "expected_checksum": f"0x{top.expected:08x}",
                      "note": f"self-checking top: {samples} samples in ROM, pass/fail LEDs"}
     if prefer in ("auto", "accelerator"):
-        design, note = _generated_accelerator(table, lanes)
-        if design is not None:
-            return design, {"source": "layerpipe.hw.generate", "note": note, "lanes": lanes}
-        if prefer == "accelerator":
-            raise LayerPipeError(f"--design accelerator: {note}; use --design standin or auto")
-    elif prefer != "standin":
+        from layerpipe.hw.generate import accelerator_for_table
+
+        return accelerator_for_table(table), {"source": "layerpipe.hw.generate", "lanes": lanes,
+                                              "note": "layerpipe.hw.generate.accelerator_for_table(table)"}
+    if prefer != "standin":
         raise LayerPipeError(f"--design '{prefer}' is not one of auto, accelerator, standin, board-top")
     from layerpipe.boards.standin import StandinArray
 
@@ -544,26 +541,8 @@ def design_for_table(table, lanes: int | None = None, prefer: str = "auto", samp
     design = StandinArray(processors=table.processors, lanes=lanes, weight_words=weights)
     info = {"source": "layerpipe.boards.standin.StandinArray", "lanes": lanes, "processors": table.processors,
             "depth_per_pe": design.depth,
-            "note": "stand-in (MAC lanes + weight memory per processor; no sequencer, delay lines or links)"
-                    + (f": {note}" if note else "")}
+            "note": "stand-in (MAC lanes + weight memory per processor; no sequencer, delay lines or links)"}
     return design, info
-
-
-def _generated_accelerator(table, lanes: int):
-    import importlib
-
-    try:
-        generate = importlib.import_module("layerpipe.hw.generate")
-    except Exception as exc:  # not written yet, or mid-edit (a SyntaxError is not an ImportError)
-        return None, f"the accelerator generator is not available ({type(exc).__name__}: {exc})"
-    for fname in _GENERATOR_NAMES:
-        fn = getattr(generate, fname, None)
-        if callable(fn):
-            try:
-                return fn(table), f"layerpipe.hw.generate.{fname}(table)"
-            except Exception as exc:  # a generator bug must not hide behind a traceback here
-                return None, f"layerpipe.hw.generate.{fname}(table) failed: {type(exc).__name__}: {exc}"
-    return None, f"layerpipe.hw.generate has none of {', '.join(_GENERATOR_NAMES)}"
 
 
 def design_from_spec(spec: dict):

@@ -325,15 +325,19 @@ class Accelerator(wiring.Component):
         period, latency = self.total_formula
 
         # -- control -------------------------------------------------------------------------
+        # ``run`` (the schedule's enable, fanned out to every register and memory port of the
+        # schedule) is a flip-flop: every state bit it depends on is computed one cycle ahead
+        # (``*_next``) and ``run`` is registered from them (see the stall decision below).
         go = Signal()
         running = Signal()  # the schedule has cycles left
         ran = Signal()
         samples = Signal(SAMPLE_BITS)
         total = Signal(CYCLE_BITS)
-        stall = Signal()
-        run = Signal()
+        run = Signal(name="run_r")
         pending = Signal()  # a result waits on result_out
-        m.d.comb += [go.eq(self.start & ~self.busy), run.eq(running & ~stall),
+        last = Signal()  # the current schedule cycle is the run's last (cycles + 1 == total)
+        running_next, pending_next = Signal(), Signal()
+        m.d.comb += [go.eq(self.start & ~self.busy),
                      self.busy.eq(running | pending), self.done.eq(ran & ~running & ~pending)]
 
         core = Module()
@@ -341,15 +345,21 @@ class Accelerator(wiring.Component):
             core.submodules[f"pe{p}"] = pe
             m.d.comb += pe.samples.eq(samples)
 
+        m.d.comb += running_next.eq(Mux(go, self.n_samples != 0, running & ~(run & last)))
+        m.d.sync += running.eq(running_next)
+        # total = (N − 1)·T + latency, pipelined from the latched N (a registered constant
+        # multiplier, then an adder): valid from schedule cycle 2 on. ``last`` is first needed
+        # in cycle latency − 1 ≥ 3 and every stale total (a previous run's, or 0) is ≥ latency
+        # or 0, never 2 or 3, so the comparisons of cycles 0 and 1 cannot fire early.
+        assert latency >= 4, "a task lasts at least task_overhead_cycles + 1 cycles"
+        product = Signal(CYCLE_BITS)
+        m.d.sync += [product.eq(samples * period), total.eq(product + (latency - period))]
         with m.If(go):
-            m.d.sync += [samples.eq(self.n_samples), running.eq(self.n_samples != 0), ran.eq(1),
-                         total.eq((self.n_samples - 1) * period + latency),
-                         self.cycles.eq(0), self.stall_cycles.eq(0)]
+            m.d.sync += [samples.eq(self.n_samples), ran.eq(1),
+                         self.cycles.eq(0), self.stall_cycles.eq(0), last.eq(0)]
         with m.Elif(running):
             with m.If(run):
-                m.d.sync += self.cycles.eq(self.cycles + 1)
-                with m.If(self.cycles + 1 == total):
-                    m.d.sync += running.eq(0)
+                m.d.sync += [self.cycles.eq(self.cycles + 1), last.eq(self.cycles + 2 == total)]
             with m.Else():
                 m.d.sync += self.stall_cycles.eq(self.stall_cycles + 1)
 
@@ -432,15 +442,30 @@ class Accelerator(wiring.Component):
         # -- input: loader and input delay lines ---------------------------------------------------
         f1_pe, f1_plan = self._task_pe("F1")
         fl_pe, fl_plan = self._task_pe(f"F{depth}")
-        f1_launch = f1_pe.launch & (f1_pe.task == f1_plan.index)
-        fl_launch = fl_pe.launch & (fl_pe.task == fl_plan.index)
-        launched = Signal(SAMPLE_BITS)  # F_1 launches so far
+        # Registered stall decision: ``f1_due``/``fl_due`` say that F_1/F_L starts in the current
+        # schedule cycle (from the sequencers' next-cycle launch, held while stalled; reset to
+        # cycle 0's launch), ``staged`` that the next sample (number = F_1 launches so far) is in
+        # its staging slot. F_1 launches sample n only when it is staged, and the loader stages
+        # sample n + 1 only after that launch, so loaded − launched is 0 or 1: ``staged`` is that
+        # difference. ``run`` of the next cycle is registered from the next values of all of them.
+        def due(pe, plan):
+            flag = Signal(name=f"{plan.name}_due", init=int(plan.start == 0 and plan.lag == 0))
+            flag_next = Signal(name=f"{plan.name}_due_next")
+            m.d.comb += flag_next.eq(Mux(go, flag.init, Mux(run, pe.next_launches[plan.index], flag)))
+            m.d.sync += flag.eq(flag_next)
+            return flag, flag_next
+
+        (f1_launch, f1_next), (_, fl_next) = due(f1_pe, f1_plan), due(fl_pe, fl_plan)
         loaded = Signal(SAMPLE_BITS)  # samples fully in their staging slot
+        staged = Signal()  # sample number `F_1 launches so far` is in its staging slot
+        staged_next = Signal()
+        load_done = Signal()
+        m.d.comb += staged_next.eq(Mux(go, 0, Mux(load_done, 1, Mux(run & f1_launch, 0, staged))))
+        m.d.sync += staged.eq(staged_next)
         with m.If(go):
-            m.d.sync += [launched.eq(0), loaded.eq(0)]
-        with m.Elif(run & f1_launch):
-            m.d.sync += launched.eq(launched + 1)
-        m.d.comb += stall.eq(running & ((f1_launch & (loaded <= f1_pe.sample)) | (fl_launch & pending)))
+            m.d.sync += loaded.eq(0)
+        # stall(t) = running & ((F_1 due & not staged) | (F_L due & result pending)); run = running & ~stall
+        m.d.sync += run.eq(running_next & ~((f1_next & ~staged_next) | (fl_next & pending_next)))
 
         payload = self.sample_in.payload
         inputs = {"a0": payload.x.as_value(), "target": payload.target.as_value()}
@@ -448,9 +473,14 @@ class Accelerator(wiring.Component):
         load_c = Signal(range(max(2, loader_entries)))
         can_load = Signal()
         # sample n may enter its slot once F_1 of sample n − 1 has started (the slot is free)
-        m.d.comb += can_load.eq(running & self.sample_in.valid & (loaded < samples) & (loaded <= launched))
+        more = Signal()  # loaded < samples, registered
+        with m.If(go):
+            m.d.sync += more.eq(self.n_samples != 0)
+        with m.Elif(load_done):
+            m.d.sync += more.eq(loaded + 1 < samples)
+        m.d.comb += can_load.eq(running & self.sample_in.valid & more & ~staged)
         last_entry = load_c == loader_entries - 1
-        m.d.comb += self.sample_in.ready.eq(can_load & last_entry)
+        m.d.comb += [self.sample_in.ready.eq(can_load & last_entry), load_done.eq(can_load & last_entry)]
         with m.If(go):
             m.d.sync += load_c.eq(0)
         with m.Elif(can_load):
@@ -479,21 +509,28 @@ class Accelerator(wiring.Component):
         result = fl_pe.result
         y = [Signal(signed(bits), name=f"y{j}") for j in range(outputs)]
         error = Signal(unsigned(error_bits(table, fmt)))
-        square = Signal(unsigned(2 * bits))  # (y − t)² < 2**(2·bits): y and t are data words
-        m.d.comb += square.eq(result.diff * result.diff)
-        with m.If(go):
-            m.d.sync += pending.eq(0)
-        with m.Else():
-            with m.If(self.result_out.valid & self.result_out.ready):
-                m.d.sync += pending.eq(0)
-            with m.If(run & result.valid):
-                m.d.sync += error.eq(Mux(result.index == 0, 0, error) + square)
-                for j in range(outputs):
-                    with m.If(result.index == j):
-                        m.d.sync += y[j].eq(result.value)
-                with m.If(result.index == outputs - 1):
-                    m.d.sync += pending.eq(1)
-        m.d.comb += [self.result_out.valid.eq(pending), self.result_out.payload.error.eq(error)]
+        # Pipelined collector: the PE's result (r1), its square (r2, a registered multiplier),
+        # then the accumulation. ``pending`` is set as the last output leaves F_L, exactly as
+        # the stall rule needs; the result is offered once the two stages have drained.
+        r1 = {"valid": Signal(name="res1_valid"), "index": Signal.like(result.index, name="res1_index"),
+              "value": Signal.like(result.value, name="res1_value"), "diff": Signal.like(result.diff, name="res1_diff")}
+        r2 = {"valid": Signal(name="res2_valid"), "index": Signal.like(result.index, name="res2_index"),
+              "square": Signal(unsigned(2 * bits), name="res2_square")}  # (y − t)² < 2**(2·bits)
+        m.d.sync += [r1["valid"].eq(run & result.valid & ~go), r1["index"].eq(result.index),
+                     r1["value"].eq(result.value), r1["diff"].eq(result.diff),
+                     r2["valid"].eq(r1["valid"]), r2["index"].eq(r1["index"]),
+                     r2["square"].eq(r1["diff"] * r1["diff"])]
+        with m.If(r1["valid"]):
+            for j in range(outputs):
+                with m.If(r1["index"] == j):
+                    m.d.sync += y[j].eq(r1["value"])
+        with m.If(r2["valid"]):
+            m.d.sync += error.eq(Mux(r2["index"] == 0, 0, error) + r2["square"])
+        taken = self.result_out.valid & self.result_out.ready
+        m.d.comb += pending_next.eq(~go & ((pending & ~taken) | (run & result.last)))
+        m.d.sync += pending.eq(pending_next)
+        m.d.comb += [self.result_out.valid.eq(pending & ~r1["valid"] & ~r2["valid"]),
+                     self.result_out.payload.error.eq(error)]
         for j in range(outputs):
             m.d.comb += self.result_out.payload.y[j].eq(y[j])
 

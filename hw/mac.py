@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 
-from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, enum, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -78,12 +78,22 @@ def round_shift(value, shift: int):
 
 
 def saturate(value, bits: int):
-    """Clamp a signed value to ``bits`` bits; the result is ``signed(bits)``."""
+    """Clamp a signed value to ``bits`` bits; the result is ``signed(bits)``.
+
+    Overflow is detected on the upper bits (they must all equal the sign), which maps to a
+    shallow LUT tree rather than two comparator carry chains.
+    """
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if value.shape().width <= bits:
         return value.as_signed() if value.shape().signed else value
-    clamped = Mux(value > high, Const(high, signed(bits)), Mux(value < low, Const(low, signed(bits)), value))
-    return clamped[:bits].as_signed()
+    if not value.shape().signed:
+        return Mux(value[bits - 1:].any(), Const(high, signed(bits)), value[:bits].as_signed())
+    width = value.shape().width
+    sign = value[width - 1]
+    upper = value[bits - 1:width - 1]
+    overflow = Mux(sign, ~upper.all(), upper.any())
+    return Mux(overflow, Mux(sign, Const(low, signed(bits)), Const(high, signed(bits))),
+               value[:bits].as_signed())
 
 
 def to_data(fmt: FixedFormat, acc):
@@ -145,9 +155,9 @@ class VectorMAC(wiring.Component):
         if MacOp.F in self.ops:
             self.latency[MacOp.F] = 3 + int(self.tree_register)
         if MacOp.B in self.ops:
-            self.latency[MacOp.B] = 2
+            self.latency[MacOp.B] = 3
         if MacOp.G in self.ops:
-            self.latency[MacOp.G] = 2
+            self.latency[MacOp.G] = 3
 
         chunk, word = chunk_layout(fmt, lanes), signed(fmt.data_bits)
         members = {"valid": In(1), "op": In(MacOp), "weights": In(chunk), "first": In(1), "last": In(1)}
@@ -182,7 +192,15 @@ class VectorMAC(wiring.Component):
         fmt, lanes, bits = self.fmt, self.lanes, self.fmt.data_bits
         has_f, has_b, has_g = (op in self.ops for op in (MacOp.F, MacOp.B, MacOp.G))
 
-        # stage 0 (operand cycle): operand select, multiply; stage 1: products
+        def delayed(value, name, stages=1):
+            for stage in range(stages):
+                reg = Signal.like(value, name=f"{name}_d{stage + 1}")
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        # stage 0 (operand cycle t): operand select into the multiplier's input registers;
+        # stage 1 (t + 1): multiply into the products register
         zero = Const(0, signed(bits))
         products = Signal(data.ArrayLayout(signed(2 * bits), lanes), name="products")
         is_f, is_b, is_g = (self.op == MacOp.F), (self.op == MacOp.B), (self.op == MacOp.G)
@@ -192,43 +210,45 @@ class VectorMAC(wiring.Component):
             s = self.scalar if (has_b or has_g) else zero
             x = Signal(signed(bits), name=f"x{k}")
             y = Signal(signed(bits), name=f"y{k}")
-            m.d.comb += [x.eq(Mux(is_g, v, w) if has_g else w),
+            m.d.sync += [x.eq(Mux(is_g, v, w) if has_g else w),
                          y.eq(Mux(is_f, v, s) if has_f and (has_b or has_g) else (v if has_f else s))]
             m.d.sync += products[k].eq(x * y)
 
-        def delayed(value, name, stages=1):
-            for stage in range(stages):
-                reg = Signal.like(value, name=f"{name}_d{stage + 1}")
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
-
         tag = self.tag if self.tag_shape is not None else None
+        half = 1 << (fmt.frac_bits - 1) if fmt.frac_bits else 0  # round half up: added up front
+
+        def to_word(acc):
+            """to_data of an accumulator that already holds the rounding constant: shift, saturate."""
+            return saturate(acc >> fmt.frac_bits, bits)
 
         if has_f:
-            valid1 = delayed(self.valid & is_f, "f_valid")
-            first1, last1 = delayed(self.first, "f_first"), delayed(self.last, "f_last")
-            relu1 = delayed(self.relu, "f_relu")
-            tag1 = delayed(tag, "f_tag") if tag is not None else None
+            valid2 = delayed(self.valid & is_f, "f_valid", 2)
+            first2, last2 = delayed(self.first, "f_first", 2), delayed(self.last, "f_last", 2)
+            relu2 = delayed(self.relu, "f_relu", 2)
+            tag2 = delayed(tag, "f_tag", 2) if tag is not None else None
             tree = _tree(products[k] for k in range(lanes))
             if self.tree_register:
                 tree_reg = Signal(signed(_tree_bits(2 * bits, lanes)), name="tree")
                 m.d.sync += tree_reg.eq(tree)
                 tree = tree_reg
-                valid1, first1, last1 = (delayed(valid1, "f_valid_t"), delayed(first1, "f_first_t"),
-                                         delayed(last1, "f_last_t"))
-                relu1 = delayed(relu1, "f_relu_t")
-                tag1 = delayed(tag1, "f_tag_t") if tag1 is not None else None
+                valid2, first2, last2 = (delayed(valid2, "f_valid_t"), delayed(first2, "f_first_t"),
+                                         delayed(last2, "f_last_t"))
+                relu2 = delayed(relu2, "f_relu_t")
+                tag2 = delayed(tag2, "f_tag_t") if tag2 is not None else None
+            # the row accumulator starts at the rounding constant, so z needs no adder:
+            # (Σ + 2**(k−1)) >> k, then saturation, straight from the register
             acc = Signal(signed(fmt.acc_bits), name="row_acc")
-            with m.If(valid1):
-                m.d.sync += acc.eq(Mux(first1, 0, acc) + tree)
-            done2, relu2 = delayed(valid1 & last1, "f_done"), delayed(relu1, "f_relu2")
+            with m.If(valid2):
+                m.d.sync += acc.eq(Mux(first2, half, acc) + tree)
+            relu3 = delayed(relu2, "f_relu3")
             z = Signal(signed(bits), name="z")
-            m.d.comb += z.eq(to_data(fmt, acc))
-            m.d.sync += [self.dot_valid.eq(done2), self.dot_z.eq(z), self.dot_act.eq(Mux(relu2 & (z < 0), 0, z)),
-                         self.dot_mask.eq(z > 0)]
+            shifted = acc >> fmt.frac_bits
+            m.d.comb += [z.eq(to_word(acc)), self.dot_z.eq(z),
+                         self.dot_act.eq(Mux(relu3 & shifted[-1], 0, z)),
+                         self.dot_mask.eq(~shifted[-1] & shifted.any())]
+            m.d.sync += self.dot_valid.eq(valid2 & last2)
             if tag is not None:
-                m.d.sync += self.dot_tag.eq(delayed(tag1, "f_tag2"))
+                m.d.sync += self.dot_tag.eq(tag2)
 
         if has_b:
             acc_layout = data.ArrayLayout(signed(fmt.acc_bits), lanes)
@@ -239,24 +259,33 @@ class VectorMAC(wiring.Component):
             valid1 = delayed(self.valid & is_b, "b_valid")
             first1, last1 = delayed(self.first, "b_first"), delayed(self.last, "b_last")
             chunk1 = delayed(self.chunk, "b_chunk")
-            m.d.comb += [read.addr.eq(self.chunk), read.en.eq(self.valid & is_b & ~self.first)]
+            valid2, first2, last2 = delayed(valid1, "b_valid2"), delayed(first1, "b_first2"), delayed(last1, "b_last2")
+            chunk2 = delayed(chunk1, "b_chunk2")
+            m.d.comb += [read.addr.eq(chunk1), read.en.eq(valid1 & ~first1)]
             sums = Signal(acc_layout, name="column_sums")
             for k in range(lanes):
-                m.d.comb += sums[k].eq(Mux(first1, 0, read.data[k]) + products[k])
-            m.d.comb += [write.addr.eq(chunk1), write.data.eq(sums), write.en.eq(valid1)]
-            m.d.sync += [self.col_valid.eq(valid1 & last1), self.col_chunk.eq(chunk1)]
-            m.d.sync += [self.col_data[k].eq(to_data(fmt, sums[k])) for k in range(lanes)]
+                m.d.comb += sums[k].eq(Mux(first2, half, read.data[k]) + products[k])
+            m.d.comb += [write.addr.eq(chunk2), write.data.eq(sums), write.en.eq(valid2)]
+            m.d.sync += [self.col_valid.eq(valid2 & last2), self.col_chunk.eq(chunk2)]
+            m.d.sync += [self.col_data[k].eq(to_word(sums[k])) for k in range(lanes)]
             if tag is not None:
-                m.d.sync += self.col_tag.eq(delayed(tag, "b_tag"))
+                m.d.sync += self.col_tag.eq(delayed(tag, "b_tag", 2))
 
         if has_g:
-            valid1 = delayed(self.valid & is_g, "g_valid")
-            old = delayed(self.weights, "g_weights")
-            m.d.sync += self.upd_valid.eq(valid1)
+            valid2 = delayed(self.valid & is_g, "g_valid", 2)
+            old = delayed(self.weights, "g_weights", 2)
+            m.d.sync += self.upd_valid.eq(valid2)
+            shift = fmt.frac_bits + fmt.lr_shift
             for k in range(lanes):
-                m.d.sync += self.upd_weights[k].eq(saturate(old[k] - weight_step(fmt, products[k]), bits))
+                if shift:
+                    # W − ((p + 2**(s−1)) >> s) = ((W << s | 2**(s−1) − 1) − p) >> s: one subtractor
+                    scaled = Cat(Const((1 << (shift - 1)) - 1, shift), old[k]).as_signed()
+                    new = (scaled - products[k]) >> shift
+                else:
+                    new = old[k] - products[k]
+                m.d.sync += self.upd_weights[k].eq(saturate(new, bits))
             if tag is not None:
-                m.d.sync += self.upd_tag.eq(delayed(tag, "g_tag"))
+                m.d.sync += self.upd_tag.eq(delayed(tag, "g_tag", 2))
         return m
 
     # -- resources -------------------------------------------------------------------------
@@ -268,6 +297,7 @@ class VectorMAC(wiring.Component):
         tag_bits = 0 if self.tag_shape is None else Shape.cast(self.tag_shape).width
         chunk_bits = math.ceil(math.log2(max(2, self.max_chunks)))
         total = est.multiplier(bits, bits, fam) * lanes + est.register(2 * bits * lanes)
+        total += est.register(2 * bits * lanes + 4 + tag_bits)  # operand registers, op/valid/tag one stage
         x_inputs, y_inputs = 1 + int(has_g), int(has_f) + int(has_b or has_g)
         total += (est.mux(bits, x_inputs, fam) + est.mux(bits, y_inputs, fam)) * lanes
         total += est.logic(2, 3, fam)  # op decode
@@ -296,6 +326,6 @@ class VectorMAC(wiring.Component):
             step_bits = max(1, 2 * bits + 1 - shift)
             total += (est.adder(max(0, 2 * bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
                       + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
-            total += est.register(lanes * bits + 1 + tag_bits)  # old weights, valid (+ tag)
+            total += est.register(2 * (lanes * bits + 1 + tag_bits))  # old weights, valid (+ tag), two stages
             total += est.register(lanes * bits + 1 + tag_bits)  # outputs
         return total

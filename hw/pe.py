@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -267,11 +267,12 @@ class WriteRequest(wiring.Signature):
 
 
 class ResultSignature(wiring.Signature):
-    """One output neuron of F_L per valid cycle: its value y_j = z_j and y_j − target_j (exact, unsaturated)."""
+    """One output neuron of F_L per valid cycle: its value y_j = z_j and y_j − target_j (exact, unsaturated);
+    ``last`` (a register) marks the sample's last output."""
 
     def __init__(self, outputs: int, data_bits: int):
         super().__init__({"valid": Out(1), "index": Out(range(max(2, outputs))), "value": Out(signed(data_bits)),
-                          "diff": Out(signed(data_bits + 1))})
+                          "diff": Out(signed(data_bits + 1)), "last": Out(1)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +307,9 @@ class PE(wiring.Component):
     """Processing element ``processor`` of ``table`` (module docstring).
 
     Members (created from the task list): ``samples`` (In), ``launch``/``task``/``sample``
-    (Out: the sequencer's launch in this cycle), per task ``<task>_w`` (weight-bank
+    (Out: the sequencer's launch in this cycle), ``next_launch``/``next_task``/``next_launches``
+    (Out: the launch of the next schedule cycle, one bit per task in the last, for registered
+    control), per task ``<task>_w`` (weight-bank
     :class:`ReadRequest`), ``G<l>_wr`` (weight-bank :class:`WriteRequest`), per task and
     item read ``<task>_<item>`` (delay-line read side), per item produced ``<item>_wr``
     (delay-line write side), ``F<l>_stash``/``B<l>_stash`` (stash write/read side), and
@@ -324,7 +327,8 @@ class PE(wiring.Component):
         lanes, bits = self.lanes, fmt.data_bits
         self.weight_row = data.ArrayLayout(signed(bits), lanes)
         members = {"samples": In(SAMPLE_BITS), "launch": Out(1), "task": Out(_index(len(self.plans))),
-                   "sample": Out(SAMPLE_BITS)}
+                   "sample": Out(SAMPLE_BITS), "next_launch": Out(1), "next_task": Out(_index(len(self.plans))),
+                   "next_launches": Out(max(1, len(self.plans)))}
         for plan in self.plans:
             bank_bits = ceil_log2(memory_depth(plan.issues))
             if plan.reads_bank:
@@ -401,39 +405,68 @@ class PE(wiring.Component):
             }
 
         # -- issue: the row/chunk iterator; a launch issues its first chunk in the same cycle ----
-        busy = Signal(name="busy")
-        state = {key: Signal.like(sig, name=f"it_{key}") for key, sig in meta("it").items()
-                 if key in ("task", "lin", "c", "j", "jl", "je")}
+        # The issue stage ``s0`` is a set of registers, computed one cycle ahead (``nx``) from
+        # the sequencer's ``next_launch`` and the current issue: a launch restarts the
+        # iterator, otherwise a running task moves on to its next chunk until its last one.
+        # Per-task select bits (``here``) and the task's last issue are registered too, so the
+        # memory requests leave the PE straight from flip-flops. The reset values are the
+        # issue of cycle 0 (the sequencer's launch of cycle 0, N ≥ 1).
+        first = seq.first_launch()
+        first_plan = plans[first] if first is not None else None
         s0 = meta("s0")
-        with m.If(seq.launch):
-            m.d.comb += [s0["valid"].eq(1), s0["task"].eq(seq.task)]
-        with m.Elif(busy):
-            m.d.comb += [s0["valid"].eq(1)] + [s0[key].eq(state[key]) for key in state]
-        for p in plans:
-            with m.If(s0["task"] == p.index):
-                m.d.comb += [s0["last_c"].eq(s0["c"] == p.chunks - 1), s0["last_row"].eq(s0["j"] == p.rows - 1)]
-        m.d.comb += [s0["first_c"].eq(s0["c"] == 0), s0["first_row"].eq(s0["j"] == 0)]
-        with m.If(s0["valid"]):
-            m.d.sync += [state["task"].eq(s0["task"]), state["lin"].eq(s0["lin"] + 1),
-                         busy.eq(~(s0["last_c"] & s0["last_row"]))]
+        if first_plan is not None:
+            for key, value in (("valid", 1), ("task", first_plan.index), ("first_c", 1), ("first_row", 1),
+                               ("last_c", int(first_plan.chunks == 1)), ("last_row", int(first_plan.rows == 1))):
+                s0[key] = Signal.like(s0[key], name=f"s0_{key}", init=value)
+        here0 = {p.index: Signal(name=f"s0_here{p.index}", init=int(p is first_plan)) for p in plans}
+        end0 = Signal(name="s0_end", init=int(first_plan is not None and first_plan.issues == 1))
+        s0_f = Signal(name="s0_is_f", init=int(first_plan is not None and first_plan.kind == "F"))
+        nx = meta("nx")
+        with m.If(seq.next_launch):
+            m.d.comb += [nx["valid"].eq(1), nx["task"].eq(seq.next_task)]
+        with m.Elif(s0["valid"] & ~end0):
+            m.d.comb += [nx["valid"].eq(1), nx["task"].eq(s0["task"]), nx["lin"].eq(s0["lin"] + 1)]
             with m.If(s0["last_c"]):
-                m.d.sync += [state["c"].eq(0), state["j"].eq(s0["j"] + 1)]
+                m.d.comb += [nx["c"].eq(0), nx["j"].eq(s0["j"] + 1)]
                 with m.If(s0["jl"] == lanes - 1):
-                    m.d.sync += [state["jl"].eq(0), state["je"].eq(s0["je"] + 1)]
+                    m.d.comb += [nx["jl"].eq(0), nx["je"].eq(s0["je"] + 1)]
                 with m.Else():
-                    m.d.sync += [state["jl"].eq(s0["jl"] + 1), state["je"].eq(s0["je"])]
+                    m.d.comb += [nx["jl"].eq(s0["jl"] + 1), nx["je"].eq(s0["je"])]
             with m.Else():
-                m.d.sync += [state["c"].eq(s0["c"] + 1), state["j"].eq(s0["j"]), state["jl"].eq(s0["jl"]),
-                             state["je"].eq(s0["je"])]
+                m.d.comb += [nx["c"].eq(s0["c"] + 1), nx["j"].eq(s0["j"]), nx["jl"].eq(s0["jl"]),
+                             nx["je"].eq(s0["je"])]
+        # The flags of the next issue without comparing the next counters: a launch selects
+        # its task's constants by the sequencer's one-hot launch bits; a running task compares
+        # its *current* counters (registers) with its own constants, selected by ``here``.
+        launch, hits = seq.next_launch, seq.next_hits
+        cont = s0["valid"] & ~end0 & ~launch
 
-        def sel(stage, p):
-            return stage["valid"] & (stage["task"] == p.index)
+        def by_launch(predicate):
+            return any_of(hits[p.index] for p in plans if predicate(p))
+
+        def by_task(predicate):
+            return any_of(here0[p.index] & predicate(p) for p in plans)
+
+        last_c_next = Mux(launch, by_launch(lambda p: p.chunks == 1),
+                          cont & Mux(s0["last_c"], by_task(lambda p: Const(p.chunks == 1)),
+                                     by_task(lambda p: s0["c"] == p.chunks - 2)))
+        last_row_next = Mux(launch, by_launch(lambda p: p.rows == 1),
+                            cont & Mux(s0["last_c"], by_task(lambda p: s0["j"] == p.rows - 2), s0["last_row"]))
+        m.d.comb += [nx["last_c"].eq(last_c_next), nx["last_row"].eq(last_row_next),
+                     nx["first_c"].eq(Mux(cont, s0["last_c"], 1)),
+                     nx["first_row"].eq(Mux(cont, s0["first_row"] & ~s0["last_c"], 1))]
+        for p in plans:
+            m.d.sync += here0[p.index].eq(Mux(launch, hits[p.index], cont & here0[p.index]))
+        m.d.sync += [s0[key].eq(nx[key]) for key in s0]
+        m.d.sync += end0.eq(last_c_next & last_row_next)
+        m.d.comb += [self.next_launch.eq(seq.next_launch), self.next_task.eq(seq.next_task),
+                     self.next_launches.eq(seq.next_hits)]
 
         # -- issue requests: weight rows, delay-line rows; each read side moves on to the next
         #    sample with the task's last issue
         for p in plans:
-            here = sel(s0, p)
-            last_issue = here & s0["last_c"] & s0["last_row"]
+            here = here0[p.index]
+            last_issue = here & end0
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")
                 m.d.comb += [port.addr.eq(s0["lin"]), port.en.eq(here)]
@@ -449,27 +482,49 @@ class PE(wiring.Component):
         # -- operand cycle: read data into the MAC ---------------------------------------------
         s1 = meta("s1")
         m.d.sync += [s1[key].eq(s0[key]) for key in s0]
+        # per-task select bits and the op decode of the operand cycle, registered in the issue
+        # stage: the operand multiplexers are AND-OR trees driven by flip-flops
+        here1 = {p.index: Signal(name=f"s1_here{p.index}") for p in plans}
+        m.d.sync += [here1[p.index].eq(here0[p.index]) for p in plans]
+        kinds = {kind: [p for p in plans if p.kind == kind] for kind in ("F", "B", "G")}
+        f1, b1, relu1 = Signal(name="s1_is_f"), Signal(name="s1_is_b"), Signal(name="s1_relu")
+        first1, last1 = Signal(name="s1_first"), Signal(name="s1_last")
+        m.d.sync += [f1.eq(any_of(here0[p.index] for p in kinds["F"])),
+                     b1.eq(any_of(here0[p.index] for p in kinds["B"])),
+                     relu1.eq(any_of(here0[p.index] for p in kinds["F"] if not p.result)),
+                     first1.eq(Mux(s0_f, s0["first_c"], s0["first_row"])),
+                     last1.eq(Mux(s0_f, s0["last_c"], s0["last_row"]))]
+        m.d.sync += s0_f.eq(Mux(launch, by_launch(lambda p: p.kind == "F"), cont & s0_f))
+
+        def select(values):
+            """AND-OR multiplexer: the value of the task whose select bit is set (0 if none)."""
+            out = 0
+            for index, value in values:
+                out = out | Mux(here1[index], Value.cast(value), 0)
+            return out
+
         wdata = Signal(self.weight_row, name="s1_weights")
         vdata = Signal(self.weight_row, name="s1_vector")
         eword = Signal(signed(bits), name="s1_error")
         mbit = Signal(name="s1_mask")
-        for p in plans:
-            with m.If(s1["task"] == p.index):
-                source = f"{p.name}_stash" if (p.stash and p.kind == "B") else f"{p.name}_w"
-                m.d.comb += wdata.eq(getattr(self, source).data)
-                if p.vec:
-                    m.d.comb += vdata.eq(getattr(self, f"{p.name}_{p.vec}").data)
-                if p.err:
-                    m.d.comb += eword.eq(getattr(self, f"{p.name}_{p.err}").data[s1["jl"]])
-                m.d.comb += mbit.eq(getattr(self, f"{p.name}_{p.mask}").data[s1["jl"]] if p.mask else 1)
-        is_f = self._is(s1["task"], lambda p: p.kind == "F")
-        is_b = self._is(s1["task"], lambda p: p.kind == "B")
+        sources = [(p.index, getattr(self, f"{p.name}_stash" if (p.stash and p.kind == "B") else f"{p.name}_w").data)
+                   for p in plans]
+        m.d.comb += wdata.eq(select(sources))
+        vectors = [(p.index, getattr(self, f"{p.name}_{p.vec}").data) for p in plans if p.vec]
+        if vectors:
+            m.d.comb += vdata.eq(select(vectors))
+        errors = [(p.index, getattr(self, f"{p.name}_{p.err}").data[s1["jl"]]) for p in plans if p.err]
+        if errors:
+            m.d.comb += eword.eq(select(errors))
+        masks = [(p.index, getattr(self, f"{p.name}_{p.mask}").data[s1["jl"]] if p.mask else Const(1, 1))
+                 for p in plans]
+        m.d.comb += mbit.eq(select(masks))
         m.d.comb += [
             mac.valid.eq(s1["valid"]),
-            mac.op.eq(Mux(is_f, MacOp.F, Mux(is_b, MacOp.B, MacOp.G))),
+            mac.op.eq(Mux(f1, MacOp.F, Mux(b1, MacOp.B, MacOp.G))),
             mac.weights.eq(wdata),
-            mac.first.eq(Mux(is_f, s1["first_c"], s1["first_row"])),
-            mac.last.eq(Mux(is_f, s1["last_c"], s1["last_row"])),
+            mac.first.eq(first1),
+            mac.last.eq(last1),
             mac.tag.task.eq(s1["task"]), mac.tag.lin.eq(s1["lin"]), mac.tag.je.eq(s1["je"]),
             mac.tag.jl.eq(s1["jl"]),
         ]
@@ -480,12 +535,12 @@ class PE(wiring.Component):
         if hasattr(mac, "chunk"):
             m.d.comb += mac.chunk.eq(s1["c"])
         if hasattr(mac, "relu"):
-            m.d.comb += mac.relu.eq(self._is(s1["task"], lambda p: p.kind == "F" and not p.result))
+            m.d.comb += mac.relu.eq(relu1)
         all_lanes = (1 << lanes) - 1
         for p in plans:
             if p.stash and p.kind == "F":  # the version F read, for B of the same sample
                 port = getattr(self, f"{p.name}_stash")
-                here = sel(s1, p)
+                here = here1[p.index]
                 m.d.comb += [port.chunk.eq(s1["lin"]), port.data.eq(wdata), port.en.eq(Mux(here, all_lanes, 0)),
                              port.advance.eq(here & s1["last_c"] & s1["last_row"])]
 
@@ -505,6 +560,13 @@ class PE(wiring.Component):
                         target = delayed
                     diff = Signal(signed(bits + 1), name="output_diff")
                     delta = Signal(signed(bits), name="output_delta")
+                    # the sample's last output, as a register: F_L's last issue delayed to the output cycle
+                    last_out = here1[p.index] & s1["last_c"] & s1["last_row"]
+                    for stage in range(mac.latency[MacOp.F]):
+                        delayed_last = Signal(name=f"result_last_d{stage + 1}")
+                        m.d.sync += delayed_last.eq(last_out)
+                        last_out = delayed_last
+                    m.d.comb += self.result.last.eq(last_out)
                     m.d.comb += [diff.eq(mac.dot_z - target), delta.eq(saturate(diff, bits)),
                                  self.result.valid.eq(here),
                                  self.result.index.eq(mac.dot_tag.je * lanes + mac.dot_tag.jl),

@@ -5,8 +5,17 @@ each task). The sequencer counts the cycle within the period (``offset``, 0..T�
 the period index ``k``; in the cycle where ``offset`` equals a task's start it launches
 that task for sample ``k − lag``, when ``0 ≤ k − lag < samples`` (docs/semantics.md:
 samples outside 0..N−1 do not run). ``launch``, ``task`` and ``sample`` are
-combinational outputs of the current cycle: the task's first issue happens in its start
-cycle.
+registers holding the current cycle's launch (the task's first issue happens in its start
+cycle); ``next_launch``/``next_task``/``next_sample`` say what launches in the *next*
+schedule cycle. For timing, everything is computed one cycle ahead: a second pair of
+counters runs one schedule cycle in front of ``offset``/``period_index``, its launch
+decode feeds the ``next_*`` outputs, and those are registered into ``launch``/``task``/
+``sample``; per task, whether the next cycle is its start offset and whether the next
+cycle's period runs one of its samples are registers too, so ``next_launch`` is one AND per
+task. Register reset values describe cycles 0 and 1 for N ≥ 1 (the accelerator enables the
+schedule only then); ``launch`` is masked with N ≠ 0, so a sequencer left with 0 samples
+launches nothing. A consumer can use ``next_launch``/``next_hits`` to keep registered
+copies of its own.
 
 The sequencer advances one schedule cycle per clock cycle in which its domain is
 enabled. The accelerator wraps the schedule in ``EnableInserter`` (global stall) and
@@ -18,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -55,12 +64,19 @@ class Sequencer(wiring.Component):
         ROM index of the task that starts (valid with ``launch``).
     sample : Out(SAMPLE_BITS)
         Its sample number k − lag (valid with ``launch``).
+    next_launch, next_task, next_sample : Out
+        The same for the next schedule cycle (one AND per task from registers).
+    next_hits : Out(len(entries))
+        Bit k: task k launches in the next schedule cycle.
+
+    The registers' reset values describe cycles 0 and 1 for N ≥ 1 (the accelerator enables
+    the schedule only then); ``launch`` itself is masked with N ≠ 0.
     """
 
     def __init__(self, period: int, entries: Sequence[tuple[int, int]]):
         self._MustUse__silence = True  # a refused sequencer is not an unused one
-        if period < 1:
-            raise LayerPipeError(f"sequencer: period is {period}; it must be at least 1 cycle")
+        if period < 2:
+            raise LayerPipeError(f"sequencer: period is {period}; it must be at least 2 cycles")
         self.period = period
         self.entries = [(int(start), int(lag)) for start, lag in entries]
         starts = [start for start, _ in self.entries]
@@ -78,27 +94,64 @@ class Sequencer(wiring.Component):
             "launch": Out(1),
             "task": Out(range(max(2, len(self.entries)))),  # never 0 bits wide
             "sample": Out(SAMPLE_BITS),
+            "next_launch": Out(1),
+            "next_task": Out(range(max(2, len(self.entries)))),
+            "next_sample": Out(SAMPLE_BITS),
+            "next_hits": Out(max(1, len(self.entries))),
         })
         self._MustUse__silence = False
 
+    def first_launch(self):
+        """ROM index of the task launched in cycle 0 (start 0, lag 0, N ≥ 1), or None."""
+        for number, (start, lag) in enumerate(self.entries):
+            if start == 0 and lag == 0:
+                return number
+        return None
+
     def elaborate(self, platform):
         m = Module()
-        offset = Signal(range(max(2, self.period)))
-        index = Signal(self.index_bits)
-        m.d.comb += [self.offset.eq(offset), self.period_index.eq(index)]
-        with m.If(offset == self.period - 1):
-            m.d.sync += [offset.eq(0), index.eq(index + 1)]
-        with m.Else():
-            m.d.sync += offset.eq(offset + 1)
+        period = self.period
 
+        def counter(name, init_offset, init_index):
+            offset = Signal(range(max(2, period)), name=f"{name}offset", init=init_offset)
+            index = Signal(self.index_bits, name=f"{name}index", init=init_index)
+            with m.If(offset == period - 1):
+                m.d.sync += [offset.eq(0), index.eq(index + 1)]
+            with m.Else():
+                m.d.sync += offset.eq(offset + 1)
+            return offset, index
+
+        offset, index = counter("", 0, 0)  # the current schedule cycle
+        ahead_offset, ahead_index = counter("ahead_", 1 % period, 1 // period)  # the next one
+        m.d.comb += [self.offset.eq(offset), self.period_index.eq(index)]
+
+        # Per task, registered one cycle ahead of their use: ``hit`` (the next cycle is the task's
+        # start offset) and ``live`` (the next cycle's period runs a sample of 0..N−1 for it),
+        # from the task's own sample counter (period index − lag). The next cycle's launch is
+        # then one AND per task.
+        ahead_wrap = ahead_offset == period - 1
+        ahead_offset_next = Mux(ahead_wrap, 0, ahead_offset + 1)
         for number, (start, lag) in enumerate(self.entries):
-            in_range = index < self.samples + lag
-            if lag:
-                in_range &= index >= lag
-            with m.If((offset == start) & in_range):
+            first_sample = 1 // period - lag  # the task's sample number in cycle 1
+            ahead_sample = Signal(signed(self.index_bits + 1), name=f"t{number}_sample", init=first_sample)
+            ahead_sample_next = Mux(ahead_wrap, ahead_sample + 1, ahead_sample)
+            live = Signal(name=f"t{number}_live", init=int(first_sample == 0))  # N ≥ 1 at reset
+            hit = Signal(name=f"t{number}_hit", init=int(start == 1 % period))
+            m.d.sync += [ahead_sample.eq(ahead_sample_next),
+                         live.eq((ahead_sample_next >= 0) & (ahead_sample_next < self.samples)),
+                         hit.eq(ahead_offset_next == start)]
+            m.d.comb += self.next_hits[number].eq(hit & live)
+            with m.If(hit & live):
                 m.d.comb += [
-                    self.launch.eq(1),
-                    self.task.eq(number),
-                    self.sample.eq(index - Const(lag, self.index_bits)),
+                    self.next_launch.eq(1),
+                    self.next_task.eq(number),
+                    self.next_sample.eq(ahead_sample[:SAMPLE_BITS]),
                 ]
+
+        first = self.first_launch()
+        launch = Signal(name="launch_r", init=int(first is not None))
+        task = Signal.like(self.task, name="task_r", init=first or 0)
+        sample = Signal.like(self.sample, name="sample_r")
+        m.d.sync += [launch.eq(self.next_launch), task.eq(self.next_task), sample.eq(self.next_sample)]
+        m.d.comb += [self.launch.eq(launch & self.samples.any()), self.task.eq(task), self.sample.eq(sample)]
         return m

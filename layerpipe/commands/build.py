@@ -31,8 +31,8 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="build folder (default: build-BOARD)" + _common.NO_DEFAULT)
     parser.add_argument("--design", default="auto", metavar="auto|accelerator|standin|board-top",
-                        help="what to build: the generated accelerator (auto falls back to the stand-in "
-                             "while it is not available); board-top: the accelerator trains on --samples "
+                        help="what to build: the generated accelerator (auto and accelerator are the same); "
+                             "standin: the old MAC-array stand-in; board-top: the accelerator trains on --samples "
                              "digits from an on-chip ROM at start-up, LEDs show pass/fail against the golden "
                              "model's final weights")
     parser.add_argument("--samples", type=int, default=16, help="training samples in the board top's ROM")

@@ -42,6 +42,12 @@ class Verdict:
     result_mismatches: list[str]
     weight_mismatches: list[str]
     wall_seconds: float
+    # where the time went: the Verilator build (0 when cached), the cocotb run (simulator start to
+    # exit) and the clock cycles it simulated (training, stalls and weight read-back)
+    build_seconds: float = 0.0
+    build_cached: bool = False
+    sim_seconds: float = 0.0
+    sim_clock_cycles: int = 0
 
     @property
     def bit_exact(self) -> bool:
@@ -62,8 +68,12 @@ def _progress(message: str, quiet: bool) -> None:
 
 def verify_table(table: ScheduleTable, samples: int, build_dir: Path, weights: str = "stash",
                  fmt: FixedFormat | None = None, idle: float = 0.0, backpressure: float = 0.0, seed: int = 0,
-                 corrupt_golden_bit: bool = False, quiet: bool = True) -> Verdict:
-    """Run ``samples`` digits samples through the RTL of ``table`` and compare with the models."""
+                 corrupt_golden_bit: bool = False, quiet: bool = True, cache_dir: Path | None = None) -> Verdict:
+    """Run ``samples`` digits samples through the RTL of ``table`` and compare with the models.
+
+    ``cache_dir``: where Verilator builds are kept and shared by identical designs (see
+    :mod:`layerpipe.verify.runner`; default ``LAYERPIPE_VERILATOR_CACHE`` or ``build_dir``).
+    """
     if samples < 1:
         raise LayerPipeError(f"samples is {samples}; give at least 1")
     fmt = fmt or FixedFormat()
@@ -94,11 +104,14 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path, weights: s
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }
     _progress(f"Verilator build and cocotb run ({samples} samples)", quiet)
-    measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / "verilator", config)
+    measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / "verilator", config,
+                         public_ports=[port["name"] for port in info["ports"]], cache_dir=cache_dir)
+    runner = measured["runner"]
     return Verdict(table.network.name, table.policy, table.processors, weights, samples, table.period_cycles,
                    table.total_cycles(samples), simulated, measured["cycles"], measured["stall_cycles"],
                    measured["edges_start_to_done"], measured["result_mismatches"], measured["weight_mismatches"],
-                   round(time.perf_counter() - began, 2))
+                   round(time.perf_counter() - began, 2), runner["build_seconds"], runner["build_cached"],
+                   runner["run_seconds"], measured["clock_cycles"])
 
 
 def verify(network: Network, processors: int, policy: str, samples: int, build_dir: Path,

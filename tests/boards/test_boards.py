@@ -43,7 +43,8 @@ def _have_yosys() -> bool:
 
 def _unelaborated(design):
     """Tell Amaranth that a design made only to inspect its ports will not be elaborated."""
-    for obj in [design, *getattr(design, "pes", [])]:
+    pes = getattr(design, "pes", [])
+    for obj in [design, *(pes.values() if isinstance(pes, dict) else pes)]:
         obj._MustUse__silence = True
     return design
 
@@ -196,7 +197,7 @@ def test_abc9_assertion_fallback_script(tmp_path):
     _use_abc_fallback(script, "top")
     assert script.read_text().splitlines() == [
         "read_rtlil top.il", "synth_ecp5 -run begin:map_luts -top top", "techmap -map +/lattice/latches_map.v",
-        "abc -lut 4", "clean", "synth_ecp5 -run map_cells: -top top", "tee -q -o stat.json stat -json"]
+        "abc -dress -lut 4:7", "clean", "synth_ecp5 -run map_cells: -top top", "tee -q -o stat.json stat -json"]
 
 
 def test_dfu_suffix(tmp_path):
@@ -273,12 +274,18 @@ def test_harness_counts_port_bits():
     assert cost == {"in_bits": 16 + 3 + 2 * 4 + 16, "out_bits": 40, "flip_flops": 43 + 14, "luts": 14}
 
 
-def test_design_for_table_falls_back_to_a_stand_in_sized_by_the_table():
+def test_design_for_table_builds_the_accelerator_and_the_stand_in_only_on_request():
+    from layerpipe.hw.accelerator import Accelerator
     from layerpipe.sched.costs import CostModel
     from layerpipe.sched.scheduler import schedule
     from layerpipe.sched.zoo import zoo_network
 
     table = schedule(zoo_network("mlp-digits"), 2, "layerpipe", CostModel(lanes=4))
+    for prefer in ("auto", "accelerator"):
+        design, info = design_for_table(table, prefer=prefer)
+        _unelaborated(design)
+        assert isinstance(design, Accelerator) and info["source"] == "layerpipe.hw.generate"
+        assert design.table.period_cycles == table.period_cycles and design.lanes == 4
     design, info = design_for_table(table, prefer="standin")
     _unelaborated(design)
     assert isinstance(design, StandinArray) and design.processors == 2 and design.lanes == 4

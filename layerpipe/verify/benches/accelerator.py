@@ -4,12 +4,14 @@ Driver → DUT → monitor → in-order scoreboard against the golden model's pe
 results (packed as the sidecar describes them); afterwards the weights are read back
 through ``wread_*`` and compared row by row. Measured cycles: the design's ``cycles``
 counter, its ``stall_cycles``, and the clock edges from ``start`` to ``done`` seen by the
-bench (simulation time).
+bench (simulation time); ``clock_cycles`` counts every simulated clock cycle (reset and
+read-back too), for the simulation speed.
 """
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.utils import get_sim_time
 
 from layerpipe.verify.benches import config, write_results
 from layerpipe.verify.streams import InOrderScoreboard, StreamDriver, StreamMonitor
@@ -18,7 +20,8 @@ from layerpipe.verify.streams import InOrderScoreboard, StreamDriver, StreamMoni
 @cocotb.test()
 async def train_and_compare(dut):
     cfg = config()
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    period_ns = 10
+    cocotb.start_soon(Clock(dut.clk, period_ns, unit="ns").start())
     dut.rst.value = 1
     dut.start.value = 0
     dut.n_samples.value = len(cfg["samples"])
@@ -54,4 +57,5 @@ async def train_and_compare(dut):
                 weight_mismatches.append(f"layer {layer} bank row {addr}: RTL {got:#x}, golden {expected:#x}")
     write_results({"result_mismatches": scoreboard.verdict(), "weight_mismatches": weight_mismatches,
                    "cycles": int(dut.cycles.value), "stall_cycles": int(dut.stall_cycles.value),
-                   "edges_start_to_done": edges, "done": bool(int(dut.done.value))})
+                   "edges_start_to_done": edges, "done": bool(int(dut.done.value)),
+                   "clock_cycles": round(get_sim_time(unit="ns") / period_ns)})
