@@ -27,12 +27,10 @@ failure is ``status: "failed"`` with the step's log named.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import struct
 import sys
-import tempfile
 import time
 import traceback
 import zlib
@@ -41,6 +39,7 @@ from pathlib import Path
 from layerpipe.boards import report as report_mod
 from layerpipe.boards import toolchain
 from layerpipe.boards.targets import Target, get_target
+from layerpipe.files import write_text_atomic
 
 __all__ = ["STEPS", "REPORT_SCHEMA", "build", "design_for_table", "design_from_spec", "write_json_atomic",
            "throughput", "dfu_suffix", "pack_only_args"]
@@ -54,16 +53,7 @@ _NO_FIT = re.compile(r"no BELs remaining to implement cell type '([^']+)'")
 
 
 def write_json_atomic(path: Path, data) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def throughput(fmax_mhz: float | None, period_cycles: int | None) -> float | None:

@@ -14,8 +14,6 @@ format and weights.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from amaranth.hdl import Value
 from amaranth.lib import wiring
 
 from layerpipe.errors import LayerPipeError
+from layerpipe.files import write_text_atomic
 from layerpipe.hw.accelerator import CYCLE_BITS, WEIGHT_POLICIES, Accelerator, error_bits, result_layout, sample_layout
 from layerpipe.hw.pe import INPUT_ITEMS, check_supported, pipeline_cycles
 from layerpipe.hw.sequencer import SAMPLE_BITS
@@ -160,18 +159,6 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass(frozen=True)
 class Generated:
     verilog: Path
@@ -191,6 +178,6 @@ def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str = "sta
     v_path, j_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
     text = verilog.convert(acc, name=top, emit_src=False)
     info = sidecar(acc, top, v_path.name)
-    _write_atomic(v_path, text)
-    _write_atomic(j_path, json.dumps(info, indent=1) + "\n")
+    write_text_atomic(v_path, text)
+    write_text_atomic(j_path, json.dumps(info, indent=1) + "\n")
     return Generated(v_path, j_path, top, acc, info)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import layerpipe
 from layerpipe.errors import LayerPipeError
+from layerpipe.files import write_text_atomic
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import load_network
 from layerpipe.sched.zoo import DEFAULT_NETWORK
@@ -103,7 +103,7 @@ class _Cache:
             return None
 
     def put(self, step: str, key: dict, value) -> None:
-        _write_text(self._path(step, key), json.dumps(value, indent=1, default=str) + "\n")
+        write_text_atomic(self._path(step, key), json.dumps(value, indent=1, default=str) + "\n")
 
 
 def _source_digest() -> str:
@@ -117,13 +117,6 @@ def _source_digest() -> str:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, stream=None) -> dict:
@@ -162,8 +155,8 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     summary = _summary(network, config, tables, sweep, sequential_period, curves, verdicts, out)
     summary["seconds"] = {step: round(s, 2) for step, s in timings.items()}
     summary["seconds"]["total"] = round(time.perf_counter() - began, 2)
-    _write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    _write_text(out / "summary.txt", format_summary(summary) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.txt", format_summary(summary) + "\n")
     progress.say("summary", f"written to {out / 'summary.json'}")
     return summary
 
@@ -249,13 +242,11 @@ def _rtl(tables, config: DemoConfig, out: Path, cache: _Cache, progress: _Progre
 
 
 def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    """The generated Verilog and its sidecar JSON into the report folder."""
+    write_text_atomic(target, source.read_text())
     sidecar = source.with_suffix(".json")
     if sidecar.is_file():
-        shutil.copyfile(sidecar, target.with_suffix(".json"))
+        write_text_atomic(target.with_suffix(".json"), sidecar.read_text())
 
 
 def _summary(network, config: DemoConfig, tables, sweep, sequential_period: int, curves, verdicts,
