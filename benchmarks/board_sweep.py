@@ -4,9 +4,8 @@
 2. iCE40UP5K (iCEBreaker): the largest P that fits (``layerpipe``, for K = 1 and 2 lanes per
    processor: the UP5K has 8 DSP blocks).
 
-Builds the generated accelerator (``layerpipe.hw.generate.accelerator_for_table``; ``--design
-standin`` the old MAC-array stand-in, for comparison only); every row says which. Throughput
-= Fmax / period samples per second.
+Builds the generated accelerator (``layerpipe.hw.generate.accelerator_for_table``) behind the
+pin harness. Throughput = Fmax / period samples per second.
 
     python benchmarks/board_sweep.py                      # the full sweep, build folders in build-sweep/
     python benchmarks/board_sweep.py --processors 1,2 --policies layerpipe --no-ice40
@@ -34,7 +33,7 @@ from layerpipe.sched.scheduler import POLICIES
 def run_one(job: dict) -> dict:
     """Build one (board, policy, P, K) point; returns a row (also for a design that does not fit)."""
     spec = {"kind": "table", "network": job["network"], "processors": job["processors"], "policy": job["policy"],
-            "lanes": job["lanes"], "design": job["design"]}
+            "lanes": job["lanes"], "design": "accelerator"}
     row = {"board": job["board"], "policy": job["policy"], "processors": job["processors"], "lanes": job["lanes"]}
     result = _previous(Path(job["out"]) / job["board"], spec) if job.get("resume") else None
     if result is None:
@@ -46,10 +45,8 @@ def run_one(job: dict) -> dict:
         result = build(design, job["board"], out, table=table, clock_mhz=job.get("clock_mhz"), design_info=info,
                        progress=sys.stderr if job.get("verbose") else None)
     out = Path(result["_dir"]) if "_dir" in result else out
-    info, period = result["design"], result["schedule"]["period_cycles"]
     res = result.get("resources", {})
-    return {**row, "processors": result["schedule"]["processors"], "period_cycles": period,
-            "design": "accelerator" if info["source"] == "layerpipe.hw.generate" else "stand-in",
+    return {**row, "processors": result["schedule"]["processors"], "period_cycles": result["schedule"]["period_cycles"],
             "status": result["status"], "fits": result.get("fits"),
             **{k: (res.get(k) or {}).get("used") for k in ("LC", "LUT", "FF", "DSP", "BRAM")},
             "fmax_mhz": result.get("fmax_mhz"),
@@ -84,16 +81,16 @@ def print_rows(title: str, rows: list[dict], available: dict, kinds=("LUT", "FF"
     table = []
     for r in rows:
         if r["status"] == "skipped":
-            table.append([r["policy"], r["processors"], r["lanes"], "", "", *([""] * len(kinds)), "", "",
+            table.append([r["policy"], r["processors"], r["lanes"], "", *([""] * len(kinds)), "", "",
                           "skipped: " + r["note"][:60]])
             continue
-        table.append([r["policy"], r["processors"], r["lanes"], r["period_cycles"], r["design"],
+        table.append([r["policy"], r["processors"], r["lanes"], r["period_cycles"],
                       *[_pct(r, k, available) for k in kinds],
                       "" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
                       "" if r["samples_per_s"] is None else f"{r['samples_per_s']:,.0f}",
                       (f"= {r['same_as']} (same table)" if r.get("same_as") else
                        ("fits" if r["fits"] else "DOES NOT FIT") + f", {r['seconds']:.0f} s")])
-    print(format_table(table, ["policy", "P", "K", "period", "design", *kinds, "Fmax MHz", "samples/s", "result"]))
+    print(format_table(table, ["policy", "P", "K", "period", *kinds, "Fmax MHz", "samples/s", "result"]))
 
 
 def main(argv=None) -> int:
@@ -108,7 +105,6 @@ def main(argv=None) -> int:
                                                              "(each searched for its largest P)")
     parser.add_argument("--ice40-max-p", type=int, default=8, help="largest P tried on the iCE40")
     parser.add_argument("--no-ice40", action="store_true", help="skip the iCE40 largest-P search")
-    parser.add_argument("--design", default="auto", help="auto (= accelerator), accelerator or standin")
     parser.add_argument("--out", default="build-sweep", help="build folders and board_sweep.json go here")
     parser.add_argument("--jobs", type=int, default=1, help="builds run at a time")
     parser.add_argument("--resume", action="store_true",
@@ -119,7 +115,7 @@ def main(argv=None) -> int:
     from layerpipe.boards.targets import get_target
 
     sweep_target = get_target(args.board)
-    common = {"network": args.network, "design": args.design, "out": args.out, "verbose": args.verbose,
+    common = {"network": args.network, "out": args.out, "verbose": args.verbose,
               "resume": args.resume}
     jobs = []
     for policy in args.policies.split(","):
@@ -169,8 +165,7 @@ def main(argv=None) -> int:
             print(f"iCE40UP5K, K={lanes}: largest P that fits: {max(fitting) if fitting else 'none'}"
                   + (f" (P={last['processors']}: {last['status']})" if last["status"] != "ok" else ""))
         print_rows(f"{ice.description}: layerpipe", ice_rows, _available(ice_rows, ice), kinds=("LC", "DSP", "BRAM"))
-    designs = sorted({r.get("design") for r in rows + ice_rows if r.get("design")})
-    print(f"\nbuilt: {', '.join(designs)}; {time.monotonic() - t0:.0f} s in all")
+    print(f"\n{time.monotonic() - t0:.0f} s in all")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(args.out) / "board_sweep.json", {"sweep": rows, "ice40": ice_rows})
     return 0

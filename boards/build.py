@@ -41,7 +41,7 @@ from layerpipe.boards import toolchain
 from layerpipe.boards.targets import Target, get_target
 from layerpipe.files import write_text_atomic
 
-__all__ = ["STEPS", "REPORT_SCHEMA", "build", "design_for_table", "design_from_spec", "write_json_atomic",
+__all__ = ["STEPS", "REPORT_SCHEMA", "DESIGNS", "build", "design_for_table", "design_from_spec", "write_json_atomic",
            "throughput", "dfu_suffix", "pack_only_args"]
 
 STEPS = ("elaborate", "synthesize", "place&route", "pack", "report")
@@ -496,16 +496,16 @@ def _build_verilog(run: _Run, design, name: str, env) -> None:
     run.record("report", "ok", time.monotonic() - t0)
 
 
-def design_for_table(table, lanes: int | None = None, prefer: str = "auto", samples: int = 16):
+DESIGNS = ("accelerator", "board-top")
+
+
+def design_for_table(table, lanes: int | None = None, prefer: str = "accelerator", samples: int = 16):
     """The design to build for ``table``: ``(design, info)``.
 
-    ``prefer="auto"`` or ``"accelerator"``: the generated accelerator,
+    ``prefer="accelerator"``: the generated accelerator,
     :func:`layerpipe.hw.generate.accelerator_for_table` (a table the RTL does not build is a
     one-line LayerPipeError). ``prefer="board-top"``: the self-checking
     :class:`~layerpipe.boards.board_top.BoardTop` (``samples`` in its ROM).
-    ``prefer="standin"``: the old :class:`~layerpipe.boards.standin.StandinArray` sized like the
-    table's datapath (P processing elements of K lanes with the network's weights spread over
-    their memories; no sequencer, delay lines or links), kept only for explicit comparisons.
     """
     from layerpipe.errors import LayerPipeError
 
@@ -518,55 +518,32 @@ def design_for_table(table, lanes: int | None = None, prefer: str = "auto", samp
         return top, {"source": "layerpipe.boards.board_top.BoardTop", "lanes": lanes, "samples": samples,
                      "expected_checksum": f"0x{top.expected:08x}",
                      "note": f"self-checking top: {samples} samples in ROM, pass/fail LEDs"}
-    if prefer in ("auto", "accelerator"):
+    if prefer == "accelerator":
         from layerpipe.hw.generate import accelerator_for_table
 
         return accelerator_for_table(table), {"source": "layerpipe.hw.generate", "lanes": lanes,
                                               "note": "layerpipe.hw.generate.accelerator_for_table(table)"}
-    if prefer != "standin":
-        raise LayerPipeError(f"--design '{prefer}' is not one of auto, accelerator, standin, board-top")
-    from layerpipe.boards.standin import StandinArray
-
-    weights = sum(layer.weights for layer in table.network.layers)
-    design = StandinArray(processors=table.processors, lanes=lanes, weight_words=weights)
-    info = {"source": "layerpipe.boards.standin.StandinArray", "lanes": lanes, "processors": table.processors,
-            "depth_per_pe": design.depth,
-            "note": "stand-in (MAC lanes + weight memory per processor; no sequencer, delay lines or links)"}
-    return design, info
+    raise LayerPipeError(f"--design '{prefer}' is not one of {', '.join(DESIGNS)}")
 
 
 def design_from_spec(spec: dict):
-    """``(design, info, table)`` from a baseline's or a benchmark's design description.
-
-    ``{"kind": "standin-mac", "lanes": 2, "depth": 256}``: one :class:`StandinMac`;
-    ``{"kind": "standin-array", "processors": P, "lanes": K, "weight_words": W}``;
+    """``(design, info, table)`` from a baseline's or a benchmark's design description:
     ``{"kind": "table", "network": NAME|FILE|{spec}, "processors": P, "policy": ..., "lanes": K,
-    "design": "auto"}``:
-    the design :func:`design_for_table` picks for that schedule (the table is returned too).
+    "design": "accelerator"|"board-top"}``, the design :func:`design_for_table` builds for that
+    schedule (the table is returned too).
     """
     from layerpipe.errors import LayerPipeError
 
     kind = spec.get("kind")
-    if kind == "standin-mac":
-        from layerpipe.boards.standin import StandinMac
+    if kind != "table":
+        raise LayerPipeError(f"design spec 'kind' is {kind!r}; use 'table'")
+    from layerpipe.sched.costs import CostModel
+    from layerpipe.sched.network import load_network, network_from_dict
+    from layerpipe.sched.scheduler import schedule
 
-        return StandinMac(lanes=spec.get("lanes", 2), depth=spec.get("depth", 256)), \
-            {"source": "layerpipe.boards.standin.StandinMac", **spec}, None
-    if kind == "standin-array":
-        from layerpipe.boards.standin import StandinArray
-
-        return StandinArray(spec.get("processors", 1), spec.get("lanes", 4), spec.get("weight_words", 1024)), \
-            {"source": "layerpipe.boards.standin.StandinArray", **spec}, None
-    if kind == "table":
-        from layerpipe.sched.costs import CostModel
-        from layerpipe.sched.network import load_network, network_from_dict
-        from layerpipe.sched.scheduler import schedule
-
-        cost = CostModel(lanes=spec.get("lanes", CostModel().lanes))
-        net = spec.get("network", "mlp-digits")
-        network = network_from_dict(net, "design spec") if isinstance(net, dict) else load_network(net)
-        table = schedule(network, spec.get("processors", 1),
-                         spec.get("policy", "layerpipe"), cost)
-        design, info = design_for_table(table, cost.lanes, spec.get("design", "auto"))
-        return design, {**info, **spec}, table
-    raise LayerPipeError(f"design spec 'kind' is {kind!r}; use standin-mac, standin-array or table")
+    cost = CostModel(lanes=spec.get("lanes", CostModel().lanes))
+    net = spec.get("network", "mlp-digits")
+    network = network_from_dict(net, "design spec") if isinstance(net, dict) else load_network(net)
+    table = schedule(network, spec.get("processors", 1), spec.get("policy", "layerpipe"), cost)
+    design, info = design_for_table(table, cost.lanes, spec.get("design", "accelerator"))
+    return design, {**info, **spec}, table

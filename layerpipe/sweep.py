@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from layerpipe import __version__
+from layerpipe.boards.build import DESIGNS
 from layerpipe.errors import LayerPipeError
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, load_network
@@ -58,7 +59,6 @@ SCHEMA = "layerpipe.sweep/1"
 PAPER_NETWORKS = ("vgg16", "alexnet", "resnet18")  # the paper's experiment (benchmarks/paper_speedup.py)
 DEFAULT_PROCESSORS = "2-9"
 DEFAULT_POLICIES = POLICIES
-DESIGNS = ("accelerator", "auto", "standin", "board-top")
 BOARD_COLUMNS = ["build_status", "fits", "LUT", "FF", "DSP", "BRAM", "fmax_mhz", "samples_per_s", "build_s",
                  "build_dir"]
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+)"

@@ -16,6 +16,7 @@ from layerpipe.commands import _common
 
 
 def register(subparsers) -> None:
+    from layerpipe.boards.build import DESIGNS
     from layerpipe.boards.targets import BOARD_NAMES
 
     parser = subparsers.add_parser("build", help="build the accelerator for an FPGA board (or Verilog only)",
@@ -30,11 +31,10 @@ def register(subparsers) -> None:
     _common.add_cost_model(parser)
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="build folder (default: build-BOARD)" + _common.NO_DEFAULT)
-    parser.add_argument("--design", default="auto", metavar="auto|accelerator|standin|board-top",
-                        help="what to build: the generated accelerator (auto and accelerator are the same); "
-                             "standin: the old MAC-array stand-in; board-top: the accelerator trains on --samples "
-                             "digits from an on-chip ROM at start-up, LEDs show pass/fail against the golden "
-                             "model's final weights")
+    parser.add_argument("--design", default="accelerator", choices=DESIGNS,
+                        help="what to build: the generated accelerator, or board-top: the accelerator trains on "
+                             "--samples digits from an on-chip ROM at start-up, LEDs show pass/fail against the "
+                             "golden model's final weights")
     parser.add_argument("--samples", type=int, default=16, help="training samples in the board top's ROM")
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)"

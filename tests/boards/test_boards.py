@@ -1,7 +1,8 @@
 """The FPGA build flow: report parsing, toolchain setup, targets (fast), and a real board build (``-m boards``).
 
 The fast tests read a small nextpnr ``--report`` JSON and a Yosys ``stat -json`` recorded once from
-builds of ``StandinMac(lanes=1, depth=64)`` on the iCEBreaker and the ULX3S-85F (tests/boards/data/).
+builds of :func:`_mac_fixture` (a one-lane B-only ``VectorMAC``) on the iCEBreaker and the ULX3S-85F
+(tests/boards/data/).
 
 The ``boards`` tests build each design in ``boards/baselines/*.json`` for its board and compare
 resources and Fmax with the recorded numbers (±10 %). To re-record after an intended change:
@@ -19,14 +20,18 @@ import zlib
 from pathlib import Path
 
 import pytest
+from amaranth.hdl import signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 
 from layerpipe.boards import report, toolchain
 from layerpipe.boards.build import design_for_table, design_from_spec, dfu_suffix, throughput, write_json_atomic
 from layerpipe.boards.harness import PinHarness, port_bits
-from layerpipe.boards.standin import StandinArray, StandinMac
 from layerpipe.boards.targets import BOARD_NAMES, TARGETS, get_target
 from layerpipe.cli import main
 from layerpipe.errors import LayerPipeError
+from layerpipe.hw.mac import VectorMAC
+from layerpipe.sim.numerics import FixedFormat
 
 DATA = Path(__file__).parent / "data"
 BASELINES = Path(__file__).resolve().parents[2] / "boards" / "baselines"
@@ -41,6 +46,19 @@ def _have_yosys() -> bool:
     return True
 
 
+def _mac_fixture(max_chunks: int = 64) -> VectorMAC:
+    """A small real datapath part: one multiplier and a column-accumulator memory of ``max_chunks`` rows."""
+    return VectorMAC(FixedFormat(), lanes=1, max_chunks=max_chunks, ops=("B",))
+
+
+class _Ports(wiring.Component):
+    """Ports only (``inputs``/``outputs``: widths), for the pin harness's arithmetic."""
+
+    def __init__(self, inputs, outputs):
+        super().__init__({**{f"i{n}": In(w) for n, w in enumerate(inputs)},
+                          **{f"o{n}": Out(w) for n, w in enumerate(outputs)}})
+
+
 def _unelaborated(design):
     """Tell Amaranth that a design made only to inspect its ports will not be elaborated."""
     pes = getattr(design, "pes", [])
@@ -52,12 +70,12 @@ def _unelaborated(design):
 # --- report parsing -------------------------------------------------------------------------------
 
 def test_parse_ice40_nextpnr_report():
-    pnr = report.parse_nextpnr_report(DATA / "ice40_standin_mac1.pnr.json")
-    assert pnr["utilization"]["ICESTORM_LC"] == {"used": 282, "available": 5280}
+    pnr = report.parse_nextpnr_report(DATA / "ice40_mac_b1.pnr.json")
+    assert pnr["utilization"]["ICESTORM_LC"] == {"used": 262, "available": 5280}
     assert pnr["utilization"]["ICESTORM_DSP"] == {"used": 1, "available": 8}
-    assert pnr["utilization"]["ICESTORM_RAM"] == {"used": 1, "available": 30}
+    assert pnr["utilization"]["ICESTORM_RAM"] == {"used": 3, "available": 30}
     clock = pnr["clocks"]["cd_sync.clk"]
-    assert clock["achieved_mhz"] == pytest.approx(47.62, abs=0.01)
+    assert clock["achieved_mhz"] == pytest.approx(32.71, abs=0.01)
     assert clock["constraint_mhz"] == pytest.approx(30.0, abs=0.01)
     assert clock["met"] is True
     sync = [p for p in pnr["critical_paths"] if p["from"] == p["to"] == "posedge cd_sync.clk"]
@@ -65,12 +83,12 @@ def test_parse_ice40_nextpnr_report():
     path = sync[0]
     assert path["delay_ns"] == pytest.approx(path["logic_ns"] + path["routing_ns"], abs=0.01)
     assert 1000 / path["delay_ns"] == pytest.approx(clock["achieved_mhz"], rel=0.01)
-    assert any("standin.py" in src for src in path["sources"])  # Amaranth source lines, not techmap files
+    assert any("hw/mac.py" in src for src in path["sources"])  # Amaranth source lines, not techmap files
     assert not any(src.startswith("/share/") for src in path["sources"])
 
 
 def test_parse_ecp5_nextpnr_report_strips_global_net_prefix():
-    pnr = report.parse_nextpnr_report(DATA / "ecp5_standin_mac1.pnr.json")
+    pnr = report.parse_nextpnr_report(DATA / "ecp5_mac_b1.pnr.json")
     assert list(pnr["clocks"]) == ["cd_sync.clk"]  # "$glbnet$cd_sync.clk" in the file
     assert pnr["clocks"]["cd_sync.clk"]["constraint_mhz"] == pytest.approx(100.0)
     assert pnr["utilization"]["MULT18X18D"] == {"used": 1, "available": 156}
@@ -78,9 +96,9 @@ def test_parse_ecp5_nextpnr_report_strips_global_net_prefix():
 
 
 def test_parse_yosys_stat():
-    stat = report.parse_yosys_stat(DATA / "ice40_standin_mac1.stat.json")
+    stat = report.parse_yosys_stat(DATA / "ice40_mac_b1.stat.json")
     assert stat["cells"]["SB_MAC16"] == 1
-    assert stat["cells"]["SB_RAM40_4K"] == 1
+    assert stat["cells"]["SB_RAM40_4K"] == 3
     assert "$scopeinfo" not in stat["cells"]
     single_module = {"modules": {"\\top": {"num_cells_by_type": {"LUT4": 3}, "num_memory_bits": 64}}}
     assert report.parse_yosys_stat(single_module) == {"cells": {"LUT4": 3}, "memory_bits": 64, "memories": 0,
@@ -109,26 +127,26 @@ def test_count_multipliers_leaves_out_constant_factors():
 
 def test_summarize_ice40():
     target = get_target("icebreaker")
-    summary = report.summarize(target, report.parse_nextpnr_report(DATA / "ice40_standin_mac1.pnr.json"),
-                               report.parse_yosys_stat(DATA / "ice40_standin_mac1.stat.json"))
+    summary = report.summarize(target, report.parse_nextpnr_report(DATA / "ice40_mac_b1.pnr.json"),
+                               report.parse_yosys_stat(DATA / "ice40_mac_b1.stat.json"))
     res = summary["resources"]
-    assert res["LC"]["used"] == 282 and res["LC"]["available"] == 5280
+    assert res["LC"]["used"] == 262 and res["LC"]["available"] == 5280
     assert res["DSP"] == {"used": 1, "available": 8, "source": res["DSP"]["source"], "percent": 12.5}
     # LUT and FF come from the synthesised netlist; the iCE40 has one LUT4 and one FF per logic cell.
-    assert res["LUT"]["used"] == 159 and res["FF"]["used"] == 226
+    assert res["LUT"]["used"] == 139 and res["FF"]["used"] == 157
     assert res["LUT"]["available"] == res["FF"]["available"] == 5280
     assert summary["fits"] is True and summary["overflow"] == []
-    assert summary["fmax_mhz"] == pytest.approx(47.62, abs=0.01)
+    assert summary["fmax_mhz"] == pytest.approx(32.71, abs=0.01)
     assert summary["critical_path"]["from"] == "posedge cd_sync.clk"
     text = report.format_summary(summary)
-    assert "Fmax cd_sync.clk: 47.62 MHz (constraint 30.00 MHz, met)" in text
+    assert "Fmax cd_sync.clk: 32.71 MHz (constraint 30.00 MHz, met)" in text
     assert "fits: yes" in text
 
 
 def test_summarize_ecp5():
     summary = report.summarize(get_target("ulx3s-85f"),
-                               report.parse_nextpnr_report(DATA / "ecp5_standin_mac1.pnr.json"),
-                               report.parse_yosys_stat(DATA / "ecp5_standin_mac1.stat.json"))
+                               report.parse_nextpnr_report(DATA / "ecp5_mac_b1.pnr.json"),
+                               report.parse_yosys_stat(DATA / "ecp5_mac_b1.stat.json"))
     assert set(summary["resources"]) >= {"LUT", "FF", "DSP", "BRAM"}
     assert summary["resources"]["DSP"]["used"] == 1
     assert summary["resources"]["LUT"]["source"].startswith("nextpnr TRELLIS_COMB")
@@ -267,33 +285,27 @@ def test_unknown_tool_and_pins():
 
 
 def test_harness_counts_port_bits():
-    assert port_bits(_unelaborated(StandinMac(lanes=2, depth=64))) == (2 * 16 * 2 + 3 + 2 * 6, 2 * 40)
-    assert port_bits(_unelaborated(StandinArray(processors=3, lanes=1, weight_words=100)))[1] == 3 * 40
-    harness = _unelaborated(PinHarness(_unelaborated(StandinMac(lanes=1, depth=16))))
+    assert port_bits(_unelaborated(_Ports([16, 16, 1, 6], [40, 40]))) == (39, 80)
+    assert port_bits(_unelaborated(_Ports([data.ArrayLayout(signed(16), 3)], [unsigned(1)]))) == (48, 1)
+    harness = _unelaborated(PinHarness(_unelaborated(_Ports([16, 1, 1, 4, 1, 4, 16], [40]))))
     cost = harness.cost  # 40 output bits: XOR tree 10 + 3 + 1 nodes
     assert cost == {"in_bits": 16 + 3 + 2 * 4 + 16, "out_bits": 40, "flip_flops": 43 + 14, "luts": 14}
 
 
-def test_design_for_table_builds_the_accelerator_and_the_stand_in_only_on_request():
+def test_design_for_table_builds_the_accelerator():
     from layerpipe.hw.accelerator import Accelerator
     from layerpipe.sched.costs import CostModel
     from layerpipe.sched.scheduler import schedule
     from layerpipe.sched.zoo import zoo_network
 
     table = schedule(zoo_network("mlp-digits"), 2, "layerpipe", CostModel(lanes=4))
-    for prefer in ("auto", "accelerator"):
-        design, info = design_for_table(table, prefer=prefer)
-        _unelaborated(design)
-        assert isinstance(design, Accelerator) and info["source"] == "layerpipe.hw.generate"
-        assert design.table.period_cycles == table.period_cycles and design.lanes == 4
-    design, info = design_for_table(table, prefer="standin")
+    design, info = design_for_table(table)
     _unelaborated(design)
-    assert isinstance(design, StandinArray) and design.processors == 2 and design.lanes == 4
-    assert design.depth * 2 * 4 >= sum(layer.weights for layer in table.network.layers)
-    assert "stand-in" in info["note"]
-    with pytest.raises(LayerPipeError, match="--design 'best'"):
+    assert isinstance(design, Accelerator) and info["source"] == "layerpipe.hw.generate"
+    assert design.table.period_cycles == table.period_cycles and design.lanes == 4
+    with pytest.raises(LayerPipeError, match="--design 'best'.*accelerator, board-top"):
         design_for_table(table, prefer="best")
-    with pytest.raises(LayerPipeError, match="kind"):
+    with pytest.raises(LayerPipeError, match="'kind' is 'nope'; use 'table'"):
         design_from_spec({"kind": "nope"})
 
 
@@ -309,9 +321,9 @@ class _FakeTools:
         cwd = Path(cwd)
         out = ""
         if tool == "yosys":
-            shutil.copy(DATA / "ice40_standin_mac1.stat.json", cwd / "stat.json")
+            shutil.copy(DATA / "ice40_mac_b1.stat.json", cwd / "stat.json")
         elif tool == "nextpnr-ice40":
-            data = json.loads((DATA / "ice40_standin_mac1.pnr.json").read_text())
+            data = json.loads((DATA / "ice40_mac_b1.pnr.json").read_text())
             if self.lc_used is not None:
                 data["utilization"]["ICESTORM_LC"]["used"] = self.lc_used
             if "--pack-only" in args:
@@ -338,10 +350,10 @@ def _fake_build(tmp_path, monkeypatch, fake):
     monkeypatch.setattr(toolchain, "toolchain_env", lambda base=None, tools=None: {
         "YOSYS": "yosys", "NEXTPNR_ICE40": "nextpnr-ice40", "ICEPACK": "icepack"})
     table = schedule(zoo_network("mlp-digits"), 1, "layerpipe", CostModel(lanes=1))
-    return build(StandinMac(lanes=1, depth=64), "icebreaker", tmp_path, table=table, progress=None)
+    return build(_mac_fixture(), "icebreaker", tmp_path, table=table, progress=None)
 
 
-def test_board_build_steps_and_report_with_stand_in_tools(tmp_path, monkeypatch):
+def test_board_build_steps_and_report_with_fake_tools(tmp_path, monkeypatch):
     result = _fake_build(tmp_path, monkeypatch, fake := _FakeTools())
     assert result["status"] == "ok" and result["fits"] is True
     assert [(s["step"], s["status"]) for s in result["steps"]] == [
@@ -354,10 +366,10 @@ def test_board_build_steps_and_report_with_stand_in_tools(tmp_path, monkeypatch)
     assert "--report top.pnr.json --timing-allow-fail --seed 1" in " ".join(fake.calls[2][1])
     assert "set_frequency" in (tmp_path / "top.pcf").read_text() and " 30.0" in (tmp_path / "top.pcf").read_text()
     assert result["artifacts"]["bitstream"] == "top.bin"
-    assert result["resources"]["LC"]["used"] == 282
-    assert result["throughput"]["samples_per_second"] == pytest.approx(47.62e6 / result["schedule"]["period_cycles"],
+    assert result["resources"]["LC"]["used"] == 262
+    assert result["throughput"]["samples_per_second"] == pytest.approx(32.71e6 / result["schedule"]["period_cycles"],
                                                                      rel=1e-3)
-    assert result["design"]["harness"]["in_bits"] == 16 + 3 + 2 * 6 + 16
+    assert result["design"]["harness"]["in_bits"] == port_bits(_unelaborated(_mac_fixture()))[0]
     assert json.loads((tmp_path / "report.json").read_text())["status"] == "ok"
     assert sorted(p.name for p in (tmp_path / "steps").iterdir()) == [
         "01-elaborate.json", "02-synthesize.json", "03-place-route.json", "04-pack.json", "05-report.json"]
@@ -386,7 +398,7 @@ def test_cli_build_exit_status(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(toolchain, "run_tool", _FakeTools(lc_used=9000))
     monkeypatch.setattr(toolchain, "toolchain_env", lambda base=None, tools=None: {
         "YOSYS": "yosys", "NEXTPNR_ICE40": "nextpnr-ice40", "ICEPACK": "icepack"})
-    status = main(["build", "--board", "icebreaker", "--processors", "1", "--lanes", "1", "--design", "standin",
+    status = main(["build", "--board", "icebreaker", "--processors", "1", "--lanes", "1",
                    "-o", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 1 and "fits: NO (LC)" in out and "status: does-not-fit" in out
@@ -396,12 +408,14 @@ def test_cli_build_exit_status(tmp_path, monkeypatch, capsys):
 def test_verilog_target_build(tmp_path):
     from layerpipe.boards.build import build
 
-    result = build(StandinMac(lanes=1, depth=16), "verilog", tmp_path, progress=None)
+    fmt = FixedFormat()
+    result = build(_mac_fixture(max_chunks=16), "verilog", tmp_path, progress=None)
     assert result["status"] == "ok"
     assert [s["step"] for s in result["steps"]] == ["elaborate", "synthesize", "place&route", "pack", "report"]
     assert [s["status"] for s in result["steps"]] == ["ok", "ok", "skipped", "skipped", "ok"]
     assert (tmp_path / "top.v").is_file()
-    assert result["resources"]["DSP"]["used"] == 1 and result["resources"]["BRAM"]["used"] == 16 * 16
+    # one multiplier; the column accumulators: 16 chunks of one acc_bits-wide lane
+    assert result["resources"]["DSP"]["used"] == 1 and result["resources"]["BRAM"]["used"] == 16 * fmt.acc_bits
     assert result["resources"]["LUT"]["used"] > 0 and result["resources"]["FF"]["used"] > 0
     assert json.loads((tmp_path / "report.json").read_text())["status"] == "ok"
     assert len(list((tmp_path / "steps").glob("*.json"))) == 5
