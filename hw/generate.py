@@ -32,7 +32,7 @@ from layerpipe.sim import golden
 from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["SIDECAR_SCHEMA", "SIDECAR_VERSION", "DEFAULT_TOP", "Generated", "initial_weights",
-           "accelerator_for_table", "generate", "sidecar"]
+           "accelerator_for_table", "component_ports", "generate", "sidecar"]
 
 SIDECAR_SCHEMA = "layerpipe-rtl-sidecar"
 SIDECAR_VERSION = 1
@@ -64,7 +64,8 @@ def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str = 
     return Accelerator(table, fmt, weights, initial)
 
 
-def _ports(component) -> list[dict]:
+def component_ports(component) -> list[dict]:
+    """Verilog ports of ``component`` as the sidecar lists them: ``clk``, ``rst``, then member ``a.b`` as ``a__b``."""
     ports = [{"name": "clk", "direction": "in", "width": 1}, {"name": "rst", "direction": "in", "width": 1}]
     for path, member, value in component.signature.flatten(component):
         ports.append({"name": "__".join(str(part) for part in path),
@@ -123,7 +124,7 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
         "lanes": lanes,
         "pipeline_cycles": pipeline_cycles(fmt, lanes),
         "clock": {"name": "clk", "reset": "rst", "reset_active": "high", "reset_synchronous": True},
-        "ports": _ports(acc),
+        "ports": component_ports(acc),
         "streams": {
             "sample_in": {"payload": "sample_in__payload", "valid": "sample_in__valid", "ready": "sample_in__ready",
                           "fields": _fields(sample_layout(table, fmt), fmt)},

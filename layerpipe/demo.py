@@ -231,8 +231,9 @@ def _rtl(tables, config: DemoConfig, out: Path, cache: _Cache, progress: _Progre
 
         progress.say("rtl", f"{policy}: Verilog, Verilator build, {config.samples} samples in cocotb")
         t0 = time.perf_counter()
+        # one Verilator cache for every policy: identical Verilog (often layerpipe's and optimal's) builds once
         verdict = verify_table(table, config.samples, out / "build" / policy, weights=config.weights,
-                               seed=config.seed).to_dict()
+                               seed=config.seed, cache_dir=out / "build" / "verilator-cache").to_dict()
         _copy(out / "build" / policy / "rtl" / "layerpipe_top.v", verilog)
         cache.put("rtl", key, verdict)
         progress.say("rtl", f"{policy}: {verdict['rtl_cycles']:,} cycles (predicted {verdict['predicted_cycles']:,}),"

@@ -9,7 +9,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 # The generator's sidecar lists ports this way; sharing it keeps bench and sidecar names alike.
-from layerpipe.hw.generate import _ports as component_ports
+from layerpipe.hw.generate import component_ports
 
 __all__ = ["Design", "component_verilog", "component_ports"]
 
