@@ -147,7 +147,8 @@ class BoardTop(Elaboratable):
         rows = acc.bank_rows
         layer = Signal(range(max(layers) + 1))
         row = Signal(range(max(rows.values()) + 1))
-        pending = Signal()  # wread_data holds the row asked for in the previous cycle
+        issued = Signal()  # a row was asked for in the previous cycle
+        pending = Signal()  # wread_data holds the row asked for two cycles ago (the read-back latency)
         last_issued = Signal()
         m.d.comb += [acc.wread_layer.eq(layer), acc.wread_addr.eq(row)]
 
@@ -157,6 +158,7 @@ class BoardTop(Elaboratable):
         folded = Const(0, 32)
         for base in range(0, width, 32):
             folded = folded ^ acc.wread_data[base:min(base + 32, width)]
+        m.d.sync += pending.eq(issued)
         with m.If(pending):
             m.d.sync += self.checksum.eq(rotl1(self.checksum) + folded)
 
@@ -172,11 +174,11 @@ class BoardTop(Elaboratable):
                 with m.Else():
                     m.d.sync += have.eq(1)
                 with m.If(acc.done):
-                    m.d.sync += [layer.eq(layers[0]), row.eq(0), pending.eq(0), last_issued.eq(0)]
+                    m.d.sync += [layer.eq(layers[0]), row.eq(0), issued.eq(0), last_issued.eq(0)]
                     m.next = "READ"
             with m.State("READ"):
-                # Issue one row per cycle; its data arrives (and is folded in) in the next.
-                m.d.sync += pending.eq(~last_issued)
+                # Issue one row per cycle; its data arrives (and is folded in) two cycles later.
+                m.d.sync += issued.eq(~last_issued)
                 with m.If(~last_issued):
                     for i, number in enumerate(layers):
                         with m.If((layer == number) & (row == rows[number] - 1)):
@@ -186,7 +188,7 @@ class BoardTop(Elaboratable):
                                 m.d.sync += last_issued.eq(1)
                         with m.Elif(layer == number):
                             m.d.sync += row.eq(row + 1)
-                with m.Elif(~pending):
+                with m.Elif(~issued & ~pending):
                     m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += [self.passed.eq(self.checksum == self.expected),

@@ -207,7 +207,7 @@ class Accelerator(wiring.Component):
     ``cycles``/``stall_cycles`` Out(CYCLE_BITS), ``sample_in`` (stream sink of
     :func:`sample_layout`), ``result_out`` (stream source of :func:`result_layout`),
     ``wread_layer``/``wread_addr`` In and ``wread_data`` Out (weight read-back while idle,
-    one cycle latency: bank row ``wread_addr`` of layer ``wread_layer`` (1-based)).
+    two cycles latency: bank row ``wread_addr`` of layer ``wread_layer`` (1-based)).
     """
 
     def __init__(self, table, fmt: FixedFormat, weights: str = "stash", initial_weights=None):
@@ -343,7 +343,7 @@ class Accelerator(wiring.Component):
         core = Module()
         for p, pe in self.pes.items():
             core.submodules[f"pe{p}"] = pe
-            m.d.comb += pe.samples.eq(samples)
+            m.d.comb += [pe.samples.eq(samples), pe.prime.eq(go)]  # go resets the core: the PE's prime cycle
 
         m.d.comb += running_next.eq(Mux(go, self.n_samples != 0, running & ~(run & last)))
         m.d.sync += running.eq(running_next)
@@ -382,8 +382,8 @@ class Accelerator(wiring.Component):
                     addr = Mux(request.en, request.addr, addr)
                     m.d.comb += request.data.eq(port.read_data)
                 m.d.comb += [raddr.eq(addr), ren.eq(any_of(r.en for r in readers))]
-                if port_index == 0:  # weight read-back while idle
-                    with m.If(~self.busy):
+                if port_index == 0:  # weight read-back while idle (go: the PEs' first weight reads)
+                    with m.If(~self.busy & ~go):
                         m.d.comb += [raddr.eq(self.wread_addr), ren.eq(self.wread_layer == l)]
                     readback[l] = port.read_data
                 m.d.comb += port.read_en.eq(Mux(self.busy, run & ren, ren))
@@ -394,11 +394,14 @@ class Accelerator(wiring.Component):
                                  port.addr.eq(Mux(wen, request.addr, raddr))]
                 else:
                     m.d.comb += port.addr.eq(raddr)
-        layer_r = Signal.like(self.wread_layer)
-        m.d.sync += layer_r.eq(self.wread_layer)
+        # read-back data registered per bank: block RAM's clock-to-out ends at a flip-flop
+        layer_r = [Signal.like(self.wread_layer, name=f"wread_layer_d{stage + 1}") for stage in range(2)]
+        m.d.sync += [layer_r[0].eq(self.wread_layer), layer_r[1].eq(layer_r[0])]
         for l, read_data in readback.items():
-            with m.If(layer_r == l):
-                m.d.comb += self.wread_data.eq(read_data)
+            arrived = Signal.like(self.wread_data, name=f"wread_bank{l}")
+            m.d.sync += arrived.eq(read_data)
+            with m.If(layer_r[1] == l):
+                m.d.comb += self.wread_data.eq(arrived)
 
         # -- stash memories: a delay line of V weight versions per layer ---------------------
         for l, versions in self.stash.items():

@@ -37,7 +37,6 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from layerpipe.hw import estimate as est
-from layerpipe.hw.weight_bank import memory_attrs
 from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["ELEMENTS", "element_shape", "DelayWriteSignature", "DelayReadSignature", "DelayLine"]
@@ -110,8 +109,8 @@ class DelayLine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, chunks = self.rows, self.chunks
-        attrs = memory_attrs(platform, max(2, rows) * data.Layout.cast(self.row).size, {"no_rw_check": 1})
-        m.submodules.memory = mem = memory.Memory(shape=self.row, depth=max(2, rows), init=[], attrs=attrs)
+        m.submodules.memory = mem = memory.Memory(shape=self.row, depth=max(2, rows), init=[],
+                                                  attrs={"no_rw_check": 1})
         addr_shape = range(max(2, rows))
 
         def slot_base(name, init_slot, advance):

@@ -141,7 +141,7 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                     "stall_cycles": f"{CYCLE_BITS}-bit count of stalled cycles", "stalls": stall_note,
                     "n_samples_bits": SAMPLE_BITS},
         "weight_readback": {"layer": "wread_layer (1-based)", "addr": "wread_addr (bank row)",
-                            "data": "wread_data, one cycle later, only while idle",
+                            "data": "wread_data, two cycles later, only while idle",
                             "layout": "bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
                                       "C = ceil(N_in / lanes); lane k at bits [k*data_bits, (k+1)*data_bits)",
                             "rows": {str(layer): rows for layer, rows in acc.bank_rows.items()}},

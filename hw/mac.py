@@ -24,15 +24,17 @@ Arithmetic is :class:`~layerpipe.sim.numerics.FixedFormat`'s, bit for bit: produ
 sums exact in ``acc_bits``, round half up, saturation to the data range.
 
 Timing (static, no handshake). Operands are presented with ``valid`` in cycle t (the
-"operand cycle": in a PE, the cycle after the memory read was issued). Every output is a
-register, valid for one cycle:
+"operand cycle": in a PE, the cycle after the issue). Every output is valid for one cycle:
 
 * ``dot_*`` (F) in cycle t + ``latency[F]`` after the row's *last* chunk (3, or 4 with
-  ``tree_register``): products register, [tree register], accumulator, output register;
-* ``col_*`` (B) in cycle t + ``latency[B]`` = t + 2 after each chunk of the *last* row:
-  products register, accumulator read-modify-write + output register;
-* ``upd_*`` (G) in cycle t + ``latency[G]`` = t + 2 after each chunk: products register,
-  update + output register.
+  ``tree_register``): operand registers, products register, [tree register], row
+  accumulator (``dot_z``/``dot_act``/``dot_mask`` are decoded from it);
+* ``col_*`` (B) in cycle t + ``latency[B]`` = t + 3 after each chunk of the *last* row:
+  operand registers, products register, accumulator read-modify-write + output register;
+* ``upd_*`` (G) in cycle t + ``latency[G]`` = t + 2 after each chunk: operand registers,
+  products register; the update is combinational from the products register (straight into
+  the bank's write port), so that G's last write lands two cycles before its task ends and a
+  bank read requested a cycle ahead of its issue (hw/pe.py) never meets it.
 
 A task whose last operand read is issued in cycle s sees its last result in cycle
 s + 1 + latency and can write it to a memory in that cycle, so the cost model's
@@ -157,7 +159,7 @@ class VectorMAC(wiring.Component):
         if MacOp.B in self.ops:
             self.latency[MacOp.B] = 3
         if MacOp.G in self.ops:
-            self.latency[MacOp.G] = 3
+            self.latency[MacOp.G] = 2
 
         chunk, word = chunk_layout(fmt, lanes), signed(fmt.data_bits)
         members = {"valid": In(1), "op": In(MacOp), "weights": In(chunk), "first": In(1), "last": In(1)}
@@ -274,7 +276,7 @@ class VectorMAC(wiring.Component):
         if has_g:
             valid2 = delayed(self.valid & is_g, "g_valid", 2)
             old = delayed(self.weights, "g_weights", 2)
-            m.d.sync += self.upd_valid.eq(valid2)
+            m.d.comb += self.upd_valid.eq(valid2)
             shift = fmt.frac_bits + fmt.lr_shift
             for k in range(lanes):
                 if shift:
@@ -283,9 +285,9 @@ class VectorMAC(wiring.Component):
                     new = (scaled - products[k]) >> shift
                 else:
                     new = old[k] - products[k]
-                m.d.sync += self.upd_weights[k].eq(saturate(new, bits))
+                m.d.comb += self.upd_weights[k].eq(saturate(new, bits))
             if tag is not None:
-                m.d.sync += self.upd_tag.eq(delayed(tag, "g_tag", 2))
+                m.d.comb += self.upd_tag.eq(delayed(tag, "g_tag", 2))
         return m
 
     # -- resources -------------------------------------------------------------------------
@@ -327,5 +329,4 @@ class VectorMAC(wiring.Component):
             total += (est.adder(max(0, 2 * bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
                       + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
             total += est.register(2 * (lanes * bits + 1 + tag_bits))  # old weights, valid (+ tag), two stages
-            total += est.register(lanes * bits + 1 + tag_bits)  # outputs
         return total

@@ -9,17 +9,19 @@ issues one row chunk per cycle, row by row, ``N_out · C`` issues from the task'
 cycle, then its pipeline drains. Cycles after an issue:
 
 =====  ===================================================================================
-+0     issue (the task's start cycle for the first one): addresses of the weight chunk
-       (bank, or stash for B under ``stash``), the activation chunk a_{l−1}[c] (F, G), the
-       error word e_l[j] and mask bit (B, G), target word t_j (F_L, last chunk of a row)
+−1     the weight chunk requested (bank, or stash for B under ``stash``), a cycle ahead of
+       its issue: from the iterator's next state (``prime`` for the issue of cycle 0)
++0     issue (the task's start cycle for the first one): the weight chunk arrives into its
+       register; addresses of the activation chunk a_{l−1}[c] (F, G), the error word e_l[j]
+       and mask bit (B, G), target word t_j (F_L, last chunk of a row)
 +1     operand cycle: read data arrive; δ_j = mask ? e : 0 (σ' applied as the error streams
        in); operands into :class:`~layerpipe.hw.mac.VectorMAC`; F under ``stash`` copies
        the weight chunk into the stash
-+3     B: e_{l−1}[c] of the last row (``col_*``) written; G: the updated chunk (``upd_*``)
-       written back to the bank
-+4     F, end of a row (``dot_*``): hidden layer a_l[j] = ReLU(z_j) and mask_l[j] = z_j > 0
-       written; output layer err_L[j] = δ_L = sat(z_j − t_j) written, and z_j with
-       z_j − t_j (exact) to the result collector
++3     G: the updated chunk written back to the bank (``upd_*``)
++4     B: e_{l−1}[c] of the last row written (``col_*``); F, end of a row (``dot_*``):
+       hidden layer a_l[j] = ReLU(z_j) and mask_l[j] = z_j > 0 written; output layer
+       err_L[j] = δ_L = sat(z_j − t_j) written, and z_j with z_j − t_j (exact) to the result
+       collector
 =====  ===================================================================================
 
 The last write of a task lands ``1 + VectorMAC latency`` cycles after its last issue
@@ -28,7 +30,9 @@ task_overhead_cycles`` cycles exactly as the cost model says when
 ``task_overhead_cycles`` is at least that (smaller overheads are refused). A task never
 reads what it writes, and the schedule guarantees that the data it reads were written
 before its start (docs/semantics.md), so all memories use plain non-transparent
-synchronous read ports.
+synchronous read ports. The weight requests a cycle ahead keep this: G, the only writer of
+a bank, writes its last chunk at +3, two cycles before its task ends, so a read requested
+in the cycle before a task's start never meets a write, nor a write on the same bank port.
 
 Memories live in the accelerator (weight banks, delay lines, stash memories); the PE has
 request ports only. Weight-bank ports are named after the task (``F2_w``: weight reads
@@ -306,7 +310,9 @@ def _lane(word, lane, bits):
 class PE(wiring.Component):
     """Processing element ``processor`` of ``table`` (module docstring).
 
-    Members (created from the task list): ``samples`` (In), ``launch``/``task``/``sample``
+    Members (created from the task list): ``samples`` (In), ``prime`` (In: high in the cycle
+    before schedule cycle 0, with the PE held in reset: requests cycle 0's weight chunk),
+    ``launch``/``task``/``sample``
     (Out: the sequencer's launch in this cycle), ``next_launch``/``next_task``/``next_launches``
     (Out: the launch of the next schedule cycle, one bit per task in the last, for registered
     control), per task ``<task>_w`` (weight-bank
@@ -326,7 +332,7 @@ class PE(wiring.Component):
         network = table.network
         lanes, bits = self.lanes, fmt.data_bits
         self.weight_row = data.ArrayLayout(signed(bits), lanes)
-        members = {"samples": In(SAMPLE_BITS), "launch": Out(1), "task": Out(_index(len(self.plans))),
+        members = {"samples": In(SAMPLE_BITS), "prime": In(1), "launch": Out(1), "task": Out(_index(len(self.plans))),
                    "sample": Out(SAMPLE_BITS), "next_launch": Out(1), "next_task": Out(_index(len(self.plans))),
                    "next_launches": Out(max(1, len(self.plans)))}
         for plan in self.plans:
@@ -455,24 +461,36 @@ class PE(wiring.Component):
         m.d.comb += [nx["last_c"].eq(last_c_next), nx["last_row"].eq(last_row_next),
                      nx["first_c"].eq(Mux(cont, s0["last_c"], 1)),
                      nx["first_row"].eq(Mux(cont, s0["first_row"] & ~s0["last_c"], 1))]
-        for p in plans:
-            m.d.sync += here0[p.index].eq(Mux(launch, hits[p.index], cont & here0[p.index]))
+        here_next = {p.index: Mux(launch, hits[p.index], cont & here0[p.index]) for p in plans}
+        m.d.sync += [here0[p.index].eq(here_next[p.index]) for p in plans]
         m.d.sync += [s0[key].eq(nx[key]) for key in s0]
         m.d.sync += end0.eq(last_c_next & last_row_next)
         m.d.comb += [self.next_launch.eq(seq.next_launch), self.next_task.eq(seq.next_task),
                      self.next_launches.eq(seq.next_hits)]
 
-        # -- issue requests: weight rows, delay-line rows; each read side moves on to the next
-        #    sample with the task's last issue
+        # -- weight rows (bank, stash) are requested a cycle ahead of their issue, from ``nx``, and
+        #    registered on arrival, so that a block RAM's clock-to-out (5.8 ns on the ECP5) ends at a
+        #    flip-flop instead of running on through the operand multiplexers. The issue of
+        #    schedule cycle 0 has no cycle ahead inside the run: ``prime`` (the cycle before, with
+        #    the PE held in reset) requests its rows.
+        early_here = {p.index: Mux(self.prime, int(p is first_plan), here_next[p.index]) for p in plans}
+        early_lin = Mux(self.prime, 0, nx["lin"])
+        early_end = Mux(self.prime, int(first_plan is not None and first_plan.issues == 1),
+                        last_c_next & last_row_next)
+        for p in plans:
+            if p.reads_bank:
+                port = getattr(self, f"{p.name}_w")
+                m.d.comb += [port.addr.eq(early_lin), port.en.eq(early_here[p.index])]
+            if p.stash and p.kind == "B":
+                port = getattr(self, f"{p.name}_stash")
+                m.d.comb += [port.chunk.eq(early_lin), port.en.eq(early_here[p.index]),
+                             port.advance.eq(early_here[p.index] & early_end)]
+
+        # -- issue requests: delay-line rows; each read side moves on to the next sample with the
+        #    task's last issue
         for p in plans:
             here = here0[p.index]
             last_issue = here & end0
-            if p.reads_bank:
-                port = getattr(self, f"{p.name}_w")
-                m.d.comb += [port.addr.eq(s0["lin"]), port.en.eq(here)]
-            if p.stash and p.kind == "B":
-                port = getattr(self, f"{p.name}_stash")
-                m.d.comb += [port.chunk.eq(s0["lin"]), port.en.eq(here), port.advance.eq(last_issue)]
             rows = {p.vec: s0["c"], p.err: s0["je"], p.mask: s0["je"], p.target: s0["je"]}
             for item in p.reads():
                 port = getattr(self, f"{p.name}_{item}")
@@ -507,8 +525,12 @@ class PE(wiring.Component):
         vdata = Signal(self.weight_row, name="s1_vector")
         eword = Signal(signed(bits), name="s1_error")
         mbit = Signal(name="s1_mask")
-        sources = [(p.index, getattr(self, f"{p.name}_stash" if (p.stash and p.kind == "B") else f"{p.name}_w").data)
-                   for p in plans]
+        sources = []
+        for p in plans:
+            port = getattr(self, f"{p.name}_stash" if (p.stash and p.kind == "B") else f"{p.name}_w")
+            arrived = Signal(self.weight_row, name=f"s1_{p.name}_weights")  # requested two cycles ago
+            m.d.sync += arrived.eq(port.data)
+            sources.append((p.index, arrived))
         m.d.comb += wdata.eq(select(sources))
         vectors = [(p.index, getattr(self, f"{p.name}_{p.vec}").data) for p in plans if p.vec]
         if vectors:

@@ -55,28 +55,8 @@ from amaranth.utils import ceil_log2
 from layerpipe.hw import estimate as est
 from layerpipe.sim.numerics import FixedFormat
 
-__all__ = ["LUTRAM_MAX_BITS", "memory_attrs", "chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights",
+__all__ = ["chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights",
            "pack_chunk", "unpack_chunk", "weights_to_words", "words_to_weights", "BankPortSignature", "WeightBank"]
-
-
-# -- memory mapping ---------------------------------------------------------------------------
-
-# On the ECP5, memories up to this many bits are asked for LUT RAM (TRELLIS_DPR16X4, one copy
-# per read port) instead of DP16KD block RAM. Yosys maps DP16KD without its output register
-# (REGMODE NOREG, 5.8 ns clock-to-out on a -6 part), which makes a block-RAM read into the PE's
-# operand multiplexers the accelerator's critical path on the ULX3S-85F (84.6 MHz). Measured
-# with 32 Kbit (every bank and stash in LUT RAM): 74.7 MHz, worse, because the 256-deep bank
-# of layer 1 then needs a 16:1 read multiplexer behind an address that the read-back
-# multiplexer also drives. Off (0) until a shallow-only setting is measured; the hook stays.
-LUTRAM_MAX_BITS = 0
-
-
-def memory_attrs(platform, bits: int, attrs=None) -> dict:
-    """Memory attributes for ``platform``: ``ram_style = "distributed"`` for a small memory on the ECP5."""
-    attrs = dict(attrs or {})
-    if getattr(platform, "family", None) == "ecp5" and 0 < bits <= LUTRAM_MAX_BITS:
-        attrs["ram_style"] = "distributed"
-    return attrs
 
 
 # -- chunk words ------------------------------------------------------------------------------
@@ -202,7 +182,6 @@ class WeightBank(wiring.Component):
         m = Module()
         rows = weights_to_chunks(self.init, self.lanes).tolist()
         attrs = {} if self.exact_collisions else {"no_rw_check": 1}  # see the module docstring
-        attrs = memory_attrs(platform, max(2, self.depth) * self.lanes * self.fmt.data_bits, attrs)
         m.submodules.memory = mem = memory.Memory(shape=self.word, depth=max(2, self.depth), init=rows, attrs=attrs)
         for name in ("a", "b"):
             port = getattr(self, name)

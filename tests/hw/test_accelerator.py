@@ -101,7 +101,7 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
             for row in range(dut.bank_rows[layer.index]):
                 ctx.set(dut.wread_layer, layer.index)
                 ctx.set(dut.wread_addr, row)
-                await ctx.tick()
+                await ctx.tick().repeat(2)  # two cycles of read latency
                 rows.append(ctx.get(dut.wread_data))
             final.append(words_to_weights(rows, fmt, table.cost.lanes, layer.out_size, layer.in_size))
         state["weights"] = final

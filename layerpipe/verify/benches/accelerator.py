@@ -50,8 +50,7 @@ async def train_and_compare(dut):
         dut.wread_layer.value = layer
         for addr, expected in enumerate(rows):
             dut.wread_addr.value = addr
-            await RisingEdge(dut.clk)
-            await RisingEdge(dut.clk)
+            await ClockCycles(dut.clk, 3)  # two cycles of read latency, and one to sample after
             got = int(dut.wread_data.value)
             if got != expected and len(weight_mismatches) < 10:
                 weight_mismatches.append(f"layer {layer} bank row {addr}: RTL {got:#x}, golden {expected:#x}")

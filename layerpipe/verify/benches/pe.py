@@ -51,8 +51,15 @@ async def train_and_compare(dut):
     for data in [entry[2] for entry in bank_reads] + [entry[3] for entry in ring_reads]:
         data.value = 0
     dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
+    dut.prime.value = 0
+    await ClockCycles(dut.clk, 1)
+    dut.prime.value = 1  # the last reset cycle primes: the weight reads of schedule cycle 0's issue
+    await RisingEdge(dut.clk)
+    primed = [(data, bank.read(int(addr.value))) for en, addr, data, bank in bank_reads if int(en.value)]
     dut.rst.value = 0
+    dut.prime.value = 0
+    for data, word in primed:
+        data.value = word
     for cycle in range(cfg["cycles"]):
         await RisingEdge(dut.clk)  # ends `cycle`: the requests below are the ones the PE made in it
         for ring, rows in arrivals.get(cycle, ()):
