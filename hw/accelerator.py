@@ -377,10 +377,12 @@ class Accelerator(wiring.Component):
                 writers = [getattr(self._task_pe(u.task)[0], f"{u.task}_wr") for u in uses if u.write == port_index]
                 raddr = Signal(len(port.addr), name=f"bank{l}_{port_name}_raddr")
                 ren = Signal(name=f"bank{l}_{port_name}_ren")
-                addr = Const(0, 1)
-                for request in readers:  # lockstep readers drive the same address
+                # lockstep readers drive the same address; the last reader's address stands when none
+                # reads, so readers of one PE (one address signal) need no multiplexer at all
+                addr = readers[-1].addr if readers else Const(0, 1)
+                for request in readers[:-1]:
                     addr = Mux(request.en, request.addr, addr)
-                    m.d.comb += request.data.eq(port.read_data)
+                m.d.comb += [request.data.eq(port.read_data) for request in readers]
                 m.d.comb += [raddr.eq(addr), ren.eq(any_of(r.en for r in readers))]
                 if port_index == 0:  # weight read-back while idle (go: the PEs' first weight reads)
                     with m.If(~self.busy & ~go):

@@ -28,7 +28,8 @@ Timing (static, no handshake). Operands are presented with ``valid`` in cycle t 
 
 * ``dot_*`` (F) in cycle t + ``latency[F]`` after the row's *last* chunk (3, or 4 with
   ``tree_register``): operand registers, products register, [tree register], row
-  accumulator (``dot_z``/``dot_act``/``dot_mask`` are decoded from it);
+  accumulator (``dot_z``, its unsaturated ``dot_wide``, ``dot_act`` and ``dot_mask`` are
+  decoded from it);
 * ``col_*`` (B) in cycle t + ``latency[B]`` = t + 3 after each chunk of the *last* row:
   operand registers, products register, accumulator read-modify-write + output register;
 * ``upd_*`` (G) in cycle t + ``latency[G]`` = t + 2 after each chunk: operand registers,
@@ -134,8 +135,8 @@ class VectorMAC(wiring.Component):
     Inputs, sampled in the operand cycle: ``valid``, ``op``, ``weights`` (chunk),
     ``vector`` (chunk, F and G), ``scalar`` (δ_i, B and G), ``first``/``last`` (F: first /
     last chunk of a row; B: first / last row), ``chunk`` (B: accumulator row), ``relu``
-    (F: apply ReLU), ``tag``. Outputs: ``dot_valid``, ``dot_z``, ``dot_act``,
-    ``dot_mask``, ``col_valid``, ``col_chunk``, ``col_data``, ``upd_valid``,
+    (F: apply ReLU), ``tag``. Outputs: ``dot_valid``, ``dot_z``, ``dot_wide`` (z before
+    saturation), ``dot_act``, ``dot_mask``, ``col_valid``, ``col_chunk``, ``col_data``, ``upd_valid``,
     ``upd_weights`` (+ ``*_tag``), only for the operations built.
     """
 
@@ -169,7 +170,8 @@ class VectorMAC(wiring.Component):
             members["scalar"] = In(word)
         if MacOp.F in self.ops:
             members["relu"] = In(1)
-            members.update(dot_valid=Out(1), dot_z=Out(word), dot_act=Out(word), dot_mask=Out(1))
+            members.update(dot_valid=Out(1), dot_z=Out(word), dot_wide=Out(signed(fmt.acc_bits - fmt.frac_bits)),
+                           dot_act=Out(word), dot_mask=Out(1))
         if MacOp.B in self.ops:
             chunk_index = range(max(2, max_chunks))  # at least one bit: Verilog has no 0-bit vectors
             members["chunk"] = In(chunk_index)
@@ -245,7 +247,7 @@ class VectorMAC(wiring.Component):
             relu3 = delayed(relu2, "f_relu3")
             z = Signal(signed(bits), name="z")
             shifted = acc >> fmt.frac_bits
-            m.d.comb += [z.eq(to_word(acc)), self.dot_z.eq(z),
+            m.d.comb += [z.eq(to_word(acc)), self.dot_z.eq(z), self.dot_wide.eq(shifted),
                          self.dot_act.eq(Mux(relu3 & shifted[-1], 0, z)),
                          self.dot_mask.eq(~shifted[-1] & shifted.any())]
             m.d.sync += self.dot_valid.eq(valid2 & last2)

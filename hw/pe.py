@@ -473,10 +473,10 @@ class PE(wiring.Component):
         #    flip-flop instead of running on through the operand multiplexers. The issue of
         #    schedule cycle 0 has no cycle ahead inside the run: ``prime`` (the cycle before, with
         #    the PE held in reset) requests its rows.
+        # A stash read side moves on to the next sample with the task's last issue, a cycle after
+        # its last read: from registers, and long before the next run's first read.
         early_here = {p.index: Mux(self.prime, int(p is first_plan), here_next[p.index]) for p in plans}
         early_lin = Mux(self.prime, 0, nx["lin"])
-        early_end = Mux(self.prime, int(first_plan is not None and first_plan.issues == 1),
-                        last_c_next & last_row_next)
         for p in plans:
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")
@@ -484,7 +484,7 @@ class PE(wiring.Component):
             if p.stash and p.kind == "B":
                 port = getattr(self, f"{p.name}_stash")
                 m.d.comb += [port.chunk.eq(early_lin), port.en.eq(early_here[p.index]),
-                             port.advance.eq(early_here[p.index] & early_end)]
+                             port.advance.eq(here0[p.index] & end0)]
 
         # -- issue requests: delay-line rows; each read side moves on to the next sample with the
         #    task's last issue
@@ -577,9 +577,15 @@ class PE(wiring.Component):
                     # target t_j was read with the row's last chunk: align it with the MAC's dot output
                     target = getattr(self, f"{p.name}_{p.target}").data[s1["jl"]]
                     for stage in range(mac.latency[MacOp.F]):
-                        delayed = Signal(signed(bits), name=f"target_d{stage + 1}")
-                        m.d.sync += delayed.eq(target)
-                        target = delayed
+                        early, target = target, Signal(signed(bits), name=f"target_d{stage + 1}")
+                        m.d.sync += target.eq(early)
+                    # z − t without waiting for z's saturation: the low word of the unsaturated z minus
+                    # t, or, when z saturates, the bound minus t (registered a cycle early from t)
+                    wide = mac.dot_wide
+                    over = Mux(wide[-1], ~wide[bits - 1:-1].all(), wide[bits - 1:-1].any())
+                    bound_diff = [Signal(signed(bits + 1), name=f"output_{name}_diff") for name in ("max", "min")]
+                    m.d.sync += [bound_diff[0].eq(self.fmt.data_max - early),
+                                 bound_diff[1].eq(self.fmt.data_min - early)]
                     diff = Signal(signed(bits + 1), name="output_diff")
                     delta = Signal(signed(bits), name="output_delta")
                     # the sample's last output, as a register: F_L's last issue delayed to the output cycle
@@ -589,7 +595,9 @@ class PE(wiring.Component):
                         m.d.sync += delayed_last.eq(last_out)
                         last_out = delayed_last
                     m.d.comb += self.result.last.eq(last_out)
-                    m.d.comb += [diff.eq(mac.dot_z - target), delta.eq(saturate(diff, bits)),
+                    m.d.comb += [diff.eq(Mux(over, Mux(wide[-1], bound_diff[1], bound_diff[0]),
+                                             wide[:bits].as_signed() - target)),
+                                 delta.eq(saturate(diff, bits)),
                                  self.result.valid.eq(here),
                                  self.result.index.eq(mac.dot_tag.je * lanes + mac.dot_tag.jl),
                                  self.result.value.eq(mac.dot_z), self.result.diff.eq(diff)]
