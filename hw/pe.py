@@ -476,7 +476,11 @@ class PE(wiring.Component):
         # A stash read side moves on to the next sample with the task's last issue, a cycle after
         # its last read: from registers, and long before the next run's first read.
         early_here = {p.index: Mux(self.prime, int(p is first_plan), here_next[p.index]) for p in plans}
-        early_lin = Mux(self.prime, 0, nx["lin"])
+        # The row address of the next issue: 0 at a launch, else the current one + 1, kept in a
+        # register (a don't-care while no task reads), so no adder lies on the request path.
+        lin_inc = Signal.like(s0["lin"], name="s0_lin_inc", init=1)
+        m.d.sync += lin_inc.eq(nx["lin"] + 1)
+        early_lin = Mux(self.prime | launch, 0, lin_inc)
         for p in plans:
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")

@@ -129,17 +129,20 @@ class Sequencer(wiring.Component):
         # start offset) and ``live`` (the next cycle's period runs a sample of 0..N−1 for it),
         # from the task's own sample counter (period index − lag). The next cycle's launch is
         # then one AND per task.
+        # Both outcomes of the period wrap are compared on registers, in parallel with the wrap
+        # test, and then selected: no compare waits on a freshly incremented counter.
         ahead_wrap = ahead_offset == period - 1
-        ahead_offset_next = Mux(ahead_wrap, 0, ahead_offset + 1)
         for number, (start, lag) in enumerate(self.entries):
             first_sample = 1 // period - lag  # the task's sample number in cycle 1
             ahead_sample = Signal(signed(self.index_bits + 1), name=f"t{number}_sample", init=first_sample)
-            ahead_sample_next = Mux(ahead_wrap, ahead_sample + 1, ahead_sample)
             live = Signal(name=f"t{number}_live", init=int(first_sample == 0))  # N ≥ 1 at reset
             hit = Signal(name=f"t{number}_hit", init=int(start == 1 % period))
-            m.d.sync += [ahead_sample.eq(ahead_sample_next),
-                         live.eq((ahead_sample_next >= 0) & (ahead_sample_next < self.samples)),
-                         hit.eq(ahead_offset_next == start)]
+            live_now = (ahead_sample >= 0) & (ahead_sample < self.samples)
+            live_after_wrap = (ahead_sample >= -1) & (ahead_sample + 1 < self.samples)
+            with m.If(ahead_wrap):
+                m.d.sync += ahead_sample.eq(ahead_sample + 1)
+            m.d.sync += [live.eq(Mux(ahead_wrap, live_after_wrap, live_now)),
+                         hit.eq(Mux(ahead_wrap, start == 0, ahead_offset == start - 1))]
             m.d.comb += self.next_hits[number].eq(hit & live)
             with m.If(hit & live):
                 m.d.comb += [
