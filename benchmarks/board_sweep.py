@@ -1,11 +1,14 @@
 """FPGA sweep: utilisation, Fmax and training throughput of the digits MLP accelerator.
 
-1. ULX3S-85F (ECP5): every policy at P = 1, 2, 4 (``sequential`` only at P = 1).
+1. ULX3S-85F (ECP5): every policy at P = 1, 2, 4 (``sequential`` only at P = 1), the generated
+   accelerator (``layerpipe.hw.generate.accelerator_for_table``) behind the pin harness, whose
+   shift registers are in the numbers.
 2. iCE40UP5K (iCEBreaker): the largest P that fits (``layerpipe``, for K = 1 and 2 lanes per
-   processor: the UP5K has 8 DSP blocks).
+   processor: the UP5K has 8 DSP blocks), as the self-checking board top (samples in ROM,
+   pass/fail LEDs; ``--ice40-design accelerator`` for the harness instead, which alone needs
+   more than a thousand flip-flops of the UP5K's 5,280 cells).
 
-Builds the generated accelerator (``layerpipe.hw.generate.accelerator_for_table``) behind the
-pin harness. Throughput = Fmax / period samples per second.
+Throughput = Fmax / period samples per second.
 
     python benchmarks/board_sweep.py                      # the full sweep, build folders in build-sweep/
     python benchmarks/board_sweep.py --processors 1,2 --policies layerpipe --no-ice40
@@ -24,7 +27,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from layerpipe.boards.build import build, design_from_spec, write_json_atomic
+from layerpipe.boards.build import DESIGNS, build, design_from_spec, write_json_atomic
 from layerpipe.boards.report import format_table
 from layerpipe.commands._common import parse_processors
 from layerpipe.sched.scheduler import POLICIES
@@ -33,7 +36,7 @@ from layerpipe.sched.scheduler import POLICIES
 def run_one(job: dict) -> dict:
     """Build one (board, policy, P, K) point; returns a row (also for a design that does not fit)."""
     spec = {"kind": "table", "network": job["network"], "processors": job["processors"], "policy": job["policy"],
-            "lanes": job["lanes"], "design": "accelerator"}
+            "lanes": job["lanes"], "design": job.get("design", "accelerator")}
     row = {"board": job["board"], "policy": job["policy"], "processors": job["processors"], "lanes": job["lanes"]}
     result = _previous(Path(job["out"]) / job["board"], spec) if job.get("resume") else None
     if result is None:
@@ -41,7 +44,8 @@ def run_one(job: dict) -> dict:
             design, info, table = design_from_spec(spec)
         except Exception as exc:  # a policy that cannot schedule (e.g. not implemented yet) is a row, not a crash
             return {**row, "status": "skipped", "note": f"{type(exc).__name__}: {exc}"}
-        out = Path(job["out"]) / job["board"] / f"{job['policy']}-P{table.processors}-K{job['lanes']}"
+        suffix = "" if spec["design"] == "accelerator" else f"-{spec['design']}"
+        out = Path(job["out"]) / job["board"] / f"{job['policy']}-P{table.processors}-K{job['lanes']}{suffix}"
         result = build(design, job["board"], out, table=table, clock_mhz=job.get("clock_mhz"), design_info=info,
                        progress=sys.stderr if job.get("verbose") else None)
     out = Path(result["_dir"]) if "_dir" in result else out
@@ -57,7 +61,7 @@ def run_one(job: dict) -> dict:
 
 def _previous(board_dir: Path, spec: dict) -> dict | None:
     """A finished earlier build of the same point in ``board_dir`` (``--resume``), else None."""
-    for report_file in sorted(board_dir.glob(f"{spec['policy']}-P*-K{spec['lanes']}/report.json")):
+    for report_file in sorted(board_dir.glob(f"{spec['policy']}-P*-K{spec['lanes']}*/report.json")):
         try:
             report = json.loads(report_file.read_text())
         except (OSError, ValueError):
@@ -104,6 +108,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ice40-lanes", default="1,2", help="multipliers per processing element on the iCE40 "
                                                              "(each searched for its largest P)")
     parser.add_argument("--ice40-max-p", type=int, default=8, help="largest P tried on the iCE40")
+    parser.add_argument("--ice40-design", default="board-top", choices=DESIGNS, help="what the iCE40 search builds")
     parser.add_argument("--no-ice40", action="store_true", help="skip the iCE40 largest-P search")
     parser.add_argument("--out", default="build-sweep", help="build folders and board_sweep.json go here")
     parser.add_argument("--jobs", type=int, default=1, help="builds run at a time")
@@ -153,7 +158,8 @@ def main(argv=None) -> int:
             print(f"iCE40 largest P (layerpipe, K={lanes}) ...", file=sys.stderr)
             rows_k = []
             for p in range(1, args.ice40_max_p + 1):
-                row = run_one({**common, "board": ice.name, "policy": "layerpipe", "processors": p, "lanes": lanes})
+                row = run_one({**common, "board": ice.name, "policy": "layerpipe", "processors": p, "lanes": lanes,
+                               "design": args.ice40_design})
                 rows_k.append(row)
                 print(f"  P={p}: {row['status']}" + (f", {row['fmax_mhz']} MHz" if row.get("fmax_mhz") else ""),
                       file=sys.stderr)
@@ -164,7 +170,8 @@ def main(argv=None) -> int:
             last = rows_k[-1]
             print(f"iCE40UP5K, K={lanes}: largest P that fits: {max(fitting) if fitting else 'none'}"
                   + (f" (P={last['processors']}: {last['status']})" if last["status"] != "ok" else ""))
-        print_rows(f"{ice.description}: layerpipe", ice_rows, _available(ice_rows, ice), kinds=("LC", "DSP", "BRAM"))
+        print_rows(f"{ice.description}: layerpipe, {args.ice40_design}", ice_rows, _available(ice_rows, ice),
+                   kinds=("LC", "DSP", "BRAM"))
     print(f"\n{time.monotonic() - t0:.0f} s in all")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_json_atomic(Path(args.out) / "board_sweep.json", {"sweep": rows, "ice40": ice_rows})
