@@ -44,7 +44,8 @@ def register(subparsers) -> None:
                              "the RTL is built for fully connected networks only, other points become error "
                              "rows (default: none, schedules only)" + _NO_DEFAULT)
     boards.add_argument("--design", default="accelerator", choices=DESIGNS,
-                        help="what to build: the generated accelerator or the self-checking board top")
+                        help="what to build: the generated accelerator, or the board top that trains on samples in ROM "
+                             "and shows pass or fail on its LEDs")
     boards.add_argument("--clock-mhz", type=float, default=None,
                         help="place-and-route timing constraint in MHz (default: the board's: 30 on iCE40, "
                              "100 on ECP5)" + _NO_DEFAULT)
