@@ -57,7 +57,7 @@ def _cases():
                                        id=f"{network}-{policy}-{memory}-P{processors}")
 
 
-@pytest.mark.parametrize("network, policy, memory, processors", _cases())
+@pytest.mark.parametrize("network, policy, memory, processors", list(_cases()))
 def test_simulation_matches_table(network, policy, memory, processors):
     table = table_or_skip(network, processors, policy, memory)
     per_sample_links = {}
