@@ -303,10 +303,6 @@ def any_of(values):
     return out
 
 
-def _lane(word, lane, bits):
-    return word.word_select(lane, bits).as_signed()
-
-
 class PE(wiring.Component):
     """Processing element ``processor`` of ``table`` (module docstring).
 
@@ -379,9 +375,6 @@ class PE(wiring.Component):
                         tag_shape=self.tag_layout)
         mac._MustUse__silence = silent  # asked for its latency or estimate only
         return mac
-
-    def _is(self, task_signal, predicate):
-        return any_of(task_signal == p.index for p in self.plans if predicate(p))
 
     def elaborate(self, platform):
         m = Module()

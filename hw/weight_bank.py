@@ -55,8 +55,8 @@ from amaranth.utils import ceil_log2
 from layerpipe.hw import estimate as est
 from layerpipe.sim.numerics import FixedFormat
 
-__all__ = ["chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights",
-           "pack_chunk", "unpack_chunk", "weights_to_words", "words_to_weights", "BankPortSignature", "WeightBank"]
+__all__ = ["chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights", "pack_chunk",
+           "unpack_chunk", "weights_to_words", "words_to_weights", "BankPortSignature", "WeightBank"]
 
 
 # -- chunk words ------------------------------------------------------------------------------
