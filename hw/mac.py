@@ -61,7 +61,7 @@ from layerpipe.hw import estimate as est
 from layerpipe.hw.weight_bank import chunk_layout
 from layerpipe.sim.numerics import FixedFormat
 
-__all__ = ["MacOp", "VectorMAC", "round_shift", "saturate", "to_data", "weight_step"]
+__all__ = ["MacOp", "VectorMAC", "round_shift", "overflows", "saturate", "delayed", "to_data", "weight_step"]
 
 
 class MacOp(enum.Enum, shape=2):
@@ -80,23 +80,34 @@ def round_shift(value, shift: int):
     return (value + (1 << (shift - 1))) >> shift
 
 
-def saturate(value, bits: int):
-    """Clamp a signed value to ``bits`` bits; the result is ``signed(bits)``.
+def overflows(value, bits: int):
+    """1 when a signed ``value`` wider than ``bits`` does not fit in ``bits`` bits.
 
-    Overflow is detected on the upper bits (they must all equal the sign), which maps to a
-    shallow LUT tree rather than two comparator carry chains.
+    Detected on the upper bits (they must all equal the sign), which maps to a shallow LUT
+    tree rather than two comparator carry chains.
     """
+    upper = value[bits - 1:value.shape().width - 1]
+    return Mux(value[-1], ~upper.all(), upper.any())
+
+
+def saturate(value, bits: int):
+    """Clamp a signed value to ``bits`` bits; the result is ``signed(bits)`` (:func:`overflows`)."""
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if value.shape().width <= bits:
         return value.as_signed() if value.shape().signed else value
     if not value.shape().signed:
         return Mux(value[bits - 1:].any(), Const(high, signed(bits)), value[:bits].as_signed())
-    width = value.shape().width
-    sign = value[width - 1]
-    upper = value[bits - 1:width - 1]
-    overflow = Mux(sign, ~upper.all(), upper.any())
-    return Mux(overflow, Mux(sign, Const(low, signed(bits)), Const(high, signed(bits))),
+    return Mux(overflows(value, bits), Mux(value[-1], Const(low, signed(bits)), Const(high, signed(bits))),
                value[:bits].as_signed())
+
+
+def delayed(m, value, name: str, stages: int = 1):
+    """``value`` through ``stages`` registers of ``m``'s sync domain, named ``<name>_d1``, ``<name>_d2``, …"""
+    for stage in range(stages):
+        reg = Signal.like(value, name=f"{name}_d{stage + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
 
 
 def to_data(fmt: FixedFormat, acc):
@@ -196,13 +207,6 @@ class VectorMAC(wiring.Component):
         fmt, lanes, bits = self.fmt, self.lanes, self.fmt.data_bits
         has_f, has_b, has_g = (op in self.ops for op in (MacOp.F, MacOp.B, MacOp.G))
 
-        def delayed(value, name, stages=1):
-            for stage in range(stages):
-                reg = Signal.like(value, name=f"{name}_d{stage + 1}")
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
-
         # stage 0 (operand cycle t): operand select into the multiplier's input registers;
         # stage 1 (t + 1): multiply into the products register
         zero = Const(0, signed(bits))
@@ -226,25 +230,25 @@ class VectorMAC(wiring.Component):
             return saturate(acc >> fmt.frac_bits, bits)
 
         if has_f:
-            valid2 = delayed(self.valid & is_f, "f_valid", 2)
-            first2, last2 = delayed(self.first, "f_first", 2), delayed(self.last, "f_last", 2)
-            relu2 = delayed(self.relu, "f_relu", 2)
-            tag2 = delayed(tag, "f_tag", 2) if tag is not None else None
+            valid2 = delayed(m, self.valid & is_f, "f_valid", 2)
+            first2, last2 = delayed(m, self.first, "f_first", 2), delayed(m, self.last, "f_last", 2)
+            relu2 = delayed(m, self.relu, "f_relu", 2)
+            tag2 = delayed(m, tag, "f_tag", 2) if tag is not None else None
             tree = _tree(products[k] for k in range(lanes))
             if self.tree_register:
                 tree_reg = Signal(signed(_tree_bits(2 * bits, lanes)), name="tree")
                 m.d.sync += tree_reg.eq(tree)
                 tree = tree_reg
-                valid2, first2, last2 = (delayed(valid2, "f_valid_t"), delayed(first2, "f_first_t"),
-                                         delayed(last2, "f_last_t"))
-                relu2 = delayed(relu2, "f_relu_t")
-                tag2 = delayed(tag2, "f_tag_t") if tag2 is not None else None
+                valid2, first2, last2 = (delayed(m, valid2, "f_valid_t"), delayed(m, first2, "f_first_t"),
+                                         delayed(m, last2, "f_last_t"))
+                relu2 = delayed(m, relu2, "f_relu_t")
+                tag2 = delayed(m, tag2, "f_tag_t") if tag2 is not None else None
             # the row accumulator starts at the rounding constant, so z needs no adder:
             # (Σ + 2**(k−1)) >> k, then saturation, straight from the register
             acc = Signal(signed(fmt.acc_bits), name="row_acc")
             with m.If(valid2):
                 m.d.sync += acc.eq(Mux(first2, half, acc) + tree)
-            relu3 = delayed(relu2, "f_relu3")
+            relu3 = delayed(m, relu2, "f_relu3")
             z = Signal(signed(bits), name="z")
             shifted = acc >> fmt.frac_bits
             m.d.comb += [z.eq(to_word(acc)), self.dot_z.eq(z), self.dot_wide.eq(shifted),
@@ -260,11 +264,12 @@ class VectorMAC(wiring.Component):
                                                               init=[])
             write = acc_mem.write_port()
             read = acc_mem.read_port(transparent_for=(write,))
-            valid1 = delayed(self.valid & is_b, "b_valid")
-            first1, last1 = delayed(self.first, "b_first"), delayed(self.last, "b_last")
-            chunk1 = delayed(self.chunk, "b_chunk")
-            valid2, first2, last2 = delayed(valid1, "b_valid2"), delayed(first1, "b_first2"), delayed(last1, "b_last2")
-            chunk2 = delayed(chunk1, "b_chunk2")
+            valid1 = delayed(m, self.valid & is_b, "b_valid")
+            first1, last1 = delayed(m, self.first, "b_first"), delayed(m, self.last, "b_last")
+            chunk1 = delayed(m, self.chunk, "b_chunk")
+            valid2, first2 = delayed(m, valid1, "b_valid2"), delayed(m, first1, "b_first2")
+            last2 = delayed(m, last1, "b_last2")
+            chunk2 = delayed(m, chunk1, "b_chunk2")
             m.d.comb += [read.addr.eq(chunk1), read.en.eq(valid1 & ~first1)]
             sums = Signal(acc_layout, name="column_sums")
             for k in range(lanes):
@@ -273,11 +278,11 @@ class VectorMAC(wiring.Component):
             m.d.sync += [self.col_valid.eq(valid2 & last2), self.col_chunk.eq(chunk2)]
             m.d.sync += [self.col_data[k].eq(to_word(sums[k])) for k in range(lanes)]
             if tag is not None:
-                m.d.sync += self.col_tag.eq(delayed(tag, "b_tag", 2))
+                m.d.sync += self.col_tag.eq(delayed(m, tag, "b_tag", 2))
 
         if has_g:
-            valid2 = delayed(self.valid & is_g, "g_valid", 2)
-            old = delayed(self.weights, "g_weights", 2)
+            valid2 = delayed(m, self.valid & is_g, "g_valid", 2)
+            old = delayed(m, self.weights, "g_weights", 2)
             m.d.comb += self.upd_valid.eq(valid2)
             shift = fmt.frac_bits + fmt.lr_shift
             for k in range(lanes):
@@ -289,7 +294,7 @@ class VectorMAC(wiring.Component):
                     new = old[k] - products[k]
                 m.d.comb += self.upd_weights[k].eq(saturate(new, bits))
             if tag is not None:
-                m.d.comb += self.upd_tag.eq(delayed(tag, "g_tag", 2))
+                m.d.comb += self.upd_tag.eq(delayed(m, tag, "g_tag", 2))
         return m
 
     # -- resources -------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from amaranth.utils import ceil_log2
 from layerpipe.errors import LayerPipeError
 from layerpipe.hw import estimate as est
 from layerpipe.hw.delay_line import DelayLine, DelayReadSignature, DelayWriteSignature, element_shape
-from layerpipe.hw.mac import MacOp, VectorMAC, saturate
+from layerpipe.hw.mac import MacOp, VectorMAC, delayed, overflows, saturate
 from layerpipe.hw.sequencer import SAMPLE_BITS, Sequencer
 from layerpipe.sched.table import check as check_table
 from layerpipe.sched.table import table_from_dict
@@ -572,27 +572,21 @@ class PE(wiring.Component):
                 outputs = [(getattr(self, f"{p.out_word}_wr"), None)]
                 if p.result:
                     # target t_j was read with the row's last chunk: align it with the MAC's dot output
-                    target = getattr(self, f"{p.name}_{p.target}").data[s1["jl"]]
-                    for stage in range(mac.latency[MacOp.F]):
-                        early, target = target, Signal(signed(bits), name=f"target_d{stage + 1}")
-                        m.d.sync += target.eq(early)
+                    latency = mac.latency[MacOp.F]
+                    early = delayed(m, getattr(self, f"{p.name}_{p.target}").data[s1["jl"]], "target", latency - 1)
+                    target = delayed(m, early, "target_aligned")
                     # z − t without waiting for z's saturation: the low word of the unsaturated z minus
                     # t, or, when z saturates, the bound minus t (registered a cycle early from t)
                     wide = mac.dot_wide
-                    over = Mux(wide[-1], ~wide[bits - 1:-1].all(), wide[bits - 1:-1].any())
                     bound_diff = [Signal(signed(bits + 1), name=f"output_{name}_diff") for name in ("max", "min")]
                     m.d.sync += [bound_diff[0].eq(self.fmt.data_max - early),
                                  bound_diff[1].eq(self.fmt.data_min - early)]
                     diff = Signal(signed(bits + 1), name="output_diff")
                     delta = Signal(signed(bits), name="output_delta")
                     # the sample's last output, as a register: F_L's last issue delayed to the output cycle
-                    last_out = here1[p.index] & s1["last_c"] & s1["last_row"]
-                    for stage in range(mac.latency[MacOp.F]):
-                        delayed_last = Signal(name=f"result_last_d{stage + 1}")
-                        m.d.sync += delayed_last.eq(last_out)
-                        last_out = delayed_last
-                    m.d.comb += self.result.last.eq(last_out)
-                    m.d.comb += [diff.eq(Mux(over, Mux(wide[-1], bound_diff[1], bound_diff[0]),
+                    m.d.comb += self.result.last.eq(
+                        delayed(m, here1[p.index] & s1["last_c"] & s1["last_row"], "result_last", latency))
+                    m.d.comb += [diff.eq(Mux(overflows(wide, bits), Mux(wide[-1], bound_diff[1], bound_diff[0]),
                                              wide[:bits].as_signed() - target)),
                                  delta.eq(saturate(diff, bits)),
                                  self.result.valid.eq(here),
