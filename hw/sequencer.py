@@ -112,18 +112,20 @@ class Sequencer(wiring.Component):
         m = Module()
         period = self.period
 
-        def counter(name, init_offset, init_index):
-            offset = Signal(range(max(2, period)), name=f"{name}offset", init=init_offset)
-            index = Signal(self.index_bits, name=f"{name}index", init=init_index)
-            with m.If(offset == period - 1):
-                m.d.sync += [offset.eq(0), index.eq(index + 1)]
-            with m.Else():
-                m.d.sync += offset.eq(offset + 1)
-            return offset, index
+        def offset_counter(name, init):
+            """The cycle within the period, and whether it is the period's last."""
+            offset = Signal(range(max(2, period)), name=f"{name}offset", init=init)
+            wrap = offset == period - 1
+            m.d.sync += offset.eq(Mux(wrap, 0, offset + 1))
+            return offset, wrap
 
-        offset, index = counter("", 0, 0)  # the current schedule cycle
-        ahead_offset, ahead_index = counter("ahead_", 1 % period, 1 // period)  # the next one
+        offset, wrap = offset_counter("", 0)  # the current schedule cycle
+        index = Signal(self.index_bits, name="index")
+        with m.If(wrap):
+            m.d.sync += index.eq(index + 1)
         m.d.comb += [self.offset.eq(offset), self.period_index.eq(index)]
+        # the next schedule cycle (its period index is each task's own sample counter, below)
+        ahead_offset, ahead_wrap = offset_counter("ahead_", 1 % period)
 
         # Per task, registered one cycle ahead of their use: ``hit`` (the next cycle is the task's
         # start offset) and ``live`` (the next cycle's period runs a sample of 0..N−1 for it),
@@ -131,7 +133,6 @@ class Sequencer(wiring.Component):
         # then one AND per task.
         # Both outcomes of the period wrap are compared on registers, in parallel with the wrap
         # test, and then selected: no compare waits on a freshly incremented counter.
-        ahead_wrap = ahead_offset == period - 1
         for number, (start, lag) in enumerate(self.entries):
             first_sample = 1 // period - lag  # the task's sample number in cycle 1
             ahead_sample = Signal(signed(self.index_bits + 1), name=f"t{number}_sample", init=first_sample)
