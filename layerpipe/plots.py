@@ -5,11 +5,12 @@ matplotlib runs headless (Agg) so plots work on CI machines and over SSH.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-__all__ = ["pyplot", "save_figure", "plot_speedup", "plot_learning_curves"]
+from layerpipe.errors import LayerPipeError
+from layerpipe.files import open_atomic
+
+__all__ = ["pyplot", "figure_format", "save_figure", "plot_speedup", "plot_learning_curves"]
 
 
 def pyplot():
@@ -22,18 +23,25 @@ def pyplot():
     return plt
 
 
+def figure_format(path: str | Path, option: str = "image file") -> str:
+    """The format ``path``'s suffix names (``png``), checked before any work; ``option`` names it in the error."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    # pgf needs a LaTeX installation, which nothing else here does
+    formats = sorted(f for f in FigureCanvasBase.get_supported_filetypes() if f != "pgf")
+    suffix = Path(path).suffix.lower()
+    if suffix[1:] in formats:
+        return suffix[1:]
+    problem = f"unknown image suffix '{suffix}'" if suffix else "no suffix to name the image format"
+    raise LayerPipeError(f"{option} '{path}': {problem}; use one of {', '.join('.' + f for f in formats)}")
+
+
 def save_figure(figure, path: str | Path) -> None:
-    """Save atomically (temporary file, then rename), in the format the suffix names, and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    """Save atomically, in the format the suffix names, and close it."""
     try:
-        figure.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fmt = figure_format(path)
+        with open_atomic(path, binary=True) as f:
+            figure.savefig(f, format=fmt, dpi=120, bbox_inches="tight")
     finally:
         pyplot().close(figure)
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from layerpipe import __version__
 from layerpipe.boards.build import DESIGNS
 from layerpipe.errors import LayerPipeError
+from layerpipe.files import write_text_atomic
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, load_network
 from layerpipe.sched.report import COMPARISON_HEADER, compare_rows, format_rows
@@ -568,31 +569,18 @@ def assemble_rows(results: dict[Point, dict], wanted: Sequence[Point], boards: S
 # -- outputs ---------------------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_results(out_dir: Path, document: dict, rows: list[dict], columns: list[str]) -> None:
     """``results.json`` (the document with ``columns`` and ``rows``) and ``results.csv`` (the same rows)."""
     import json
 
-    _write_atomic(out_dir / "results.json",
-                  json.dumps({**document, "columns": columns, "rows": rows}, indent=1, default=str) + "\n")
+    write_text_atomic(out_dir / "results.json",
+                      json.dumps({**document, "columns": columns, "rows": rows}, indent=1, default=str) + "\n")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    _write_atomic(out_dir / "results.csv", buffer.getvalue())
+    write_text_atomic(out_dir / "results.csv", buffer.getvalue())
 
 
 def _series(rows: Iterable[dict], network: str, column: str) -> dict[str, list[tuple[int, float]]]:

@@ -9,12 +9,11 @@ table is executed (the cycle simulator) or checked (:func:`check`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from layerpipe.errors import LayerPipeError
+from layerpipe.files import write_text_atomic
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, network_from_dict
 from layerpipe.sched.tasks import INPUT, KINDS, Task, data_items, dependencies, training_tasks
@@ -127,12 +126,7 @@ class ScheduleTable:
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a temporary file in the same folder, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.to_json() + "\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, self.to_json() + "\n")
 
 
 def build_table(network: Network, cost: CostModel, policy: str, processors: int, period: int,

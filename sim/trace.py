@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from layerpipe.files import open_atomic, write_text_atomic
 from layerpipe.sim.cyclesim import Run, SimResult
 
 __all__ = ["chrome_trace", "write_chrome_trace", "write_vcd", "KIND_CODES"]
@@ -42,7 +43,7 @@ def chrome_trace(result: SimResult, title: str = "layerpipe") -> dict:
 
 
 def write_chrome_trace(result: SimResult, path: str | Path, title: str = "layerpipe") -> None:
-    Path(path).write_text(json.dumps(chrome_trace(result, title), separators=(",", ":")))
+    write_text_atomic(path, json.dumps(chrome_trace(result, title), separators=(",", ":")))
 
 
 def _identifier(number: int) -> str:
@@ -90,7 +91,7 @@ def write_vcd(result: SimResult, path: str | Path, module: str = "layerpipe") ->
     def value(width: int, number: int, ident: str) -> str:
         return f"{number}{ident}" if width == 1 else f"b{number:b} {ident}"
 
-    with open(path, "w") as out:
+    with open_atomic(path) as out:
         out.write("$comment layerpipe cycle simulator: one time unit per clock cycle $end\n")
         out.write("$timescale 1 ns $end\n")
         out.write(f"$scope module {module} $end\n")
