@@ -37,8 +37,12 @@ Timing and stalls
 ``start`` (while idle) latches ``n_samples`` = N, resets the schedule and starts it at
 cycle 0 of period 0. The schedule runs in an enable domain: in every cycle where
 ``run`` is high it executes one schedule cycle, exactly the table's; ``cycles`` counts
-them and ends at ``table.total_cycles(N)``. The whole schedule stalls (``run`` low, every
-register and memory port of the schedule frozen) in a cycle where F_1 of sample n must
+them until the schedule cycle in which every PE's sequencer has finished its last task
+run (sample N − 1, at the task's lag): nothing in the design computes the run's length
+from the table's period and latency, so ``cycles`` is what the hardware executed and
+equals ``table.total_cycles(N)`` only when the table's prediction is right. The whole
+schedule stalls (``run`` low, every register and memory port of the schedule frozen) in a
+cycle where F_1 of sample n must
 start but sample n has not fully arrived on ``sample_in``, or where F_L must start while
 the previous result still waits on ``result_out`` (not ready); ``stall_cycles`` counts
 those cycles separately. A stall never changes what is computed, only when.
@@ -80,6 +84,7 @@ __all__ = ["CYCLE_BITS", "WEIGHT_POLICIES", "Accelerator", "bank_port_plan", "sa
            "error_bits"]
 
 CYCLE_BITS = 48
+RESULT_STAGES = 3  # result collector: F_L's output registered, squared, then offered on result_out
 WEIGHT_POLICIES = ("stash", "latest")
 _PORT_NAMES = ("a", "b")  # bank port 0, 1
 
@@ -242,7 +247,6 @@ class Accelerator(wiring.Component):
         for layer in network.layers:
             if layer.index not in self.ports:
                 raise LayerPipeError(f"schedule table: bank_ports has no entry for layer {layer.index}")
-        self.total_formula = (table.period_cycles, table.latency_cycles)
         super().__init__({
             "start": In(1),
             "n_samples": In(SAMPLE_BITS),
@@ -265,6 +269,42 @@ class Accelerator(wiring.Component):
                 if plan.name == name:
                     return pe, plan
         raise LayerPipeError(f"schedule table: task {name} is not on any processor")
+
+    # -- observation from outside ------------------------------------------------------------
+    @staticmethod
+    def bank_write_enable(layer: int, port: int) -> str:
+        """Name of the write enable of port ``port`` of layer ``layer``'s bank in the Verilog top module."""
+        return f"bank{layer}_{_PORT_NAMES[port]}_wen"
+
+    def observation(self) -> dict:
+        """How a bench sees the end of a run from outside the design (the sidecar's ``observe``).
+
+        Clock cycle g is the one in which ``start`` is taken (high while not ``busy``); schedule
+        cycle k runs in clock cycle g + 1 + k + (stalled cycles before it), which ``stall_cycles``
+        counts. A run ends with its last G task (every other task feeds some G of its sample), so
+        the end is the last write of each bank (``bank_writes``: the write enable, gated by
+        ``run``, so every cycle it is high is a schedule cycle) plus the cycles from that write to
+        the end of its task. ``last_result`` gives the same for the offer of the last result on
+        ``result_out`` (valid rising), which the result collector makes 3 clock cycles after F_L's
+        last output word; since F_L precedes every G of its sample this end is never the later.
+        """
+        overhead = self.table.cost.task_overhead_cycles
+        to_end = overhead + 1  # from a task's last issue to the end of its run
+        writes = []
+        for layer, uses in sorted(self.ports.items()):
+            (writer,) = [u for u in uses if u.write is not None]
+            pe, _ = self._task_pe(writer.task)
+            writes.append({"layer": layer, "signal": self.bank_write_enable(layer, writer.write),
+                           "cycles_to_task_end": to_end - pe.last_write_after_issue("G")})
+        fl_pe, _ = self._task_pe(f"F{self.table.network.depth}")
+        return {
+            "schedule_cycle": "schedule cycle k runs in clock cycle g + 1 + k + stalled cycles before it; "
+                              "g: the clock cycle in which start is taken",
+            "bank_writes": writes,
+            "last_result": {"cycles_to_task_end": to_end - fl_pe.last_write_after_issue("F") - RESULT_STAGES},
+            "end": "the latest of (schedule cycle of a bank's last write + its cycles_to_task_end) and "
+                   "(schedule cycle of the last result's offer + its cycles_to_task_end)",
+        }
 
     # -- resources ------------------------------------------------------------------------
     def consumers(self, item: str) -> list[int]:
@@ -314,7 +354,7 @@ class Accelerator(wiring.Component):
         shared += est.register(SAMPLE_BITS * 3 + 8) + est.adder(SAMPLE_BITS) * 4 + est.mux(lanes * bits, 8, fam)
         shared += est.register(outputs * bits + error_bits(table, fmt) + 1) + est.multiplier(bits + 1, bits + 1, fam)
         shared += est.adder(error_bits(table, fmt))
-        shared += est.register(3 * CYCLE_BITS + SAMPLE_BITS + 4) + est.adder(CYCLE_BITS) * 3
+        shared += est.register(2 * CYCLE_BITS + SAMPLE_BITS + 4) + est.adder(CYCLE_BITS) * 2
         rows["shared"] = shared
         return rows
 
@@ -322,7 +362,6 @@ class Accelerator(wiring.Component):
         m = Module()
         fmt, table, lanes, bits = self.fmt, self.table, self.lanes, self.fmt.data_bits
         depth = table.network.depth
-        period, latency = self.total_formula
 
         # -- control -------------------------------------------------------------------------
         # ``run`` (the schedule's enable, fanned out to every register and memory port of the
@@ -332,10 +371,9 @@ class Accelerator(wiring.Component):
         running = Signal()  # the schedule has cycles left
         ran = Signal()
         samples = Signal(SAMPLE_BITS)
-        total = Signal(CYCLE_BITS)
         run = Signal(name="run_r")
         pending = Signal()  # a result waits on result_out
-        last = Signal()  # the current schedule cycle is the run's last (cycles + 1 == total)
+        last = Signal()  # the current schedule cycle is the run's last
         running_next, pending_next = Signal(), Signal()
         m.d.comb += [go.eq(self.start & ~self.busy),
                      self.busy.eq(running | pending), self.done.eq(ran & ~running & ~pending)]
@@ -345,21 +383,16 @@ class Accelerator(wiring.Component):
             core.submodules[f"pe{p}"] = pe
             m.d.comb += [pe.samples.eq(samples), pe.prime.eq(go)]  # go resets the core: the PE's prime cycle
 
+        # the run ends with the schedule cycle in which every PE's sequencer is through with its
+        # last task run (sample N − 1 at each task's lag): an event of the executed schedule
+        m.d.comb += last.eq(Cat(pe.finished for pe in self.pes.values()).all())
         m.d.comb += running_next.eq(Mux(go, self.n_samples != 0, running & ~(run & last)))
         m.d.sync += running.eq(running_next)
-        # total = (N − 1)·T + latency, pipelined from the latched N (a registered constant
-        # multiplier, then an adder): valid from schedule cycle 2 on. ``last`` is first needed
-        # in cycle latency − 1 ≥ 3 and every stale total (a previous run's, or 0) is ≥ latency
-        # or 0, never 2 or 3, so the comparisons of cycles 0 and 1 cannot fire early.
-        assert latency >= 4, "a task lasts at least task_overhead_cycles + 1 cycles"
-        product = Signal(CYCLE_BITS)
-        m.d.sync += [product.eq(samples * period), total.eq(product + (latency - period))]
         with m.If(go):
-            m.d.sync += [samples.eq(self.n_samples), ran.eq(1),
-                         self.cycles.eq(0), self.stall_cycles.eq(0), last.eq(0)]
+            m.d.sync += [samples.eq(self.n_samples), ran.eq(1), self.cycles.eq(0), self.stall_cycles.eq(0)]
         with m.Elif(running):
             with m.If(run):
-                m.d.sync += [self.cycles.eq(self.cycles + 1), last.eq(self.cycles + 2 == total)]
+                m.d.sync += self.cycles.eq(self.cycles + 1)
             with m.Else():
                 m.d.sync += self.stall_cycles.eq(self.stall_cycles + 1)
 
@@ -391,7 +424,7 @@ class Accelerator(wiring.Component):
                 m.d.comb += port.read_en.eq(Mux(self.busy, run & ren, ren))
                 if writers:  # one G per layer: the write owns the port's address while it writes
                     (request,) = writers
-                    wen = Signal(name=f"bank{l}_{port_name}_wen")
+                    wen = Signal(name=self.bank_write_enable(l, port_index))
                     m.d.comb += [wen.eq(run & request.en[0]), port.write_en.eq(wen), port.write_data.eq(request.data),
                                  port.addr.eq(Mux(wen, request.addr, raddr))]
                 else:

@@ -137,7 +137,8 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
         "control": {"start": "pulse while idle: latch n_samples, reset the schedule, run",
                     "busy": "from start until the schedule ended and the last result was taken",
                     "done": "high after a run until the next start",
-                    "cycles": f"{CYCLE_BITS}-bit count of executed schedule cycles; equals total_cycles(N)",
+                    "cycles": f"{CYCLE_BITS}-bit count of executed schedule cycles, from start until every "
+                              "sequencer has finished its last task run (sample N - 1 at the task's lag)",
                     "stall_cycles": f"{CYCLE_BITS}-bit count of stalled cycles", "stalls": stall_note,
                     "n_samples_bits": SAMPLE_BITS},
         "weight_readback": {"layer": "wread_layer (1-based)", "addr": "wread_addr (bank row)",
@@ -149,6 +150,7 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
         "bank_ports": {str(layer): [{"task": u.task, "read_port": u.read, "write_port": u.write} for u in uses]
                        for layer, uses in acc.ports.items()},
         "memories": memories,
+        "observe": acc.observation(),
         "schedule": {
             "period_cycles": table.period_cycles,
             "latency_cycles": table.latency_cycles,

@@ -311,7 +311,8 @@ class PE(wiring.Component):
     ``launch``/``task``/``sample``
     (Out: the sequencer's launch in this cycle), ``next_launch``/``next_task``/``next_launches``
     (Out: the launch of the next schedule cycle, one bit per task in the last, for registered
-    control), per task ``<task>_w`` (weight-bank
+    control), ``finished`` (Out: the sequencer's, this cycle is the PE's last of the run or
+    later), per task ``<task>_w`` (weight-bank
     :class:`ReadRequest`), ``G<l>_wr`` (weight-bank :class:`WriteRequest`), per task and
     item read ``<task>_<item>`` (delay-line read side), per item produced ``<item>_wr``
     (delay-line write side), ``F<l>_stash``/``B<l>_stash`` (stash write/read side), and
@@ -330,7 +331,7 @@ class PE(wiring.Component):
         self.weight_row = data.ArrayLayout(signed(bits), lanes)
         members = {"samples": In(SAMPLE_BITS), "prime": In(1), "launch": Out(1), "task": Out(_index(len(self.plans))),
                    "sample": Out(SAMPLE_BITS), "next_launch": Out(1), "next_task": Out(_index(len(self.plans))),
-                   "next_launches": Out(max(1, len(self.plans)))}
+                   "next_launches": Out(max(1, len(self.plans))), "finished": Out(1)}
         for plan in self.plans:
             bank_bits = ceil_log2(memory_depth(plan.issues))
             if plan.reads_bank:
@@ -362,6 +363,11 @@ class PE(wiring.Component):
                                      f"processor {processor} needs {needed} (schedule with --overhead {needed})")
         self._MustUse__silence = False
 
+    def last_write_after_issue(self, kind: str) -> int:
+        """Cycles from a ``kind`` task's last issue to its last write (G: the bank; F: the output word
+        of the last row): the operand read cycle, then the MAC's latency for that operation."""
+        return 1 + self._mac(silent=True).latency[MacOp[kind]]
+
     def readers(self, item: str) -> list[str]:
         """Names of this PE's read sides of ``item`` (one per task that reads it)."""
         return [f"{p.name}_{item}" for p in self.plans if item in p.reads()]
@@ -380,11 +386,13 @@ class PE(wiring.Component):
         m = Module()
         lanes, bits = self.lanes, self.fmt.data_bits
         plans = self.plans
-        if not plans:
+        if not plans:  # nothing to run: through from the start
+            m.d.comb += self.finished.eq(1)
             return m
-        m.submodules.sequencer = seq = Sequencer(self.table.period_cycles, [(p.start, p.lag) for p in plans])
+        m.submodules.sequencer = seq = Sequencer(self.table.period_cycles,
+                                                 [(p.start, p.lag, p.cycles) for p in plans])
         m.d.comb += [seq.samples.eq(self.samples), self.launch.eq(seq.launch), self.task.eq(seq.task),
-                     self.sample.eq(seq.sample)]
+                     self.sample.eq(seq.sample), self.finished.eq(seq.finished)]
         m.submodules.mac = mac = self._mac()
 
         max_issues = max(p.issues for p in plans)
@@ -627,6 +635,9 @@ class PE(wiring.Component):
         # sequencer: offset and period counters, one start compare and lag window per task
         total += est.register(count_bits + index_bits) + est.adder(count_bits) + est.adder(index_bits)
         total += (est.logic(count_bits, 1, fam) + est.adder(index_bits) * 3) * n
+        # end of the run: the duration down-counter, the pending bits, the sample N − 1 compare
+        total += est.register(count_bits + 2 * n + 1) + est.adder(count_bits) + est.adder(SAMPLE_BITS) \
+            + est.mux(count_bits, n, fam)
         # iterator and the operand-cycle copy of its state
         tag_bits = data.Layout.cast(self.tag_layout).size
         meta_bits = tag_bits + math.ceil(math.log2(max(2, max(p.chunks for p in self.plans)))) \

@@ -17,6 +17,13 @@ schedule only then); ``launch`` is masked with N ≠ 0, so a sequencer left with
 launches nothing. A consumer can use ``next_launch``/``next_hits`` to keep registered
 copies of its own.
 
+The sequencer also knows when its processor is through: ``finished`` is high from the
+schedule cycle in which the processor's last task run (the run of sample N − 1 that ends
+last, each task at its own lag) executes its last cycle, until the next reset. It follows
+the runs themselves (each launch loads the task's duration into a down-counter; a task's
+launch of sample N − 1 clears its pending bit), never a formula of period and latency, so
+the end of a run that the accelerator reports is an event of the executed schedule.
+
 The sequencer advances one schedule cycle per clock cycle in which its domain is
 enabled. The accelerator wraps the schedule in ``EnableInserter`` (global stall) and
 ``ResetInserter`` (``start``), so the sequencer itself has neither input: after reset it
@@ -47,8 +54,9 @@ class Sequencer(wiring.Component):
     ----------
     period : int
         T, the period in cycles (``table.period_cycles``).
-    entries : sequence of (start, lag)
-        The processor's tasks in ROM order (``table.processor_tasks[p]``).
+    entries : sequence of (start, lag, cycles)
+        The processor's tasks in ROM order (``table.processor_tasks[p]``): start offset,
+        iteration lag and duration.
 
     Members
     -------
@@ -68,23 +76,28 @@ class Sequencer(wiring.Component):
         The same for the next schedule cycle (one AND per task from registers).
     next_hits : Out(len(entries))
         Bit k: task k launches in the next schedule cycle.
+    finished : Out(1)
+        This schedule cycle is the processor's last of the run, or later (a register).
 
     The registers' reset values describe cycles 0 and 1 for N ≥ 1 (the accelerator enables
     the schedule only then); ``launch`` itself is masked with N ≠ 0.
     """
 
-    def __init__(self, period: int, entries: Sequence[tuple[int, int]]):
+    def __init__(self, period: int, entries: Sequence[tuple[int, int, int]]):
         self._MustUse__silence = True  # a refused sequencer is not an unused one
         if period < 2:
             raise LayerPipeError(f"sequencer: period is {period}; it must be at least 2 cycles")
         self.period = period
-        self.entries = [(int(start), int(lag)) for start, lag in entries]
+        self.entries = [(int(start), int(lag)) for start, lag, _ in entries]
+        self.durations = [int(cycles) for _, _, cycles in entries]
         starts = [start for start, _ in self.entries]
         if len(set(starts)) != len(starts):
             raise LayerPipeError("sequencer: two tasks of one processor start at the same offset")
-        for start, lag in self.entries:
+        for (start, lag), cycles in zip(self.entries, self.durations):
             if not 0 <= start < period or lag < 0:
                 raise LayerPipeError(f"sequencer: task start {start} / lag {lag} outside the period {period}")
+            if not 1 <= cycles <= period:
+                raise LayerPipeError(f"sequencer: task duration {cycles} outside 1..{period} (the period)")
         max_lag = max((lag for _, lag in self.entries), default=0)
         self.index_bits = max(SAMPLE_BITS, bits_for(max_lag)) + 1
         super().__init__({
@@ -98,6 +111,7 @@ class Sequencer(wiring.Component):
             "next_task": Out(range(max(2, len(self.entries)))),
             "next_sample": Out(SAMPLE_BITS),
             "next_hits": Out(max(1, len(self.entries))),
+            "finished": Out(1),
         })
         self._MustUse__silence = False
 
@@ -158,4 +172,32 @@ class Sequencer(wiring.Component):
         sample = Signal.like(self.sample, name="sample_r")
         m.d.sync += [launch.eq(self.next_launch), task.eq(self.next_task), sample.eq(self.next_sample)]
         m.d.comb += [self.launch.eq(launch & self.samples.any()), self.task.eq(task), self.sample.eq(sample)]
+        self._finish(m, first, sample)
         return m
+
+    def _finish(self, m, first, sample):
+        """``finished``, registered from the next cycle's values of the run's state.
+
+        ``remaining``: cycles of the current task run left, this cycle included (0: idle);
+        ``pending`` bit k: task k has not launched sample N − 1 before this cycle. The
+        processor's last cycle is the one with nothing pending and one cycle remaining.
+        """
+        count = len(self.entries)
+        if not count:
+            m.d.comb += self.finished.eq(1)
+            return
+        remaining = Signal(range(max(self.durations) + 1), name="remaining",
+                           init=self.durations[first] if first is not None else 0)
+        pending = Signal(count, name="final_pending", init=(1 << count) - 1)
+        launched = Signal(count, name="launched", init=int(first is not None) << (first or 0))
+        m.d.sync += launched.eq(self.next_hits)
+        is_final = sample + 1 == self.samples  # the launch of this cycle runs sample N − 1
+        pending_next = pending & ~Mux(is_final, launched, 0)
+        duration_next = 0
+        for number, cycles in enumerate(self.durations):
+            duration_next = duration_next | Mux(self.next_hits[number], cycles, 0)
+        remaining_next = Mux(self.next_launch, duration_next, Mux(remaining == 0, 0, remaining - 1))
+        finished = Signal(name="finished_r")
+        m.d.sync += [pending.eq(pending_next), remaining.eq(remaining_next),
+                     finished.eq((pending_next == 0) & (remaining_next <= 1))]
+        m.d.comb += self.finished.eq(finished)

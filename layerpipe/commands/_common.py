@@ -43,6 +43,31 @@ def cost_model(args: argparse.Namespace) -> CostModel:
                      memory=args.memory)
 
 
+def add_table(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", metavar="table.json", help="use this ScheduleTable instead of scheduling "
+                                                               "(--network, --processors, --policy and the cost "
+                                                               "model options are then ignored; default: "
+                                                               "schedule)")
+
+
+def table(args: argparse.Namespace, word_bits: int | None = None):
+    """The ScheduleTable of ``--table``, else the schedule of the network options (links and masks
+    counting ``word_bits``-bit words, when given)."""
+    import dataclasses
+
+    from layerpipe.sched.scheduler import schedule
+    from layerpipe.sched.table import load_table
+
+    if args.table:
+        return load_table(args.table)
+    if args.processors < 1:
+        raise LayerPipeError(f"--processors {args.processors}: use at least 1")
+    cost = cost_model(args)
+    if word_bits is not None:
+        cost = dataclasses.replace(cost, word_bits=word_bits)
+    return schedule(network(args), args.processors, args.policy, cost)
+
+
 def network(args: argparse.Namespace) -> Network:
     return load_network(args.network)
 

@@ -7,8 +7,6 @@ it was built from), then prints the design summary and the resource estimate per
 
 from __future__ import annotations
 
-import dataclasses
-
 from layerpipe.commands import _common
 from layerpipe.errors import LayerPipeError
 
@@ -29,10 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     _common.add_policy(parser)
     _common.add_cost_model(parser)
-    parser.add_argument("--table", metavar="table.json", help="build this ScheduleTable instead of scheduling "
-                                                               "(--network, --processors, --policy and the cost "
-                                                               "model options are then ignored; default: "
-                                                               "schedule)" + _common.NO_DEFAULT)
+    _common.add_table(parser)
     parser.add_argument("--weights", default="stash", help=f"weight policy of B: {', '.join(WEIGHT_POLICIES)}")
     defaults = FixedFormat()
     group = parser.add_argument_group("numeric format")
@@ -43,28 +38,19 @@ def register(subparsers) -> None:
     parser.add_argument("--top", default=DEFAULT_TOP, help="name of the Verilog top module")
     parser.add_argument("--family", default="ecp5", choices=sorted(FAMILIES),
                         help="FPGA family of the resource estimate")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder" + _common.NO_DEFAULT)
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from layerpipe.hw.accelerator import WEIGHT_POLICIES
     from layerpipe.hw.generate import generate
-    from layerpipe.sched.scheduler import schedule
-    from layerpipe.sched.table import load_table
     from layerpipe.sim.numerics import FixedFormat
 
     if args.weights not in WEIGHT_POLICIES:
         raise LayerPipeError(f"--weights {args.weights}: the RTL builds {' and '.join(WEIGHT_POLICIES)}")
     fmt = FixedFormat(**{name: getattr(args, name) for name in _FORMAT_FIELDS})
-    if args.table:
-        table = load_table(args.table)
-    else:
-        if args.processors < 1:
-            raise LayerPipeError(f"--processors {args.processors}: use at least 1")
-        # the links and masks count words of the format's width
-        cost = dataclasses.replace(_common.cost_model(args), word_bits=fmt.data_bits)
-        table = schedule(_common.network(args), args.processors, args.policy, cost)
+    table = _common.table(args, word_bits=fmt.data_bits)  # the links and masks count words of the format
     result = generate(table, args.output, fmt=fmt, weights=args.weights, seed=args.seed, top=args.top)
     table.save(result.verilog.parent / "table.json")
     print(f"{table.network.name}: {table.policy} on {table.processors} processor(s), lanes {table.cost.lanes}, "

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from layerpipe.commands import _common
 from layerpipe.sched.report import format_rows
-from layerpipe.sched.scheduler import schedule
 from layerpipe.verify.flow import verify_table
 
 
@@ -16,35 +15,48 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("verify", help="run generated RTL in Verilator against the models",
                                    description="Generate the accelerator, train it on digits samples in Verilator "
                                                "with cocotb, and compare with the golden model, the cycle "
-                                               "simulator and the table's prediction.",
+                                               "simulator and the table's prediction. The RTL's cycles are the "
+                                               "bench's observation (the last write of every weight bank and "
+                                               "the last result, seen from outside the design); the design's "
+                                               "own cycle counter is shown beside them.",
                                    formatter_class=_common.HELP_FORMATTER)
     _common.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     _common.add_policy(parser)
     _common.add_cost_model(parser)
+    _common.add_table(parser)
     parser.add_argument("--samples", type=int, default=64, help="digits samples to train on")
     parser.add_argument("--weights", default="stash", help="weight policy built in RTL: stash or latest")
     parser.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the input stream")
     parser.add_argument("--backpressure", type=float, default=0.0, help="probability of back-pressure on results")
-    parser.add_argument("--build-dir", default=None, help="build folder (default: a temporary folder)")
+    build = parser.add_mutually_exclusive_group()
+    build.add_argument("--build-dir", default=None, help="keep the build in this folder (default: a temporary "
+                                                          "folder, removed afterwards)")
+    build.add_argument("--keep-build", action="store_true", help="keep the temporary build folder and print it")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    table = schedule(_common.network(args), args.processors, args.policy, _common.cost_model(args))
-    build = Path(args.build_dir) if args.build_dir else Path(tempfile.mkdtemp(prefix="layerpipe-verify-"))
+    table = _common.table(args)
+    build = Path(args.build_dir) if args.build_dir else None
+    if args.keep_build:
+        build = Path(tempfile.mkdtemp(prefix="layerpipe-verify-"))
     verdict = verify_table(table, args.samples, build, weights=args.weights, idle=args.idle,
                            backpressure=args.backpressure, quiet=False)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=1))
     else:
-        print(format_rows(["policy", "P", "samples", "period", "predicted", "simulated", "rtl", "stalls",
-                           "bit_exact", "cycle_exact"],
+        print("cycles: predicted by the table, simulated by the cycle simulator, rtl as the bench observed it "
+              "from outside the design, counter from the design's own cycle counter")
+        print(format_rows(["policy", "P", "samples", "period", "predicted", "simulated", "rtl", "counter",
+                           "stalls", "bit_exact", "cycle_exact"],
                           [[verdict.policy, verdict.processors, verdict.samples, verdict.period_cycles,
                             verdict.predicted_cycles, verdict.simulated_cycles, verdict.rtl_cycles,
-                            verdict.rtl_stall_cycles, verdict.bit_exact, verdict.cycle_exact]]))
+                            verdict.rtl_counter_cycles, verdict.rtl_stall_cycles, verdict.bit_exact,
+                            verdict.cycle_exact]]))
         for problem in (verdict.result_mismatches + verdict.weight_mismatches)[:10]:
             print(f"  {problem}")
-        print(f"build folder: {build}")
+        if build is not None:
+            print(f"build folder: {build}")
     return 0 if verdict.bit_exact and verdict.cycle_exact else 1

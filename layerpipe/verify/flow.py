@@ -5,13 +5,17 @@ Shared by the pytest accelerator benches and ``layerpipe verify``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from layerpipe.errors import LayerPipeError
+from layerpipe.hw.accelerator import WEIGHT_POLICIES
 from layerpipe.hw.generate import generate
+from layerpipe.hw.pe import check_supported
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network
 from layerpipe.sched.scheduler import schedule
@@ -36,7 +40,8 @@ class Verdict:
     period_cycles: int
     predicted_cycles: int
     simulated_cycles: int
-    rtl_cycles: int
+    rtl_cycles: int  # the bench's observation from outside the design (bank writes, result offers)
+    rtl_counter_cycles: int  # the design's own ``cycles`` counter
     rtl_stall_cycles: int
     rtl_edges_start_to_done: int
     result_mismatches: list[str]
@@ -48,6 +53,8 @@ class Verdict:
     build_cached: bool = False
     sim_seconds: float = 0.0
     sim_clock_cycles: int = 0
+    # the bench's timestamps, in clock cycles from the one in which start was taken
+    rtl_events: dict = field(default_factory=dict)
 
     @property
     def bit_exact(self) -> bool:
@@ -55,7 +62,7 @@ class Verdict:
 
     @property
     def cycle_exact(self) -> bool:
-        return self.predicted_cycles == self.simulated_cycles == self.rtl_cycles
+        return self.predicted_cycles == self.simulated_cycles == self.rtl_cycles == self.rtl_counter_cycles
 
     def to_dict(self) -> dict:
         return {**asdict(self), "bit_exact": self.bit_exact, "cycle_exact": self.cycle_exact}
@@ -66,23 +73,37 @@ def _progress(message: str, quiet: bool) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def verify_table(table: ScheduleTable, samples: int, build_dir: Path, weights: str = "stash",
+def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = None, weights: str = "stash",
                  fmt: FixedFormat | None = None, idle: float = 0.0, backpressure: float = 0.0, seed: int = 0,
                  corrupt_golden_bit: bool = False, quiet: bool = True, cache_dir: Path | None = None) -> Verdict:
     """Run ``samples`` digits samples through the RTL of ``table`` and compare with the models.
 
-    ``cache_dir``: where Verilator builds are kept and shared by identical designs (see
-    :mod:`layerpipe.verify.runner`; default ``LAYERPIPE_VERILATOR_CACHE`` or ``build_dir``).
+    ``build_dir``: where the Verilog and the bench's files go (default: a temporary folder,
+    removed afterwards). ``cache_dir``: where Verilator builds are kept and shared by
+    identical designs (see :mod:`layerpipe.verify.runner`).
+    Every input is checked before anything is written.
     """
     if samples < 1:
         raise LayerPipeError(f"samples is {samples}; give at least 1")
+    if weights not in WEIGHT_POLICIES:
+        raise LayerPipeError(f"weight policy '{weights}' is not built in RTL; use one of {', '.join(WEIGHT_POLICIES)}")
     fmt = fmt or FixedFormat()
-    began = time.perf_counter()
+    check_supported(table, fmt)
     digits = load_digits()
     if samples > len(digits.train):
         raise LayerPipeError(f"samples is {samples}; the digits training split has {len(digits.train)}")
-    inputs = digits.train.inputs("fixed", fmt)[:samples]
-    targets = digits.train.targets("fixed", fmt)[:samples]
+    began = time.perf_counter()
+    temporary = tempfile.TemporaryDirectory(prefix="layerpipe-verify-") if build_dir is None else None
+    with temporary or contextlib.nullcontext(build_dir) as folder:
+        return _verify(table, samples, Path(folder), weights, fmt, digits.train, began, idle=idle,
+                       backpressure=backpressure, seed=seed, corrupt_golden_bit=corrupt_golden_bit, quiet=quiet,
+                       cache_dir=cache_dir)
+
+
+def _verify(table, samples, build_dir, weights, fmt, split, began, *, idle, backpressure, seed, corrupt_golden_bit,
+            quiet, cache_dir) -> Verdict:
+    inputs = split.inputs("fixed", fmt)[:samples]
+    targets = split.targets("fixed", fmt)[:samples]
     _progress(f"generating Verilog in {build_dir}", quiet)
     generated = generate(table, Path(build_dir) / "rtl", fmt=fmt, weights=weights, seed=seed)
     info = generated.info
@@ -100,20 +121,22 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path, weights: s
         "samples": [pack_fields(sample_fields, [x, t]) for x, t in zip(inputs, targets, strict=True)],
         "expected_results": expected_results,
         "expected_weights": [bank_rows(w, info["lanes"], fmt.data_bits) for w in reference.weights],
-        "idle": idle, "backpressure": backpressure, "seed": seed,
+        "idle": idle, "backpressure": backpressure, "seed": seed, "observe": info["observe"],
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }
     _progress(f"Verilator build and cocotb run ({samples} samples)", quiet)
     measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / "verilator", config,
-                         public_ports=[port["name"] for port in info["ports"]], cache_dir=cache_dir)
+                         public_ports=[port["name"] for port in info["ports"]]
+                         + [entry["signal"] for entry in info["observe"]["bank_writes"]], cache_dir=cache_dir)
     runner = measured["runner"]
     return Verdict(table.network.name, table.policy, table.processors, weights, samples, table.period_cycles,
-                   table.total_cycles(samples), simulated, measured["cycles"], measured["stall_cycles"],
+                   table.total_cycles(samples), simulated, measured["observed_cycles"], measured["counter_cycles"],
+                   measured["stall_cycles"],
                    measured["edges_start_to_done"], measured["result_mismatches"], measured["weight_mismatches"],
                    round(time.perf_counter() - began, 2), runner["build_seconds"], runner["build_cached"],
-                   runner["run_seconds"], measured["clock_cycles"])
+                   runner["run_seconds"], measured["clock_cycles"], measured["events"])
 
 
-def verify(network: Network, processors: int, policy: str, samples: int, build_dir: Path,
+def verify(network: Network, processors: int, policy: str, samples: int, build_dir: Path | None = None,
            cost: CostModel | None = None, **kwargs) -> Verdict:
     return verify_table(schedule(network, processors, policy, cost or CostModel()), samples, build_dir, **kwargs)
