@@ -211,18 +211,22 @@ def network_from_dict(spec, source: str = "network") -> Network:
 
 
 def _read_file(path: Path):
-    text = path.read_text()
+    import yaml
+
     suffix = path.suffix.lower()
     try:
+        text = path.read_text(encoding="utf-8")
         if suffix == ".toml":
             return tomllib.loads(text)
         if suffix in (".yaml", ".yml"):
-            import yaml
-
             return yaml.safe_load(text)
         if suffix == ".json":
             return json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as exc:
+    except yaml.MarkedYAMLError as exc:  # several lines with a caret; the mark is the line a user looks for
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise LayerPipeError(f"{path}: not valid YAML: {where}{exc.problem or exc.context}") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, yaml.YAMLError, ValueError) as exc:
         first_line = str(exc).splitlines()[0]
         raise LayerPipeError(f"{path}: not valid {suffix[1:].upper()}: {first_line}") from None
     raise LayerPipeError(f"{path}: unknown file type '{suffix}'; use .toml, .yaml, .yml or .json")

@@ -11,10 +11,16 @@ from layerpipe.sched.scheduler import POLICIES
 from layerpipe.sched.zoo import DEFAULT_NETWORK
 
 DEFAULTS = CostModel()
-HELP_FORMATTER = argparse.ArgumentDefaultsHelpFormatter
-# Appended to the help of an option without a default value: formats to nothing, so the help
-# formatter does not add "(default: None)"; the help text itself says what leaving it out means.
-NO_DEFAULT = "%(default).0s"
+
+
+class HELP_FORMATTER(argparse.ArgumentDefaultsHelpFormatter):  # noqa: N801 (the name every command passes)
+    """Appends "(default: X)" to an option's help, except where the help says its default itself
+    ("(default: a temporary folder)") or there is none to show: "(default: None)" tells a user nothing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def add_network(parser: argparse.ArgumentParser) -> None:

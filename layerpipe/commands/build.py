@@ -24,21 +24,20 @@ def register(subparsers) -> None:
                                                "the YoWASP toolchain: utilisation, Fmax, training throughput.",
                                    formatter_class=_common.HELP_FORMATTER)
     parser.add_argument("--board", required=True, metavar="BOARD",
-                        help=f"target: {', '.join(BOARD_NAMES)}" + _common.NO_DEFAULT)
+                        help=f"target: {', '.join(BOARD_NAMES)}")
     _common.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     _common.add_policy(parser)
     _common.add_cost_model(parser)
     parser.add_argument("-o", "--output", metavar="DIR",
-                        help="build folder (default: build-BOARD)" + _common.NO_DEFAULT)
+                        help="build folder (default: build-BOARD)")
     parser.add_argument("--design", default="accelerator", choices=DESIGNS,
                         help="what to build: the generated accelerator, or board-top: the accelerator trains on "
                              "--samples digits from an on-chip ROM at start-up, LEDs show pass/fail against the "
                              "golden model's final weights")
     parser.add_argument("--samples", type=int, default=16, help="training samples in the board top's ROM")
     parser.add_argument("--clock-mhz", type=float, default=None,
-                        help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)"
-                             + _common.NO_DEFAULT)
+                        help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.set_defaults(func=run)

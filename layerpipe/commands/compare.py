@@ -7,7 +7,7 @@ import sys
 
 from layerpipe.commands import _common
 from layerpipe.errors import LayerPipeError
-from layerpipe.plots import plot_speedup
+from layerpipe.plots import figure_format, plot_speedup
 from layerpipe.sched.report import COMPARISON_HEADER, compare_rows, format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 
@@ -25,14 +25,15 @@ def register(subparsers) -> None:
                         help=f"policies to compare ({', '.join(POLICIES)})")
     _common.add_cost_model(parser)
     parser.add_argument("--plot", metavar="out.png",
-                        help="draw speedup over sequential vs P into this file (default: no plot)"
-                        + _common.NO_DEFAULT)
+                        help="draw speedup over sequential vs P into this file (default: no plot)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     counts = _common.parse_processors(args.processors)
+    if args.plot:
+        figure_format(args.plot, "--plot")
     unknown = [p for p in args.policies if p not in POLICIES]
     if unknown:
         raise LayerPipeError(f"unknown policy '{unknown[0]}'; use one of {', '.join(POLICIES)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from layerpipe.commands import _common
+from layerpipe.plots import figure_format
 from layerpipe.sched.gantt import draw_gantt
 from layerpipe.sched.table import load_table
 
@@ -17,6 +18,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    figure_format(args.output, "-o")
     draw_gantt(load_table(args.table), args.output)
     print(f"Gantt chart written to {args.output}")
     return 0

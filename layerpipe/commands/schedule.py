@@ -18,8 +18,7 @@ def register(subparsers) -> None:
     _common.add_policy(parser)
     _common.add_cost_model(parser)
     parser.add_argument("-o", "--output", metavar="table.json",
-                        help="write the table to this file (default: print only)"
-                        + _common.NO_DEFAULT)
+                        help="write the table to this file (default: print only)")
     parser.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
     parser.set_defaults(func=run)
 

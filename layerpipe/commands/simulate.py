@@ -27,8 +27,7 @@ def register(subparsers) -> None:
     _common.add_policy(parser)
     _common.add_cost_model(parser)
     parser.add_argument("--table", metavar="table.json",
-                        help="simulate this ScheduleTable instead of scheduling --network (default: schedule)"
-                             + _common.NO_DEFAULT)
+                        help="simulate this ScheduleTable instead of scheduling --network (default: schedule)")
     parser.add_argument("--samples", type=int, default=100, help="training samples N to run")
     parser.add_argument("--functional", action="store_true",
                         help="also compute the fixed-point numerics (fully connected networks)")
@@ -36,11 +35,9 @@ def register(subparsers) -> None:
                         help="weights B uses in functional mode")
     parser.add_argument("--seed", type=int, default=0, help="initial weights in functional mode")
     parser.add_argument("--trace", metavar="out.json",
-                        help="write a Chrome/Perfetto trace of every task run (default: none)"
-                        + _common.NO_DEFAULT)
+                        help="write a Chrome/Perfetto trace of every task run (default: none)")
     parser.add_argument("--vcd", metavar="out.vcd",
-                        help="write per-processor activity as a VCD waveform (default: none)"
-                        + _common.NO_DEFAULT)
+                        help="write per-processor activity as a VCD waveform (default: none)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
 

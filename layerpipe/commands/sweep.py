@@ -15,7 +15,6 @@ from pathlib import Path
 from layerpipe.commands import _common
 from layerpipe.errors import LayerPipeError
 
-_NO_DEFAULT = "%(default).0s"  # formats to nothing: keeps the help formatter from adding "(default: None)"
 DEFAULT_OUTPUT = "sweep-results"
 
 
@@ -42,18 +41,18 @@ def register(subparsers) -> None:
     boards.add_argument("--boards", default="", metavar="BOARDS",
                         help=f"also build every point for these comma-separated targets ({', '.join(BOARD_NAMES)}); "
                              "the RTL is built for fully connected networks only, other points become error "
-                             "rows (default: none, schedules only)" + _NO_DEFAULT)
+                             "rows (default: none, schedules only)")
     boards.add_argument("--design", default="accelerator", choices=DESIGNS,
                         help="what to build: the generated accelerator, or the board top that trains on samples in ROM "
                              "and shows pass or fail on its LEDs")
     boards.add_argument("--clock-mhz", type=float, default=None,
                         help="place-and-route timing constraint in MHz (default: the board's: 30 on iCE40, "
-                             "100 on ECP5)" + _NO_DEFAULT)
+                             "100 on ECP5)")
     boards.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     dask = parser.add_argument_group("where it runs")
     dask.add_argument("--cluster", default=None, metavar="ADDRESS",
                       help="Dask scheduler address (tcp://host:8786) of an existing cluster whose workers have "
-                           "layerpipe installed (default: a LocalCluster on this machine)" + _NO_DEFAULT)
+                           "layerpipe installed (default: a LocalCluster on this machine)")
     dask.add_argument("--workers", type=int, default=default_workers(),
                       help="worker processes of the LocalCluster (this machine's cores); ignored with --cluster")
     dask.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",

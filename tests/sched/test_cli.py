@@ -50,6 +50,30 @@ def test_gantt_draws_a_png(tmp_path, capsys):
     assert image.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize("command, option", [("gantt", "-o"), ("compare", "--plot")])
+@pytest.mark.parametrize("name, problem", [("g.xyz", "unknown image suffix '.xyz'"),
+                                           ("g", "no suffix to name the image format")])
+def test_figure_with_an_unknown_suffix_is_refused_before_any_work(tmp_path, capsys, command, option, name, problem):
+    table = tmp_path / "t.json"
+    assert run(capsys, "schedule", "--processors", "2", "-o", str(table))[0] == 0
+    image = tmp_path / name
+    argv = [str(table), "-o", str(image)] if command == "gantt" else ["--processors", "2", "--plot", str(image)]
+    status, out, err = run(capsys, command, *argv)
+    assert status == 2 and out == ""
+    line = one_line_error(err)
+    assert line.startswith(f"layerpipe {command}: error: {option} '{image}': {problem}; use one of ")
+    assert {".png", ".svg", ".pdf"} <= set(line.split("; use one of ")[1].split(", "))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]
+
+
+def test_yaml_syntax_error_in_a_network_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "net.yaml"
+    path.write_text("name: t\ninput: 8\nlayers:\n  - {kind: fc, out: 4\n")
+    status, _, err = run(capsys, "schedule", "--network", str(path))
+    assert status == 2
+    assert f"{path}: not valid YAML: line 5" in one_line_error(err)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["schedule", "--processors", "0"], "processors is 0"),
     (["schedule", "--policy", "zerobubble"], "unknown policy 'zerobubble'"),

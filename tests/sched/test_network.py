@@ -81,3 +81,17 @@ def test_malformed_file_is_one_line_error(tmp_path):
     path.write_text("input = [\n")
     with pytest.raises(LayerPipeError, match="not valid TOML"):
         load_network(str(path))
+
+
+@pytest.mark.parametrize("text, where", [
+    ("name: t\ninput: 8\nlayers:\n  - {kind: fc, out: 4\n  - {kind: fc, out: 2}\n", "line 5, column 5"),
+    ("name: t\n  input: 8\n", "line 2, column 8"),
+    ("layers:\n\t- {kind: fc}\n", "line 2, column 1"),
+])
+def test_yaml_syntax_error_names_the_file_and_line(tmp_path, text, where):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(LayerPipeError) as error:
+        load_network(str(path))
+    message = str(error.value)
+    assert message.startswith(f"{path}: not valid YAML: {where}: ") and "\n" not in message
