@@ -1,6 +1,6 @@
 """RTL generation: ScheduleTable + FixedFormat + initial weights → Verilog and a sidecar JSON.
 
-:func:`generate` writes ``DIR/<top>.v`` (one top module, from ``amaranth.back.verilog``)
+:func:`generate` writes ``DIR/<top>.v`` (one top module, from :mod:`layerpipe.hw.verilog_writer`)
 and ``DIR/<top>.json``, the sidecar a testbench needs: port names and widths, the
 stream payload layouts, the numeric format, the weight-bank layout and the initial
 weights, the schedule (period, latency, predicted cycles) and the memories built. Both
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
@@ -27,6 +26,7 @@ from layerpipe.files import write_text_atomic
 from layerpipe.hw.accelerator import CYCLE_BITS, WEIGHT_POLICIES, Accelerator, error_bits, result_layout, sample_layout
 from layerpipe.hw.pe import INPUT_ITEMS, check_supported, pipeline_cycles
 from layerpipe.hw.sequencer import SAMPLE_BITS
+from layerpipe.hw.verilog_writer import convert
 from layerpipe.sched.table import ScheduleTable, table_from_dict
 from layerpipe.sim import golden
 from layerpipe.sim.numerics import FixedFormat
@@ -179,7 +179,7 @@ def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str = "sta
     acc = accelerator_for_table(table, fmt, weights, initial, seed)
     out_dir = Path(out_dir)
     v_path, j_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
-    text = verilog.convert(acc, name=top, emit_src=False)
+    text = convert(acc, top)
     info = sidecar(acc, top, v_path.name)
     write_text_atomic(v_path, text)
     write_text_atomic(j_path, json.dumps(info, indent=1) + "\n")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog
 from amaranth.lib import wiring
 
 # The generator's sidecar lists ports this way; sharing it keeps bench and sidecar names alike.
 from layerpipe.hw.generate import component_ports
+from layerpipe.hw.verilog_writer import convert
 
 __all__ = ["Design", "component_verilog", "component_ports"]
 
@@ -33,5 +33,5 @@ def component_verilog(component: wiring.Component, out_dir: Path, name: str) -> 
              for port in component_ports(component)}
     path = Path(out_dir) / f"{name}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(verilog.convert(component, name=name, emit_src=False))
+    path.write_text(convert(component, name))
     return Design(path, name, ports)
