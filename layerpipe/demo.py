@@ -10,22 +10,29 @@ Named steps, each reported on stderr with its time:
               the golden model, the cycle simulator and the table's prediction;
 ``summary``   one table and ``summary.json``.
 
-Results of ``train`` and ``rtl`` are cached in ``DIR/cache`` under a key made of their
-inputs and a digest of the installed layerpipe sources, so a second run with the same
-settings reuses them, and any change to the code or the inputs recomputes.
+The report folder holds the report only (summary, tables, Gantt charts, Verilog, plots:
+about 2 MB). What is kept to save time lives in the user cache (:mod:`layerpipe.cache`):
+results of ``train`` and ``rtl`` (with the Verilog) under a key made of their inputs and a
+digest of the installed layerpipe sources, so a second run with the same settings reuses
+them and any change to the code or the inputs recomputes; and the Verilator builds, shared
+with ``layerpipe verify``. The bench's own files go to a temporary folder, removed at the
+end unless ``keep_build`` keeps them in ``DIR/build``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import layerpipe
+from layerpipe import cache as user_cache
 from layerpipe.errors import LayerPipeError
 from layerpipe.files import write_text_atomic
 from layerpipe.sched.costs import CostModel
@@ -119,8 +126,13 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, stream=None) -> dict:
-    """Run every step into ``out_dir``; returns the summary (also in ``out_dir/summary.json``)."""
+def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, stream=None,
+             cache_dir: str | Path | None = None, keep_build: bool = False) -> dict:
+    """Run every step into ``out_dir``; returns the summary (also in ``out_dir/summary.json``).
+
+    ``cache_dir``: the cache folder (default: :func:`layerpipe.cache.cache_root`); ``use_cache``
+    False recomputes the results (Verilator builds are still reused: they are the same builds).
+    """
     config.check()
     network = load_network(config.network)
     if config.rtl or config.epochs:
@@ -130,7 +142,7 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = _Progress(("schedule", "train", "rtl", "summary"), stream)
-    cache = _Cache(out / "cache", use_cache)
+    cache = _Cache(user_cache.cache_dir("demo", cache_dir), use_cache)
     began = time.perf_counter()
     timings = {}
 
@@ -149,7 +161,10 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     timings["train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    verdicts = _rtl(tables, config, out, cache, progress)
+    with (contextlib.nullcontext(out / "build") if keep_build
+          else tempfile.TemporaryDirectory(prefix="layerpipe-demo-")) as build:
+        verdicts = _rtl(tables, config, out, Path(build), user_cache.cache_dir("verilator", cache_dir), cache,
+                        progress)
     timings["rtl"] = time.perf_counter() - t0
 
     summary = _summary(network, config, tables, sweep, sequential_period, curves, verdicts, out)
@@ -158,6 +173,10 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     write_text_atomic(out / "summary.txt", format_summary(summary) + "\n")
     progress.say("summary", f"written to {out / 'summary.json'}")
+    size = sum(entry.bytes for entry in user_cache.usage(cache_dir))
+    option = f" --cache-dir {cache_dir}" if cache_dir else ""
+    progress.say("summary", f"the cache holds {user_cache.format_size(size)} of builds and results "
+                            f"(`layerpipe cache{option}` shows where, `layerpipe cache{option} --clear` empties it)")
     return summary
 
 
@@ -208,46 +227,50 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: _Progre
     return curves
 
 
-def _rtl(tables, config: DemoConfig, out: Path, cache: _Cache, progress: _Progress) -> dict:
+def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cache: Path, cache: _Cache,
+         progress: _Progress) -> dict:
     from layerpipe.hw.generate import generate
 
     verdicts = {}
     for policy, table in tables.items():
         verilog = out / "verilog" / f"{policy}.v"
-        key = {"table": hashlib.sha256(table.to_json().encode()).hexdigest(), "samples": config.samples,
-               "weights": config.weights, "seed": config.seed}
-        cached = cache.get("rtl", key) if config.rtl else None
-        if cached is not None and verilog.is_file():
-            progress.say("rtl", f"{policy}: cached, {cached['rtl_cycles']:,} cycles, "
-                                f"bit-exact {cached['bit_exact']}")
-            verdicts[policy] = cached
-            continue
+        build = build_root / policy
         if not config.rtl:
             progress.say("rtl", f"{policy}: Verilog only (--no-rtl)")
-            generated = generate(table, out / "build" / policy / "rtl", weights=config.weights, seed=config.seed)
-            _copy(generated.verilog, verilog)
+            generated = generate(table, build / "rtl", weights=config.weights, seed=config.seed)
+            _report_verilog(verilog, generated.verilog.read_text(), generated.verilog.with_suffix(".json").read_text())
             continue
-        from layerpipe.verify.flow import verify_table
+        key = {"table": hashlib.sha256(table.to_json().encode()).hexdigest(), "samples": config.samples,
+               "weights": config.weights, "seed": config.seed}
+        cached = cache.get("rtl", key)
+        if cached is not None:
+            progress.say("rtl", f"{policy}: cached, {cached['verdict']['rtl_cycles']:,} cycles, "
+                                f"bit-exact {cached['verdict']['bit_exact']}")
+        else:
+            from layerpipe.verify.flow import verify_table
 
-        progress.say("rtl", f"{policy}: Verilog, Verilator build, {config.samples} samples in cocotb")
-        t0 = time.perf_counter()
-        # one Verilator cache for every policy: identical Verilog (often layerpipe's and optimal's) builds once
-        verdict = verify_table(table, config.samples, out / "build" / policy, weights=config.weights,
-                               seed=config.seed, cache_dir=out / "build" / "verilator-cache").to_dict()
-        _copy(out / "build" / policy / "rtl" / "layerpipe_top.v", verilog)
-        cache.put("rtl", key, verdict)
-        progress.say("rtl", f"{policy}: {verdict['rtl_cycles']:,} cycles (predicted {verdict['predicted_cycles']:,}),"
-                            f" bit-exact {verdict['bit_exact']}, {time.perf_counter() - t0:.0f} s")
-        verdicts[policy] = verdict
+            progress.say("rtl", f"{policy}: Verilog, Verilator build, {config.samples} samples in cocotb")
+            t0 = time.perf_counter()
+            # one Verilator cache for every policy: identical Verilog (often layerpipe's and optimal's) builds once
+            verdict = verify_table(table, config.samples, build, weights=config.weights, seed=config.seed,
+                                   cache_dir=verilator_cache).to_dict()
+            source = build / "rtl" / "layerpipe_top.v"
+            # the Verilog is cached with its verdict: a new report folder gets it without a rebuild
+            cached = {"verdict": verdict, "verilog": source.read_text(),
+                      "sidecar": source.with_suffix(".json").read_text()}
+            cache.put("rtl", key, cached)
+            progress.say("rtl", f"{policy}: {verdict['rtl_cycles']:,} cycles (predicted "
+                                f"{verdict['predicted_cycles']:,}), bit-exact {verdict['bit_exact']}, "
+                                f"{time.perf_counter() - t0:.0f} s")
+        _report_verilog(verilog, cached["verilog"], cached["sidecar"])
+        verdicts[policy] = cached["verdict"]
     return verdicts
 
 
-def _copy(source: Path, target: Path) -> None:
-    """The generated Verilog and its sidecar JSON into the report folder."""
-    write_text_atomic(target, source.read_text())
-    sidecar = source.with_suffix(".json")
-    if sidecar.is_file():
-        write_text_atomic(target.with_suffix(".json"), sidecar.read_text())
+def _report_verilog(target: Path, verilog: str, sidecar: str) -> None:
+    """The generated Verilog and its sidecar JSON (ports, streams, formats) into the report folder."""
+    write_text_atomic(target, verilog)
+    write_text_atomic(target.with_suffix(".json"), sidecar)
 
 
 def _summary(network, config: DemoConfig, tables, sweep, sequential_period: int, curves, verdicts,

@@ -1,7 +1,12 @@
 """``layerpipe demo`` on a reduced setting: the summary's numbers agree with each other and a rerun is cached."""
 
+import dataclasses
 import io
 import json
+import os
+import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -10,6 +15,7 @@ from layerpipe.demo import DemoConfig, run_demo
 from layerpipe.hw.toolchain import verilator_root
 
 REDUCED = DemoConfig(policies=("pipedream", "layerpipe"), samples=8, epochs=1, max_processors=3)
+REPORT = {"summary.json", "summary.txt", "tables", "gantt", "verilog", "speedup_vs_p.png", "learning_curves.png"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,9 @@ def test_report_folder_has_every_artefact(demo):
         assert (out / plot).stat().st_size > 1000
     # P = 1..3 in the speedup plot's data; P = 1 is the sequential period for every policy
     assert [point["processors"] for point in summary["speedup_vs_p"]["layerpipe"]] == [1, 2, 3]
+    # the report only: builds and cached results live in the user cache, bench files in a removed temporary
+    assert {p.name for p in out.iterdir()} == REPORT
+    assert sum(p.stat().st_size for p in out.rglob("*")) < 20e6
 
 
 def test_rerun_reuses_cached_results(demo):
@@ -60,6 +69,43 @@ def test_rerun_reuses_cached_results(demo):
     assert log.count("cached") == 2 * len(REDUCED.policies)  # train and rtl, per policy
     assert "Verilator build" not in log
     assert again["rows"] == summary["rows"]
+
+
+def test_a_new_report_folder_gets_the_cached_results_and_verilog(demo, tmp_path):
+    out, summary, _ = demo
+    progress = io.StringIO()
+    again = run_demo(REDUCED, tmp_path / "other", stream=progress)
+    assert progress.getvalue().count("cached") == 2 * len(REDUCED.policies)
+    assert again["rows"] == summary["rows"]
+    for policy in REDUCED.policies:
+        for name in (f"{policy}.v", f"{policy}.json"):
+            assert (tmp_path / "other" / "verilog" / name).read_text() == (out / "verilog" / name).read_text()
+
+
+def test_cache_dir_and_keep_build(tmp_path):
+    config = dataclasses.replace(REDUCED, rtl=False)  # Verilog only: the build folder without a bench run
+    run_demo(config, tmp_path / "out", stream=io.StringIO(), cache_dir=tmp_path / "cache", keep_build=True)
+    assert len(list((tmp_path / "cache" / "demo").glob("train-*.json"))) == len(config.policies)
+    for policy in config.policies:
+        assert (tmp_path / "out" / "build" / policy / "rtl" / "layerpipe_top.v").is_file()
+    assert {p.name for p in (tmp_path / "out").iterdir()} == REPORT | {"build"}
+
+
+def test_the_command_leaves_the_report_and_nothing_in_the_temporary_folder(demo, tmp_path):
+    """In a subprocess with its own empty TMPDIR; --fresh, so the benches run again (on the cached builds)."""
+    (tmp_path / "tmp").mkdir()
+    out = tmp_path / "report"
+    argv = [sys.executable, "-m", "layerpipe", "demo", "--policies", *REDUCED.policies, "--samples",
+            str(REDUCED.samples), "--epochs", str(REDUCED.epochs), "--max-processors", str(REDUCED.max_processors),
+            "--fresh", "-o", str(out)]
+    result = subprocess.run(argv, env={**os.environ, "TMPDIR": str(tmp_path / "tmp")}, umask=0o027,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Verilator build" in result.stderr  # the benches ran
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert {p.name for p in out.iterdir()} == REPORT
+    modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in out.rglob("*")}
+    assert {name for name, mode in modes.items() if mode != (0o750 if (out / name).is_dir() else 0o640)} == set()
 
 
 def test_progress_names_every_step(demo):
