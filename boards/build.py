@@ -180,6 +180,8 @@ def build(design, target: Target | str, out_dir, *, name: str = "top", table=Non
     """
     progress = sys.stderr if progress is True else progress
     target = get_target(target) if isinstance(target, str) else target
+    if target.is_board:
+        target.platform_class()  # without amaranth-boards: the one-line install hint, before any work
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_products(out_dir, name)  # a failed rebuild must not report a previous build's results

@@ -227,7 +227,7 @@ def format_summary(summary: dict) -> str:
     estimate = summary.get("estimate") or {}
     estimate = {} if "error" in estimate else estimate
     for kind in RESOURCE_ORDER:
-        entry = summary["resources"].get(kind)
+        entry = summary.get("resources", {}).get(kind)  # none when the build failed before synthesis
         if entry is None:
             continue
         pct = "" if entry.get("percent") is None else f"{entry['percent']:.1f} %"

@@ -51,6 +51,8 @@ def run(args) -> int:
     from layerpipe.sched.scheduler import schedule
 
     target = get_target(args.board)
+    if target.is_board:
+        target.platform_class()  # amaranth-boards installed: else the install hint now, not after scheduling
     if args.processors < 1:
         raise LayerPipeError(f"--processors {args.processors}: use at least 1")
     if args.clock_mhz is not None and not args.clock_mhz > 0:

