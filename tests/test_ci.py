@@ -1,7 +1,9 @@
 """.ci/run runs the README's quick start as a user would: every line as written, each in a fresh venv."""
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
@@ -25,3 +27,11 @@ def test_ci_runs_each_quick_start_line_as_written_in_a_fresh_venv():
 
 def test_ci_script_parses():
     subprocess.run(["bash", "-n", str(ROOT / ".ci" / "run")], check=True)
+
+
+def test_a_test_run_leaves_nothing_in_the_temporary_folder(tmp_path):
+    """tests/conftest.py's scratch folder: tmp_path folders, TMPDIR and the cache, removed at the end."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_files.py"],
+                            cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert list(tmp_path.iterdir()) == []
