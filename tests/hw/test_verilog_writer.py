@@ -1,6 +1,5 @@
 """The generator's Verilog has no combinational block that waits for a time-0 event (Icarus -g2012 ran it wrong)."""
 
-import shutil
 import subprocess
 
 import pytest
@@ -14,10 +13,12 @@ from layerpipe.hw.generate import accelerator_for_table, generate
 from layerpipe.hw.verilog_writer import convert, time_zero_dependencies
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
+from layerpipe.verify.runner import simulator_available
 from tests.hw.test_accelerator import FMT, tiny_network
 
 # Yosys's write_verilog: the dummy register whose initializer is to wake every `always @*` at time 0.
 YOSYS_TIME_ZERO_TRIGGER = "reg \\$auto$verilog_backend.cc"
+ICARUS_MISSING = simulator_available("icarus")
 
 
 def test_only_blocks_on_clock_edges_pass():
@@ -74,7 +75,7 @@ def icarus_chosen_at_time_1(tmp_path, text: str, mode: str) -> str:
                           text=True).stdout.strip()
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is not on PATH: apt-get install iverilog")
+@pytest.mark.skipif(ICARUS_MISSING is not None, reason=ICARUS_MISSING or "")
 def test_a_process_of_constants_is_defined_under_systemverilog_rules(tmp_path):
     raw = verilog.convert(ConstantHits(), name="top", emit_src=False)
     assert icarus_chosen_at_time_1(tmp_path, raw, "-g2005") == "010"
