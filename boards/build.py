@@ -159,11 +159,10 @@ _BUILTIN_TOOLS = {"dfu-suffix": _dfu_suffix_command}
 
 def _last_error(log: Path) -> str:
     try:
-        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        text = log.read_text(errors="replace")
     except OSError:
         return f"see {log.name}"
-    errors = [ln for ln in lines if ln.startswith("ERROR")] or [ln for ln in lines if "error" in ln.lower()]
-    return (errors or lines or [f"see {log.name}"])[-1][:300]
+    return toolchain.error_line(text) or f"see {log.name}"
 
 
 def _design_name(design) -> str:
@@ -347,7 +346,7 @@ def _build_board(run: _Run, design, target: Target, name: str, clock_mhz, seed: 
         kind = next((k for k, spec in target.resources.items() if spec == bel), bel)
         if kind not in summary["overflow"]:
             summary["overflow"].append(kind)
-    bitstream = next((f for f in (f"{name}.bin", f"{name}.bit") if (run.out_dir / f).is_file()), None)
+    bitstream = target.bitstream(name) if (run.out_dir / target.bitstream(name)).is_file() else None
     run.report.update({k: v for k, v in summary.items() if k != "cells"})
     run.report["synth_cells"] = summary["cells"]
     run.report["artifacts"] = {"bitstream": bitstream,

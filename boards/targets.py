@@ -10,6 +10,11 @@ would multiply them up with a PLL. To measure the Fmax a design *can* reach, the
 clock's constraint is raised to ``clock_mhz`` (the project's targets: 30 MHz on the
 iCE40UP5K, 100 MHz on the ECP5s) so nextpnr's timing-driven placer works toward it;
 the achieved Fmax is what nextpnr reports, met or not (``--timing-allow-fail``).
+
+:class:`Loader`: how openFPGALoader reaches the board through its own USB port (its board
+names are case-sensitive and are not the amaranth-boards ones: ``ice40_generic`` for the
+iCEBreaker, ``orangeCrab``), and whether that port can load the volatile configuration RAM
+or only write the flash.
 """
 
 from __future__ import annotations
@@ -20,7 +25,17 @@ from dataclasses import dataclass, field
 
 from layerpipe.errors import LayerPipeError
 
-__all__ = ["Target", "TARGETS", "BOARD_NAMES", "get_target"]
+__all__ = ["Target", "Loader", "TARGETS", "BOARD_NAMES", "get_target"]
+
+
+@dataclass(frozen=True)
+class Loader:
+    """openFPGALoader's view of a board (``openFPGALoader --list-boards``; doc/boards.yml in its sources)."""
+
+    board: str                   # the -b name
+    sram: tuple[str, ...] | None  # options that load SRAM (volatile); None: the USB port reaches only the flash
+    flash: tuple[str, ...]       # options that write the flash
+    port: str                    # what on the board openFPGALoader talks to
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,11 @@ class Target:
     resources: dict = field(default_factory=dict)
     # Fallback capacities (for a design nextpnr refuses before writing its report).
     capacity: dict = field(default_factory=dict)
+    loader: Loader | None = None
+
+    def bitstream(self, name: str) -> str | None:
+        """The file the packer writes for design ``name`` (None: the Verilog-only target has none)."""
+        return {"ice40": f"{name}.bin", "ecp5": f"{name}.bit"}.get(self.family)
 
     @property
     def is_board(self) -> bool:
@@ -98,19 +118,25 @@ TARGETS: dict[str, Target] = {
         platform="amaranth_boards.icebreaker:ICEBreakerPlatform", clock_mhz=30.0,
         harness_in=("button", 0), harness_out=("led", 0, None), resources=_ICE40_RESOURCES,
         status_leds=(("led_g", 0, None), ("led_r", 0, None)),
-        capacity={"ICESTORM_LC": 5280, "ICESTORM_DSP": 8, "ICESTORM_RAM": 30, "ICESTORM_SPRAM": 4, "SB_IO": 39}),
+        capacity={"ICESTORM_LC": 5280, "ICESTORM_DSP": 8, "ICESTORM_RAM": 30, "ICESTORM_SPRAM": 4, "SB_IO": 39},
+        # The FT2232H is wired to the SPI flash; loading SRAM needs the board's SRAM solder jumpers changed.
+        loader=Loader("ice40_generic", sram=None, flash=("-f",), port="the FT2232H, wired to the SPI flash")),
     "ulx3s-85f": Target(
         name="ulx3s-85f", description="ULX3S, Lattice ECP5 LFE5U-85F-6BG381C", family="ecp5", device="LFE5U-85F",
         platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=100.0,
         harness_in=("button", 0), harness_out=("led", 0, None), resources=_ECP5_RESOURCES,
         status_leds=(("led", 0, None), ("led", 1, None)),
-        capacity=_ECP5_85F_CAPACITY),
+        capacity=_ECP5_85F_CAPACITY,
+        loader=Loader("ulx3s", sram=("-m",), flash=("-f",), port="JTAG through the FT231X on the US1 port")),
     "orangecrab-85f": Target(
         name="orangecrab-85f", description="OrangeCrab r0.2, Lattice ECP5 LFE5U-85F-8MG285C", family="ecp5",
         device="LFE5U-85F", platform="amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_85FPlatform", clock_mhz=100.0,
         harness_in=("button", 0), harness_out=("rgb_led", 0, "r"), resources=_ECP5_RESOURCES,
         status_leds=(("rgb_led", 0, "g"), ("rgb_led", 0, "r")),
-        capacity=_ECP5_85F_CAPACITY),
+        capacity=_ECP5_85F_CAPACITY,
+        # DFU: the bootloader (entered by holding the button while plugging in) writes the user image to
+        # flash, the build's .bit with its DFU suffix; SRAM would need a JTAG cable on the test pads.
+        loader=Loader("orangeCrab", sram=None, flash=(), port="the DFU bootloader")),
     "verilog": Target(
         name="verilog", description="Verilog only, with a Yosys generic (LUT4) cell count", family=None,
         device="generic"),

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from layerpipe.errors import LayerPipeError
 
-__all__ = ["TOOLS", "PINNED", "PIN_REASON", "tool_path", "toolchain_env", "use_toolchain", "run_tool",
-           "installed_versions", "version_mismatches", "synth_options"]
+__all__ = ["TOOLS", "PINNED", "PIN_REASON", "find_command", "tool_path", "toolchain_env", "use_toolchain", "run_tool",
+           "error_line", "installed_versions", "version_mismatches", "synth_options"]
 
 # Amaranth tool name → (YoWASP entry point, PyPI distribution that installs it).
 TOOLS = {
@@ -60,15 +60,21 @@ def _env_var(tool: str) -> str:
     return tool_env_var(tool)
 
 
+def find_command(command: str) -> str | None:
+    """Absolute path of a PyPI package's entry point: next to this interpreter first (the venv's own,
+    not a pyenv shim or a system install), else on ``PATH``; None when neither has it."""
+    local = Path(sysconfig.get_path("scripts")) / command
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which(command)
+
+
 def tool_path(tool: str) -> str:
     """Absolute path of the YoWASP command for an Amaranth tool name (``yosys``, ``nextpnr-ecp5``, …)."""
     if tool not in TOOLS:
         raise LayerPipeError(f"tool '{tool}' is not one of the YoWASP tools: {', '.join(TOOLS)}")
     command, dist = TOOLS[tool]
-    local = Path(sysconfig.get_path("scripts")) / command
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    found = shutil.which(command)
+    found = find_command(command)
     if found is None:
         raise LayerPipeError(f"tool '{tool}': the '{command}' command of the {dist} package is not installed; "
                              f"run {INSTALL_HINT}")
@@ -99,6 +105,18 @@ def run_tool(tool: str, args, *, cwd=None, log: Path | None = None, env=None) ->
     with open(log, "w") as out:
         return subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
                               check=False)
+
+
+def error_line(text: str) -> str | None:
+    """The line of a tool's output that says why it failed: the last ``ERROR…`` line, else the last line
+    naming an error, else the last naming a failure, else the last line; None for no output."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for matches in (lambda ln: ln.lower().startswith("error"), lambda ln: "error" in ln.lower(),
+                    lambda ln: "fail" in ln.lower(), lambda ln: True):
+        found = [ln for ln in lines if matches(ln)]
+        if found:
+            return found[-1][:300]
+    return None
 
 
 def installed_versions() -> dict[str, str | None]:

@@ -2,9 +2,12 @@
 
 Runs the named steps of :mod:`layerpipe.boards.build` (elaborate, synthesize, place&route,
 pack, report) with progress on stderr, writes ``DIR/report.json`` and prints the resource
-and timing table with the training throughput (Fmax / period samples per second). Exit
-status 0 when the design was built and fits, 1 when it does not fit or a tool failed (the
-report says which), 2 for bad input.
+and timing table with the training throughput (Fmax / period samples per second).
+``--program`` then puts the bitstream on the board (:mod:`layerpipe.commands.program`); the
+board and the memory are checked before the build, so a wrong combination fails in a
+second, not after a place-and-route. Exit status 0 when the design was built and fits (and,
+with ``--program``, the board took it), 1 when it does not fit, a tool failed (the report
+says which) or openFPGALoader failed, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 
-from layerpipe.commands import _common
+from layerpipe.commands import _common, program
 
 
 def register(subparsers) -> None:
@@ -40,17 +43,26 @@ def register(subparsers) -> None:
                         help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    parser.add_argument("--program", action="store_true",
+                        help="after a successful build, put the bitstream on the board with openFPGALoader "
+                             "(as layerpipe program DIR does)")
+    program.add_options(parser, condition="with --program: ")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from layerpipe.boards.build import build, design_for_table
+    from layerpipe.boards.program import loader_for, plan
     from layerpipe.boards.report import format_summary
     from layerpipe.boards.targets import get_target
     from layerpipe.errors import LayerPipeError
     from layerpipe.sched.scheduler import schedule
 
     target = get_target(args.board)
+    if args.program:
+        loader_for(target, args.flash)
+    elif args.flash or args.dry_run:
+        raise LayerPipeError(f"{'--flash' if args.flash else '--dry-run'} is an option of --program; add --program")
     if target.is_board:
         target.platform_class()  # amaranth-boards installed: else the install hint now, not after scheduling
     if args.processors < 1:
@@ -75,4 +87,8 @@ def run(args) -> int:
             print(f"training throughput: {report['throughput']['samples_per_second']:,.0f} samples/s "
                   f"(Fmax / {table.period_cycles} cycles)")
         print(f"status: {report['status']}; report: {out_dir}/report.json")
-    return 0 if report["status"] == "ok" else 1
+    if report["status"] != "ok":
+        if args.program:
+            print(f"not programming {target.name}: the build's status is {report['status']}", file=sys.stderr)
+        return 1
+    return program.put_on_board(plan(out_dir, flash=args.flash), args.dry_run, args.command) if args.program else 0
