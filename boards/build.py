@@ -9,13 +9,18 @@ three overrides: ``synth_opts`` (``-dsp`` on the iCE40), ``script_after_synth`` 
 ``stat -json``) and ``nextpnr_opts`` (``--report``, ``--timing-allow-fail``, ``--seed``).
 The later steps run the plan's commands one by one (from ``build_<name>.json``), each with
 its own log, time and JSON record. ``place&route`` first runs nextpnr ``--pack-only`` with a
-JSON report (seconds): the exact cell counts after packing, so a design that cannot fit is
-reported with its numbers without a placement attempt. The Verilog-only target writes the
+JSON report (seconds, counted in the step's time): the exact cell counts after packing, so a
+design that cannot fit is reported with its numbers without a placement attempt. The Verilog-only target writes the
 Verilog and runs a generic Yosys ``synth`` for a cell count.
 
 A bare ``wiring.Component`` is put on the board through :class:`~layerpipe.boards.harness.PinHarness`
 (its cost is in the report); an Elaboratable with ``board_top = True`` (the self-checking
 :class:`~layerpipe.boards.board_top.BoardTop`) requests its own pins (the target's status LEDs).
+
+Progress goes to a text stream (stderr by default): a line when a step starts and ends, and
+while a tool (or Amaranth's elaboration) runs, a line every ``progress_interval`` seconds
+with the step's elapsed time and what is running (``place&route: 2 min 30 s (nextpnr-ecp5
+running)``), so a log shows a long place-and-route is alive and where it is.
 
 Each finished step is written to ``DIR/steps/NN-<step>.json``; ``DIR/report.json`` is
 rewritten (atomically: temporary file, then rename) after every step, so an interrupted
@@ -31,9 +36,11 @@ import re
 import shlex
 import struct
 import sys
+import threading
 import time
 import traceback
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 from layerpipe.boards import report as report_mod
@@ -66,8 +73,9 @@ def throughput(fmax_mhz: float | None, period_cycles: int | None) -> float | Non
 class _Run:
     """Book-keeping for one build: steps, progress on stderr, the report file."""
 
-    def __init__(self, out_dir: Path, report: dict, progress):
+    def __init__(self, out_dir: Path, report: dict, progress, progress_interval: float):
         self.out_dir, self.report, self.progress = out_dir, report, progress
+        self.progress_interval = progress_interval
         (out_dir / "steps").mkdir(parents=True, exist_ok=True)
 
     def say(self, text: str) -> None:
@@ -90,18 +98,45 @@ class _Run:
         self.say(f"[{STEPS.index(name) + 1}/{len(STEPS)}] {name:<12} ... {what}")
         return time.monotonic()
 
+    @contextmanager
+    def running(self, step: str, what: str, started: float):
+        """While the body runs, say every ``progress_interval`` seconds how long ``step`` (begun at
+        ``started``) has taken and that ``what`` is still running: a thread, because the body blocks
+        in a tool's subprocess or in Amaranth."""
+        if self.progress is None:
+            yield
+            return
+        stop = threading.Event()
 
-def _run_command(run: _Run, step: str, commands: list[list[str]], env: dict) -> tuple[bool, str]:
-    """Run a step's tool commands from the plan in the build folder; returns (ok, log file name)."""
+        def beat():
+            while not stop.wait(self.progress_interval):
+                self.say(f"      {step}: {report_mod.format_duration(time.monotonic() - started)} ({what} running)")
+
+        thread = threading.Thread(target=beat, name=f"progress of {step}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _run_command(run: _Run, step: str, commands: list[list[str]], env: dict,
+                 started: float | None = None) -> tuple[bool, str]:
+    """Run a step's tool commands from the plan in the build folder; returns (ok, log file name).
+
+    ``started``: the step's start line was said then, and the step's time counts from then.
+    """
     log = f"{step.replace('&', '-')}.log"
     shown = [" ".join([toolchain.TOOLS[a[0]][0] if a[0] in toolchain.TOOLS else a[0], *a[1:]]) for a in commands]
-    t0 = run.start(step, " && ".join(shown))
+    t0 = run.start(step, " && ".join(shown)) if started is None else started
     ok, returncode = True, 0
     (run.out_dir / log).unlink(missing_ok=True)
     for argv in commands:
         if argv[0] in toolchain.TOOLS:
             part = run.out_dir / f"{log}.part"
-            result = toolchain.run_tool(argv[0], argv[1:], cwd=run.out_dir, log=part, env=env)
+            with run.running(step, argv[0], t0):
+                result = toolchain.run_tool(argv[0], argv[1:], cwd=run.out_dir, log=part, env=env)
             with open(run.out_dir / log, "a") as out:
                 out.write(part.read_text(errors="replace"))
             part.unlink()
@@ -170,12 +205,14 @@ def _design_name(design) -> str:
 
 
 def build(design, target: Target | str, out_dir, *, name: str = "top", table=None, clock_mhz: float | None = None,
-          seed: int = 1, harness: bool = True, design_info: dict | None = None, progress=True) -> dict:
+          seed: int = 1, harness: bool = True, design_info: dict | None = None, progress=True,
+          progress_interval: float = 30.0) -> dict:
     """Build ``design`` (a ``wiring.Component``, or with ``harness=False`` an Elaboratable that
     requests its own pins) for ``target`` in ``out_dir``; returns the report (also in ``report.json``).
 
     ``table``: the ScheduleTable the design implements; gives the training throughput.
     ``progress``: a text stream for step lines, None for none, True for the current ``sys.stderr``.
+    ``progress_interval``: seconds between the lines that say a tool is still running.
     """
     progress = sys.stderr if progress is True else progress
     target = get_target(target) if isinstance(target, str) else target
@@ -206,7 +243,7 @@ def build(design, target: Target | str, out_dir, *, name: str = "top", table=Non
     if table is not None:
         report["schedule"] = {"network": table.data.get("network", {}).get("name"), "policy": table.policy,
                               "processors": table.processors, "period_cycles": table.period_cycles}
-    run = _Run(out_dir, report, progress)
+    run = _Run(out_dir, report, progress, progress_interval)
     run.say(f"building {report['design']['class']} for {target.name} ({target.description}) in {out_dir}")
     if report["version_mismatches"]:
         run.say("warning: tool versions differ from the pinned ones (baselines may not match): "
@@ -265,22 +302,23 @@ def _build_board(run: _Run, design, target: Target, name: str, clock_mhz, seed: 
 
     t0 = run.start("elaborate", "Amaranth → RTLIL and the build plan")
     try:
-        platform = target.make_platform(clock_mhz)
-        top = design
-        if getattr(design, "board_top", False):  # the self-checking top: its own LEDs, no harness
-            harness = False
-            if target.status_leds:
-                design.leds = target.status_leds
-            run.report["design"]["status_leds"] = [list(led) for led in target.status_leds]
-        if harness:
-            top = PinHarness(design, target.harness_in, target.harness_out)
-            run.report["design"]["harness"] = {**top.cost, "pins": [target.harness_in[0], target.harness_out[0]]}
-        synth_opts = toolchain.synth_options(target.family)
-        plan = platform.prepare(top, name, synth_opts=synth_opts,
-                                script_after_synth="tee -q -o stat.json stat -json",
-                                nextpnr_opts=f"--report {name}.pnr.json --timing-allow-fail --seed {seed}")
-        plan.extract(run.out_dir)
-        commands = json.loads((run.out_dir / f"build_{name}.json").read_text())["commands"]
+        with run.running("elaborate", "Amaranth", t0):
+            platform = target.make_platform(clock_mhz)
+            top = design
+            if getattr(design, "board_top", False):  # the self-checking top: its own LEDs, no harness
+                harness = False
+                if target.status_leds:
+                    design.leds = target.status_leds
+                run.report["design"]["status_leds"] = [list(led) for led in target.status_leds]
+            if harness:
+                top = PinHarness(design, target.harness_in, target.harness_out)
+                run.report["design"]["harness"] = {**top.cost, "pins": [target.harness_in[0], target.harness_out[0]]}
+            synth_opts = toolchain.synth_options(target.family)
+            plan = platform.prepare(top, name, synth_opts=synth_opts,
+                                    script_after_synth="tee -q -o stat.json stat -json",
+                                    nextpnr_opts=f"--report {name}.pnr.json --timing-allow-fail --seed {seed}")
+            plan.extract(run.out_dir)
+            commands = json.loads((run.out_dir / f"build_{name}.json").read_text())["commands"]
     except Exception as exc:  # a design error is a failed step, not a traceback on the terminal
         _elaborate_failed(run, t0, exc)
         return
@@ -309,17 +347,18 @@ def _build_board(run: _Run, design, target: Target, name: str, clock_mhz, seed: 
 
     if run.report["status"] == "running":
         # nextpnr --pack-only first (seconds): exact cell counts, and no placement of a design that cannot fit.
-        packed, overflow = _pack_check(run, target, steps["place&route"][0], name, synth, env)
+        t0 = run.start("place&route", "nextpnr --pack-only (the cells after packing), then placement and routing")
+        packed, overflow = _pack_check(run, target, steps["place&route"][0], name, synth, env, t0)
         if packed:
             run.report["pack_check"] = {"seconds": round(packed["seconds"], 2), "report": f"{name}.pack.json",
                                         "log": f"{name}.pack.tim"}
         if overflow:
             run.report["status"] = "does-not-fit"
             pnr = packed
-            run.record("place&route", "skipped", packed["seconds"],
+            run.record("place&route", "skipped", time.monotonic() - t0,
                        message="does not fit after packing: " + overflow, pack_report=f"{name}.pack.json")
         else:
-            ok, log = _run_command(run, "place&route", steps["place&route"], env)
+            ok, log = _run_command(run, "place&route", steps["place&route"], env, started=t0)
             if ok:
                 routed = True
                 pnr = report_mod.parse_nextpnr_report(run.out_dir / f"{name}.pnr.json")
@@ -399,11 +438,14 @@ def pack_only_args(argv: list[str], name: str) -> list[str]:
     return args + ["--pack-only", "--report", f"{name}.pack.json", "--log", f"{name}.pack.tim"]
 
 
-def _pack_check(run: _Run, target: Target, argv: list[str], name: str, synth, env) -> tuple[dict | None, str]:
-    """Run nextpnr ``--pack-only`` with a JSON report: (parsed report, "" or "LC 8021/5280, ...")."""
+def _pack_check(run: _Run, target: Target, argv: list[str], name: str, synth, env,
+                started: float) -> tuple[dict | None, str]:
+    """Run nextpnr ``--pack-only`` with a JSON report, as the start of ``place&route`` (begun at ``started``):
+    (parsed report, "" or "LC 8021/5280, ...")."""
     args = pack_only_args(argv, name)
     t0 = time.monotonic()
-    result = toolchain.run_tool(argv[0], args, cwd=run.out_dir, log=run.out_dir / "pack-check.log", env=env)
+    with run.running("place&route", f"{argv[0]} --pack-only", started):
+        result = toolchain.run_tool(argv[0], args, cwd=run.out_dir, log=run.out_dir / "pack-check.log", env=env)
     path = run.out_dir / f"{name}.pack.json"
     if result.returncode != 0 or not path.is_file():  # leave the verdict to the full run
         return None, ""
@@ -469,7 +511,8 @@ def _build_verilog(run: _Run, design, name: str, env) -> None:
         from amaranth.back import verilog
 
         ports = design.ports() if callable(getattr(design, "ports", None)) else None
-        text = verilog.convert(design, name=name, **({"ports": ports} if ports is not None else {}))
+        with run.running("elaborate", "Amaranth", t0):
+            text = verilog.convert(design, name=name, **({"ports": ports} if ports is not None else {}))
         (run.out_dir / f"{name}.v").write_text(text)
         (run.out_dir / f"{name}.ys").write_text(_GENERIC_SCRIPT.format(name=name))
     except Exception as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 from layerpipe.boards.targets import Target
 
 __all__ = ["load_json", "parse_nextpnr_report", "parse_yosys_stat", "count_multipliers", "summarize", "format_table",
-           "format_summary", "RESOURCE_ORDER"]
+           "format_summary", "format_duration", "format_step_times", "RESOURCE_ORDER"]
 
 RESOURCE_ORDER = ("LC", "LUT", "FF", "DSP", "BRAM", "SPRAM", "IO")
 _FF_CELL = re.compile(r"^(\$_(S?DFF|DFFE|SDFFC?E|ALDFF|DFFSR|DLATCH)\w*_|SB_DFF\w*|TRELLIS_FF)$")
@@ -210,6 +210,19 @@ def format_table(rows: list[list], header: list[str]) -> str:
         return "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)).rstrip()
 
     return "\n".join([line(text[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in text[1:]])
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``2 min 30 s``: what a person reads in a progress line."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def format_step_times(report: dict) -> str:
+    """Where a build's time went: each step of ``report["steps"]`` with its status and seconds, and the total."""
+    rows = [[step["step"], step["status"], f"{step['seconds']:.1f} s"] for step in report.get("steps", [])]
+    rows.append(["total", "", f"{report.get('total_seconds', 0.0):.1f} s"])
+    return format_table(rows, ["step", "status", "time"])
 
 
 def _numeric(text: str) -> bool:

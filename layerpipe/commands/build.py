@@ -2,12 +2,12 @@
 
 Runs the named steps of :mod:`layerpipe.boards.build` (elaborate, synthesize, place&route,
 pack, report) with progress on stderr, writes ``DIR/report.json`` and prints the resource
-and timing table with the training throughput (Fmax / period samples per second).
-``--program`` then puts the bitstream on the board (:mod:`layerpipe.commands.program`); the
-board and the memory are checked before the build, so a wrong combination fails in a
-second, not after a place-and-route. Exit status 0 when the design was built and fits (and,
-with ``--program``, the board took it), 1 when it does not fit, a tool failed (the report
-says which) or openFPGALoader failed, 2 for bad input.
+and timing table with the training throughput (Fmax / period samples per second) and the
+seconds each step took. ``--program`` then puts the bitstream on the board
+(:mod:`layerpipe.commands.program`); the board and the memory are checked before the build,
+so a wrong combination fails in a second, not after a place-and-route. Exit status 0 when
+the design was built and fits (and, with ``--program``, the board took it), 1 when it does
+not fit, a tool failed (the report says which) or openFPGALoader failed, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from layerpipe.boards.build import build, design_for_table
     from layerpipe.boards.program import loader_for, plan
-    from layerpipe.boards.report import format_summary
+    from layerpipe.boards.report import format_step_times, format_summary
     from layerpipe.boards.targets import get_target
     from layerpipe.errors import LayerPipeError
     from layerpipe.sched.scheduler import schedule
@@ -86,6 +86,7 @@ def run(args) -> int:
         if report.get("throughput"):
             print(f"training throughput: {report['throughput']['samples_per_second']:,.0f} samples/s "
                   f"(Fmax / {table.period_cycles} cycles)")
+        print(format_step_times(report))
         print(f"status: {report['status']}; report: {out_dir}/report.json")
     if report["status"] != "ok":
         if args.program:
