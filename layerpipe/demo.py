@@ -11,12 +11,12 @@ Named steps, each reported on stderr with its time:
 ``summary``   one table and ``summary.json``.
 
 The report folder holds the report only (summary, tables, Gantt charts, Verilog, plots:
-about 2 MB). What is kept to save time lives in the user cache (:mod:`layerpipe.cache`):
-results of ``train`` and ``rtl`` (with the Verilog) under a key made of their inputs and a
-digest of the installed layerpipe sources, so a second run with the same settings reuses
-them and any change to the code or the inputs recomputes; and the Verilator builds, shared
-with ``layerpipe verify``. The bench's own files go to a temporary folder, removed at the
-end unless ``keep_build`` keeps them in ``DIR/build``.
+about 3 MB for the default network). What is kept to save time lives in the user cache
+(:mod:`layerpipe.cache`): results of ``train`` and ``rtl`` (with the Verilog) under a key
+made of their inputs and a digest of the installed layerpipe sources, so a second run with
+the same settings reuses them and any change to the code or the inputs recomputes; and the
+Verilator builds, shared with ``layerpipe verify``. The bench's own files go to a temporary
+folder, removed at the end unless ``keep_build`` keeps them in ``DIR/build``.
 """
 
 from __future__ import annotations
