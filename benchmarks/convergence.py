@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from layerpipe.commands._common import parse_processors
+from layerpipe.commands._common import HELP_FORMATTER, parse_processors
 from layerpipe.plots import pyplot, save_figure
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
@@ -139,7 +139,7 @@ def plot(curves: dict, counts: list[int], path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HELP_FORMATTER)
     parser.add_argument("--processors", default="2,4,8", help="LayerPipe processor counts: 4, 2-9 or 2,4,8")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=3, help="runs per configuration (seeds 0..n-1)")

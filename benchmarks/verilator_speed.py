@@ -15,11 +15,13 @@ which the first build compiles and the others reuse (as in the test suite).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from layerpipe.commands._common import HELP_FORMATTER
 from layerpipe.errors import LayerPipeError
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.report import format_rows
@@ -52,29 +54,33 @@ def measure(network: str, processors: int, policy: str, samples: int, folder: Pa
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HELP_FORMATTER)
     parser.add_argument("--network", default="mlp-digits", help="zoo network")
     parser.add_argument("--processors", type=processor_counts, default=[1, 2, 4], help="comma-separated P values")
     parser.add_argument("--policy", default="layerpipe", help="scheduling policy")
     parser.add_argument("--samples", type=int, default=256, help="digits samples to train on")
     parser.add_argument("--cxx-opt", default=CXX_OPT, help="C++ optimisation of the Verilated model")
-    parser.add_argument("--build-dir", default=None, help="folder for the builds (default: a temporary folder)")
+    parser.add_argument("--build-dir", default=None,
+                        help="keep the builds in this folder (default: a temporary folder, removed afterwards)")
     args = parser.parse_args(argv)
     os.environ["LAYERPIPE_VERILATOR_CXX_OPT"] = args.cxx_opt  # read by layerpipe.verify.runner
-    folder = Path(args.build_dir or tempfile.mkdtemp(prefix="verilator-speed-"))
-    cache = folder / f"cache{args.cxx_opt}"
-    if cache.exists() and any(cache.iterdir()):
-        print(f"error: {cache} holds earlier builds; give an empty --build-dir to time the builds", file=sys.stderr)
-        return 2
-    rows = []
-    try:
-        for processors in args.processors:
-            rows.append(measure(args.network, processors, args.policy, args.samples, folder, cache))
-            print(f"P = {processors} done", file=sys.stderr, flush=True)
-    except LayerPipeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"Verilator speed, C++ {args.cxx_opt}, builds in {folder}")
+    with (contextlib.nullcontext(args.build_dir) if args.build_dir
+          else tempfile.TemporaryDirectory(prefix="verilator-speed-")) as build_dir:
+        folder = Path(build_dir)
+        cache = folder / f"cache{args.cxx_opt}"
+        if cache.exists() and any(cache.iterdir()):
+            print(f"error: {cache} holds earlier builds; give an empty --build-dir to time the builds",
+                  file=sys.stderr)
+            return 2
+        rows = []
+        try:
+            for processors in args.processors:
+                rows.append(measure(args.network, processors, args.policy, args.samples, folder, cache))
+                print(f"P = {processors} done", file=sys.stderr, flush=True)
+        except LayerPipeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    print(f"Verilator speed, C++ {args.cxx_opt}" + (f", builds in {folder}" if args.build_dir else ""))
     print(format_rows(HEADER, rows))
     return 0
 
