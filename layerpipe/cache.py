@@ -24,7 +24,7 @@ __all__ = ["CACHE_ENV", "VERILATOR_CACHE_ENV", "USES", "cache_root", "cache_dir"
 CACHE_ENV = "LAYERPIPE_CACHE_DIR"
 VERILATOR_CACHE_ENV = "LAYERPIPE_VERILATOR_CACHE"
 USES = {
-    "verilator": "Verilator builds of verify and demo, one per distinct design",
+    "verilator": "simulator builds (Verilator, Icarus) of verify and demo, one per distinct design",
     "demo": "demo results: learning curves and RTL verdicts",
 }
 

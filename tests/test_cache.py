@@ -1,6 +1,7 @@
 """The user cache folder: where it is, what it holds, and `layerpipe cache` to see and clear it."""
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,9 @@ def test_usage_and_clear(env, tmp_path, capsys):
 def test_format_size():
     assert [cache.format_size(n) for n in (0, 999, 1000, 149_000_000, 1_600_000_000)] == [
         "0 B", "999 B", "1.0 kB", "149.0 MB", "1.6 GB"]
+
+
+def test_the_suite_keeps_out_of_the_users_cache():
+    """tests/conftest.py: the session's cache and TMPDIR are in one scratch folder, removed at the end."""
+    assert cache.cache_root().parent == Path(tempfile.gettempdir()).parent
+    assert cache.cache_root().parent.name.startswith("layerpipe-tests-")
