@@ -18,6 +18,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from layerpipe.errors import LayerPipeError
+
 __all__ = ["CACHE_ENV", "VERILATOR_CACHE_ENV", "USES", "cache_root", "cache_dir", "Usage", "usage", "clear",
            "folder_size", "format_size"]
 
@@ -85,7 +87,11 @@ def clear(root: str | Path | None = None) -> list[Usage]:
     """
     removed = [entry for entry in usage(root) if entry.path.exists()]
     for entry in removed:
-        shutil.rmtree(entry.path)
+        try:
+            shutil.rmtree(entry.path)
+        except OSError as error:  # a build writing into it meanwhile, or no permission
+            raise LayerPipeError(f"could not remove {entry.path}: {error.strerror or error}; if a verify or demo "
+                                 "is running, clear the cache when it has finished") from None
     folder = cache_root(root)
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()

@@ -79,3 +79,17 @@ def test_the_suite_keeps_out_of_the_users_cache():
     """tests/conftest.py: the session's cache and TMPDIR are in one scratch folder, removed at the end."""
     assert cache.cache_root().parent == Path(tempfile.gettempdir()).parent
     assert cache.cache_root().parent.name.startswith("layerpipe-tests-")
+
+
+def test_a_folder_that_cannot_be_removed_is_a_one_line_error(env, tmp_path, capsys):
+    root = tmp_path / "c"
+    _fill(root)
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied")
+
+    env.setattr(cache.shutil, "rmtree", refuse)
+    assert main(["cache", "--cache-dir", str(root), "--clear"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"layerpipe cache: error: could not remove {root / 'verilator'}: Permission denied; ")
+    assert "\n" not in err
