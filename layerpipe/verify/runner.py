@@ -9,8 +9,9 @@ environment variable (cocotb's own switch).
 Builds are cached by content: the build folder is named by a hash of the Verilog text,
 the top module, the public ports and every build option, so a design that two parameter
 sets generate alike is compiled once. The cache lives in ``cache_dir``, else in the
-folder named by ``LAYERPIPE_VERILATOR_CACHE`` (CI can keep it between runs), else in
-``build_dir``.
+user cache's ``verilator`` folder (:func:`layerpipe.cache.cache_dir`: the folder named by
+``LAYERPIPE_VERILATOR_CACHE``, which CI can keep between runs, else the user cache folder),
+never in a report or build folder, so that a build folder can be temporary.
 
 Where the time goes (measured on the 2-core CI machine, digits MLP at P = 4, 64 samples,
 18k cycles): with cocotb's defaults (every signal public, ``-Os``) the build took 60 CPU-s
@@ -42,6 +43,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from layerpipe import cache as layerpipe_cache
 from layerpipe.errors import LayerPipeError
 from layerpipe.hw.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 
@@ -51,7 +53,6 @@ SIMULATORS = ("verilator", "icarus")
 
 # C++ optimisation of every compiled file (make's OPT_FAST, OPT_SLOW, OPT_GLOBAL): see the module docstring.
 CXX_OPT = "-O0"
-_CACHE_ENV = "LAYERPIPE_VERILATOR_CACHE"
 _OPT_ENV = "LAYERPIPE_VERILATOR_CXX_OPT"
 _BUILD_FORMAT = 1  # bump when the build recipe changes, so that cached builds are not reused
 
@@ -201,7 +202,7 @@ def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     waves = waves or os.environ.get("WAVES") == "1"
-    cache = Path(cache_dir or os.environ.get(_CACHE_ENV) or build_dir)
+    cache = Path(cache_dir) if cache_dir else layerpipe_cache.cache_dir("verilator")
     built = build(verilog, top, cache, public_ports, waves, simulator=simulator)
     config_file, results_file = build_dir / "bench_config.json", build_dir / "bench_results.json"
     config_file.write_text(json.dumps(config))
