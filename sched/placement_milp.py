@@ -15,8 +15,11 @@ always valid). Only if none reaches the bound, a MILP (HiGHS) decides the
 per-processor orders and the lockstep/before/after relation of each bank pair, started
 from the best construction; it has order binaries only on processors with bank pairs,
 and none between interchangeable tasks (equal cycles, no bank pair). It is exact when
-it finishes; under a node or time limit ``DualPortPlacement.proven`` says whether the
-least period was proven.
+it finishes; under a node limit ``DualPortPlacement.proven`` says whether the
+least period was proven. Node limits decide the result, so it does not depend on the
+machine's speed or load; the time limit is a safety net, and
+``DualPortPlacement.stopped_by`` says when it (``"time"``) or a node limit (``"work"``)
+cut a solve.
 
 Offsets are never read from the solver: the decisions (orders and relations) are a
 system of difference constraints whose earliest solution is integral and computed
@@ -46,8 +49,8 @@ from layerpipe.sched.network import Network
 from layerpipe.sched.tasks import Task
 from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups
 
-__all__ = ["Milp", "MilpResult", "DualPortPlacement", "bank_pairs", "anchor_sides", "greedy_starts", "timed",
-           "solve_dual_port", "place_dual_port"]
+__all__ = ["Milp", "MilpResult", "STOPS", "combined_stop", "DualPortPlacement", "bank_pairs", "anchor_sides",
+           "greedy_starts", "timed", "solve_dual_port", "place_dual_port"]
 
 DEFAULT_TIME_LIMIT = 10.0  # seconds, a safety net; the solver stops earlier when it proves the optimum
 DEFAULT_NODE_LIMIT = 2_000  # branch-and-bound nodes (the deterministic budget)
@@ -63,6 +66,14 @@ Relation = str  # "lockstep" | "before" (G ends before the other starts) | "afte
 # -- HiGHS model builder ----------------------------------------------------------------
 
 
+STOPS = (None, "work", "time")  # what can cut a search short, each outranking the one before
+
+
+def combined_stop(*stops: str | None) -> str | None:
+    """What cut a search made of parts: the time limit if it cut any part, else a work limit if one did."""
+    return max(stops, key=STOPS.index)
+
+
 @dataclass
 class MilpResult:
     status: str
@@ -71,6 +82,14 @@ class MilpResult:
     bound: float | None
     optimal: bool
     nodes: int = 0
+    timed_out: bool = False
+
+    @property
+    def stopped_by(self) -> str | None:
+        """"time" when the time limit cut the solve, "work" when a node limit did, else None."""
+        if self.timed_out:
+            return "time"
+        return None if self.optimal or self.status == "Infeasible" else "work"
 
 
 class Milp:
@@ -128,8 +147,10 @@ class Milp:
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                            for i in self.integer]
         highs.passModel(lp)
+        # One thread and one seed: with the time limit out of reach, the same model gives the
+        # same search, whatever the machine's load.
         options = {"time_limit": max(0.05, float(time_limit)), "mip_rel_gap": 0.0, "mip_abs_gap": absolute_gap,
-                   "random_seed": 0, **(options or {})}
+                   "random_seed": 0, "threads": 1, **(options or {})}
         if node_limit is not None:
             options["mip_max_nodes"] = int(node_limit)
         if tolerance is not None:
@@ -145,12 +166,14 @@ class Milp:
             highs.setSolution(solution)
         with _stdout_to(STDERR if verbose else None):
             highs.run()
-        status = highs.modelStatusToString(highs.getModelStatus())
+        model_status = highs.getModelStatus()
+        status = highs.modelStatusToString(model_status)
         info = highs.getInfo()
         has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
         values = list(highs.getSolution().col_value) if has_solution else None
         return MilpResult(status, values, info.objective_function_value if has_solution else None,
-                          info.mip_dual_bound, status == "Optimal", int(info.mip_node_count))
+                          info.mip_dual_bound, status == "Optimal", int(info.mip_node_count),
+                          model_status == highspy.HighsModelStatus.kTimeLimit)
 
 
 class _stdout_to:
@@ -440,8 +463,12 @@ def greedy_starts(assignment: Sequences, cycles: dict[Task, int], pairs: list[tu
 
 def _milp(assignment: Sequences, processor_of: dict[Task, int], cycles: dict[Task, int],
           pairs: list[tuple[Task, Task]], incumbent: _Candidate, lower: int, time_limit: float,
-          node_limit: int | None, verbose: bool) -> tuple[_Candidate, bool]:
-    """Least period by MILP, then the preference at that period. Returns (candidate, proven)."""
+          node_limit: int | None, verbose: bool) -> tuple[_Candidate, bool, str | None]:
+    """Least period by MILP, then the preference at that period.
+
+    Returns (candidate, proven, stopped_by): ``stopped_by`` is "time" when ``time_limit``
+    (the safety net of both solves together) cut a solve, "work" when a node limit did.
+    """
     scale = float(incumbent.period)  # times in units of the incumbent period: big-M = 1
     in_pair = {t for pair in pairs for t in pair}
     involved = sorted({processor_of[t] for t in in_pair})
@@ -518,13 +545,14 @@ def _milp(assignment: Sequences, processor_of: dict[Task, int], cycles: dict[Tas
             return None
         return _Candidate("milp", length, starts, sequences, relations)
 
-    clock = time.perf_counter()
+    deadline = time.perf_counter() + time_limit
     if node_limit is not None:  # larger models, costlier nodes (about quadratically here)
         node_limit = max(50, min(node_limit, NODE_WORK // model.size ** 2))
     # Phase A: least period. The objective is in units of the incumbent period; a gap
     # below one cycle is all an integral period can close.
-    result = model.solve(time_limit=0.75 * time_limit, start=encode(incumbent), verbose=verbose,
+    result = model.solve(time_limit=time_limit, start=encode(incumbent), verbose=verbose,
                          node_limit=node_limit, absolute_gap=0.5 / scale)
+    stopped_by = result.stopped_by
     best = incumbent
     if result.values is not None:
         found = decode(result.values)
@@ -532,22 +560,22 @@ def _milp(assignment: Sequences, processor_of: dict[Task, int], cycles: dict[Tas
             best = found
     proven = result.optimal or best.period <= lower
     if best is incumbent or best.period <= lower:
-        return best, proven
+        return best, proven, stopped_by
     # Phase B: at that period, forward tasks early and backward tasks late.
     model.upper[period] = best.period / scale
     for column in range(model.size):
         model.cost[column] = 0.0
     for t, column in start.items():
         model.cost[column] = 1.0 if t.kind == "F" else -1.0
-    remaining = time_limit - (time.perf_counter() - clock)
-    if remaining > 0.1 and model.size <= PREFERENCE_COLUMNS:  # a preference only: a fraction of the nodes
-        result = model.solve(time_limit=remaining, start=encode(best), verbose=verbose,
+    if model.size <= PREFERENCE_COLUMNS:  # a preference only: a fraction of the nodes
+        result = model.solve(time_limit=deadline - time.perf_counter(), start=encode(best), verbose=verbose,
                              node_limit=None if node_limit is None else max(1, node_limit // PREFERENCE_SHARE))
+        stopped_by = combined_stop(stopped_by, result.stopped_by)
         if result.values is not None:
             found = decode(result.values)
             if found is not None and found.period <= best.period:
                 best = found
-    return best, proven
+    return best, proven, stopped_by
 
 
 # -- entry points --------------------------------------------------------------------------
@@ -561,6 +589,7 @@ class DualPortPlacement:
     proven: bool  # the period is the least for this assignment
     method: str  # which construction won: back-to-back, anchored, greedy or milp
     notes: list[str] = field(default_factory=list)
+    stopped_by: str | None = None  # "time" or "work" when the time or a node limit cut the MILP
 
 
 def solve_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
@@ -589,16 +618,18 @@ def solve_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
                     break
     best = min(candidates, key=lambda c: c.period)  # greedy is always valid
     proven = best.period <= lower
+    stopped_by = None
     if not proven:
         if verbose:
             print(f"dual-port placement: {best.method} gives {best.period}, load bound {lower}; solving the MILP",
                   file=sys.stderr)
-        best, proven = _milp(assignment, processor_of, cycles, pairs, best, lower, time_limit, node_limit, verbose)
+        best, proven, stopped_by = _milp(assignment, processor_of, cycles, pairs, best, lower, time_limit,
+                                         node_limit, verbose)
     placed = [PlacedTask(t, processor_of[t], best.starts[t], cycles[t]) for tasks in assignment for t in tasks]
     violations = analyse(network, cost, best.period, placed).violations
     if violations:  # the constructions are checked as they go; this would be a bug here
         raise AssertionError(f"dual-port placement is invalid: {violations[0]}")
-    return DualPortPlacement(best.period, placed, lower, proven, best.method)
+    return DualPortPlacement(best.period, placed, lower, proven, best.method, stopped_by=stopped_by)
 
 
 def place_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,

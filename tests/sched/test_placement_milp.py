@@ -123,8 +123,8 @@ def test_milp_alone_is_exact_from_a_poor_start():
         start = _candidate("greedy", greedy_starts(assignment, cycles, pairs, flexible=False), processor_of, cycles,
                            pairs, len(assignment))
         load = max(sum(cycles[t] for t in ts) for ts in assignment)
-        best, proven = _milp(assignment, processor_of, cycles, pairs, start, load, 5.0, None, False)
-        assert proven
+        best, proven, stopped_by = _milp(assignment, processor_of, cycles, pairs, start, load, 60.0, None, False)
+        assert proven and stopped_by is None
         assert best.period == brute_force_period(assignment, cycles)
 
 
