@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from layerpipe.sched.table import ScheduleTable
 
-__all__ = ["describe_table", "ComparisonRow", "compare_rows", "format_rows"]
+__all__ = ["describe_table", "time_limit_note", "ComparisonRow", "compare_rows", "format_rows"]
 
 
 def format_rows(header: list[str], rows: list[list]) -> str:
@@ -21,6 +21,16 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+def time_limit_note(table: ScheduleTable) -> str | None:
+    """One line when the policy's time safety net cut its search: only then can the same input
+    give another table on another machine, or on this one under another load."""
+    search = table.search
+    if search is None or search["stopped_by"] != "time":
+        return None
+    return (f"note: the time limit cut {table.policy}'s search (its work budgets did not finish): "
+            "a faster or less loaded machine may give a different table")
 
 
 def describe_table(table: ScheduleTable) -> str:
@@ -45,6 +55,9 @@ def describe_table(table: ScheduleTable) -> str:
         for t in tasks:
             rows.append([t.processor, t.name, t.start, t.end, t.lag, "" if t.lockstep is None else t.lockstep])
     lines.append(format_rows(["proc", "task", "start", "end", "lag", "lockstep"], rows))
+    note = time_limit_note(table)
+    if note is not None:
+        lines.append(note)
     return "\n".join(lines)
 
 

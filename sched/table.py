@@ -19,12 +19,13 @@ from layerpipe.sched.network import Network, network_from_dict
 from layerpipe.sched.tasks import INPUT, KINDS, Task, data_items, dependencies, training_tasks
 from layerpipe.sched.timing import PlacedTask, analyse, lower_bound
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "ScheduleTable", "build_table", "load_table", "check"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "ScheduleTable", "PlacedTasks", "build_table", "load_table", "check"]
 
 SCHEMA = "layerpipe-schedule-table"
 SCHEMA_VERSION = 1
 _TASK_FIELDS = {"kind": str, "layer": int, "start": int, "cycles": int, "lag": int}
 _SAMPLE_COUNTS = (1, 2, 17, 100)
+_STOPPED_BY = ("work", "time", None)  # what cut a policy's search short: a work budget, the time limit, nothing
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,11 @@ class ScheduleTable:
     def transfer_words_per_sample(self) -> int:
         return self.data["transfer_words_per_sample"]
 
+    @property
+    def search(self) -> dict | None:
+        """The policy's account of its own search, where it gives one (``optimal``: ``proven``, ``stopped_by``)."""
+        return self.data.get(self.policy)
+
     def total_cycles(self, samples: int) -> int:
         """Cycles from the first sample's F_1 to the end of the last sample's last task."""
         if samples < 1:
@@ -129,8 +135,18 @@ class ScheduleTable:
         write_text_atomic(path, self.to_json() + "\n")
 
 
+class PlacedTasks(list):
+    """A policy's placed tasks with its account of the search that found them (``proven``: the
+    period is the least possible; ``stopped_by``: "work", "time" or None), which
+    :func:`build_table` stores under the policy's name (a plain list has none)."""
+
+    def __init__(self, placed: list[PlacedTask], search: dict):
+        super().__init__(placed)
+        self.search = search
+
+
 def build_table(network: Network, cost: CostModel, policy: str, processors: int, period: int,
-                placed: list[PlacedTask]) -> ScheduleTable:
+                placed: list[PlacedTask] | PlacedTasks) -> ScheduleTable:
     result = analyse(network, cost, period, placed)
     if result.violations:
         raise LayerPipeError(f"policy '{policy}' produced an unbuildable schedule: {result.violations[0]}")
@@ -177,6 +193,8 @@ def build_table(network: Network, cost: CostModel, policy: str, processors: int,
             "utilisation_mean": round(sum(busy) / (processors * period), 6),
         },
     }
+    if isinstance(placed, PlacedTasks):
+        data[policy] = dict(placed.search)
     return ScheduleTable(data)
 
 
@@ -219,6 +237,15 @@ def _validate(data) -> None:
                 _fail(where, "needs cycles >= 1, start >= 0 and lag >= 0")
     if "latency_cycles" not in data["predicted"]:
         _fail("predicted.latency_cycles", "is missing")
+    policy = data["policy"]
+    if policy in data:  # the policy's account of its search: optional, older tables have none
+        search = data[policy]
+        if not isinstance(search, dict):
+            _fail(policy, "should be a table of fields")
+        if not isinstance(search.get("proven"), bool):
+            _fail(f"{policy}.proven", f"should be true or false, found {search.get('proven')!r}")
+        if "stopped_by" not in search or search["stopped_by"] not in _STOPPED_BY:
+            _fail(f"{policy}.stopped_by", f"should be \"work\", \"time\" or null, found {search.get('stopped_by')!r}")
 
 
 def table_from_dict(data) -> ScheduleTable:

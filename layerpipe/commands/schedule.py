@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from layerpipe.commands import _common
-from layerpipe.sched.report import describe_table
+from layerpipe.sched.report import describe_table, time_limit_note
 from layerpipe.sched.scheduler import schedule
 
 
@@ -29,6 +29,9 @@ def run(args) -> int:
         table.save(args.output)
     if args.json:
         sys.stdout.write(table.to_json() + "\n")
+        note = time_limit_note(table)
+        if note is not None:  # stdout holds the JSON alone
+            print(note, file=sys.stderr)
     else:
         print(describe_table(table))
         if args.output:
