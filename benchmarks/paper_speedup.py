@@ -29,7 +29,7 @@ from layerpipe.sched.costs import MEMORY_MODELS, CostModel
 from layerpipe.sched.placement import back_to_back, bank_conflicts
 from layerpipe.sched.placement_milp import bank_pairs, greedy_starts
 from layerpipe.sched.policies import layerpipe
-from layerpipe.sched.policies.optimal import solve
+from layerpipe.sched.policies.optimal import DEFAULT_TIME_LIMIT, solve
 from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
@@ -59,6 +59,7 @@ def measure(name: str, processors: int, memory: str, time_limit: float) -> dict:
     row = {"network": name, "P": processors, "memory": memory, "lower bound": pipedream.lower_bound_cycles,
            "pipedream": pipedream.period_cycles, "layerpipe": paper.period_cycles, "optimal": best.period,
            "proven": best.proven, "bound": best.period_bound, "seconds": best.seconds,
+           "time cut": best.stopped_by == "time",
            "transfers": (pipedream.transfer_words_per_sample, paper.transfer_words_per_sample, best.transfer_words)}
     if memory == "dual-port":
         row["lp naive"] = naive_layerpipe_period(network, cost, processors)
@@ -96,7 +97,8 @@ def summary(rows: list[dict], memory: str) -> list[str]:
                      f"{max(r['pipedream'] / r['optimal'] for r in mine):.3f}; layerpipe mean "
                      f"{statistics.mean(r['pipedream'] / r['layerpipe'] for r in mine):.3f}")
     proven = sum(r["proven"] for r in rows)
-    lines.append(f"optimal periods proven least: {proven}/{len(rows)}; solve time mean "
+    lines.append(f"optimal periods proven least: {proven}/{len(rows)}; time limit cut the search in "
+                 f"{sum(r['time cut'] for r in rows)}/{len(rows)}; solve time mean "
                  f"{statistics.mean(r['seconds'] for r in rows):.1f} s, max {max(r['seconds'] for r in rows):.1f} s")
     if memory == "dual-port":
         stalled = [r for r in rows if r["lp naive"]]
@@ -126,7 +128,8 @@ def main() -> None:
     parser.add_argument("--networks", default=",".join(PAPER_NETWORKS), help="comma-separated, or 'all' for the zoo")
     parser.add_argument("--processors", default="2-9", help="range like 2-9 or a list like 2,4,8")
     parser.add_argument("--memory", choices=(*MEMORY_MODELS, "both"), default="both")
-    parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per optimal solve (a safety net)")
+    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                        help="seconds per optimal solve (a safety net)")
     parser.add_argument("--no-large", action="store_true", help="skip the VGG-16 P=16 timing")
     args = parser.parse_args()
 

@@ -27,10 +27,13 @@ of the period) is searched: its placement always reaches its load, so the period
 kept whenever the repair succeeds.
 
 The `layerpipe` and `pipedream` schedules seed the solves and stay as fall-backs:
-optimal ≤ layerpipe ≤ pipedream holds by construction. Budgets are node and evaluation
-counts (one solver seed, fixed scan orders, seeded kicks: the result is reproducible);
-``time_limit`` is a safety net that only very large instances or a loaded machine reach,
-and then the result depends on timing.
+optimal ≤ layerpipe ≤ pipedream holds by construction. Budgets count work, never
+seconds: branch-and-bound nodes, priced moves, evaluations (one solver thread and seed,
+fixed scan orders, seeded kicks), so the same input gives the same schedule on a quiet
+and on a loaded machine. ``time_limit`` is a safety net for the whole policy, far above
+what the budgets take on the zoo; only when it cuts the search can the result depend on
+the machine, and then ``OptimalResult.stopped_by`` (the table's ``optimal`` entry) is
+``"time"``.
 """
 
 from __future__ import annotations
@@ -46,15 +49,18 @@ from dataclasses import dataclass, field
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network
 from layerpipe.sched.placement import Assignment, back_to_back, place
-from layerpipe.sched.placement_milp import Milp, anchor_sides, solve_dual_port
+from layerpipe.sched.placement_milp import Milp, anchor_sides, combined_stop, solve_dual_port
 from layerpipe.sched.policies import layerpipe, pipedream
 from layerpipe.sched.policies.partition import stage_order
+from layerpipe.sched.table import PlacedTasks
 from layerpipe.sched.tasks import INPUT, Task, data_items
 from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups, lower_bound
 
 __all__ = ["OptimalResult", "solve", "schedule"]
 
-DEFAULT_TIME_LIMIT = 20.0  # seconds, a safety net for the whole policy
+# The budgets below count work and alone decide the result. The time limit is a safety net
+# for the whole policy, several times what the budgets take on the zoo even on a loaded machine.
+DEFAULT_TIME_LIMIT = 120.0  # seconds
 PERIOD_NODES = 3_000  # branch-and-bound nodes for the period ILP …
 PERIOD_WORK = 200_000  # … at most this many per column of the model
 TRANSFER_NODES = 300  # … and for the transfer ILP (the local search has done most of the work)
@@ -84,11 +90,17 @@ class OptimalResult:
     transfer_words: int
     delay_line_words: int
     seconds: float
+    stopped_by: str | None  # what cut the search short: "time" (the safety net), "work" (a budget), or None
     notes: list[str] = field(default_factory=list)
 
     @property
     def proven(self) -> bool:
         return self.period <= self.period_bound
+
+    @property
+    def table_entry(self) -> dict:
+        """The table's ``optimal`` entry: a reader can tell a table the time limit cut from a reproducible one."""
+        return {"proven": self.proven, "stopped_by": self.stopped_by}
 
     @property
     def gap(self) -> float:
@@ -97,13 +109,36 @@ class OptimalResult:
 
 
 def schedule(network: Network, processors: int, cost: CostModel, *, time_limit: float = DEFAULT_TIME_LIMIT,
-             verbose: bool = False) -> tuple[int, list[PlacedTask]]:
+             verbose: bool = False) -> tuple[int, PlacedTasks]:
     result = solve(network, processors, cost, time_limit=time_limit, verbose=verbose)
-    return result.period, result.placed
+    return result.period, PlacedTasks(result.placed, result.table_entry)
 
 
 def _scaled(budget: int) -> int:
     return max(1, round(budget * EFFORT))
+
+
+class _Limits:
+    """The time safety net of one solve, and what cut its search short (:data:`..placement_milp.STOPS`)."""
+
+    def __init__(self, time_limit: float):
+        self.deadline = time.perf_counter() + time_limit
+        self.stopped_by: str | None = None
+
+    def seconds_left(self) -> float:
+        """A solver's time limit: what is left of the safety net (:meth:`Milp.solve` still grants a moment)."""
+        return self.deadline - time.perf_counter()
+
+    def expired(self) -> bool:
+        """Whether the safety net is reached; a search that stops on it is recorded as cut by time."""
+        if time.perf_counter() < self.deadline:
+            return False
+        self.stopped_by = "time"
+        return True
+
+    def record(self, stopped_by: str | None) -> None:
+        """A part of the search ended, cut short by ``stopped_by`` ("time", "work") or not (None)."""
+        self.stopped_by = combined_stop(self.stopped_by, stopped_by)
 
 
 # -- what the objectives are made of ---------------------------------------------------------
@@ -211,7 +246,7 @@ def _balance(cycles: dict[Task, int], assignment: Assignment) -> Assignment:
     return assignment
 
 
-def _min_period(cycles: dict[Task, int], processors: int, seed: Assignment, time_limit: float,
+def _min_period(cycles: dict[Task, int], processors: int, seed: Assignment, limits: _Limits,
                 verbose: bool) -> tuple[Assignment | None, int]:
     """Least busiest-processor load: (an assignment reaching the best found, proven lower bound)."""
     lengths = sorted(set(cycles.values()), reverse=True)
@@ -234,8 +269,9 @@ def _min_period(cycles: dict[Task, int], processors: int, seed: Assignment, time
         for t in tasks:
             start[count[(cycles[t], p)]] += 1
     nodes = _scaled(max(100, min(PERIOD_NODES, PERIOD_WORK // model.size)))  # larger models, costlier nodes
-    result = model.solve(time_limit=time_limit, start=start, verbose=verbose, node_limit=nodes,
+    result = model.solve(time_limit=limits.seconds_left(), start=start, verbose=verbose, node_limit=nodes,
                          absolute_gap=0.5 / scale, tolerance=TOLERANCE)
+    limits.record(result.stopped_by)
     proven = bound
     if result.bound is not None and math.isfinite(result.bound):
         proven = max(bound, math.ceil(result.bound * scale - 0.5))  # half a cycle for the tolerance
@@ -258,7 +294,7 @@ def _min_period(cycles: dict[Task, int], processors: int, seed: Assignment, time
 # -- step 2: transfers ---------------------------------------------------------------------------
 
 
-def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignment, period: int,
+def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignment, period: int, limits: _Limits,
                       keep: Callable[[dict[Task, int]], bool] | None = None) -> Assignment:
     """Relocations and swaps that keep every load ≤ period (and ``keep``); random swaps to leave local minima.
 
@@ -350,7 +386,7 @@ def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignm
     best, best_words = dict(where), words(range(len(items)))
     generator = random.Random(0)
     idle = 0  # kicks since the last improvement
-    while budget[0] > 0 and len(tasks) > 1 and idle < _scaled(SEARCH_PATIENCE):
+    while budget[0] > 0 and len(tasks) > 1 and idle < _scaled(SEARCH_PATIENCE) and not limits.expired():
         idle += 1
         for _ in range(3):
             t, u = generator.sample(tasks, 2)
@@ -365,6 +401,8 @@ def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignm
             best, best_words, idle = dict(where), found, 0
         else:
             apply({t: best[t] for t in tasks if where[t] != best[t]})
+    if budget[0] <= 0:
+        limits.record("work")
     result = [[] for _ in range(processors)]
     for t in tasks:
         result[best[t]].append(t)
@@ -372,7 +410,7 @@ def _search_transfers(cycles: dict[Task, int], items: Items, assignment: Assignm
 
 
 def _exchange_transfers(cycles: dict[Task, int], items: Items, assignment: Assignment, period: int,
-                        deadline: float, keep: Callable[[dict[Task, int]], bool] | None = None) -> Assignment:
+                        limits: _Limits, keep: Callable[[dict[Task, int]], bool] | None = None) -> Assignment:
     """Large-neighbourhood search: for each pair of processors that exchange data, re-split
     their tasks between them optimally (:func:`_split_pair`), everything else fixed, until
     no pair improves. Finds the multi-task exchanges the local search cannot."""
@@ -388,21 +426,25 @@ def _exchange_transfers(cycles: dict[Task, int], items: Items, assignment: Assig
         for source, consumers, words in items:
             for r in {where[c] for c in consumers} - {where[source]}:
                 crossing[tuple(sorted((where[source], r)))] += words
+        if len(crossing) > _scaled(EXCHANGE_PAIRS):
+            limits.record("work")
         for p, q in sorted(crossing, key=lambda pair: (-crossing[pair], pair))[:_scaled(EXCHANGE_PAIRS)]:
-            if time.perf_counter() > deadline:
+            if limits.expired():
                 return _grouped(where, processors)
             local = [items[i] for i in sorted({i for t in where if where[t] in (p, q) for i in touching[t]})]
-            trial = _split_pair(cycles, local, where, p, q, period, deadline)
+            trial = _split_pair(cycles, local, where, p, q, period, limits)
             if (trial is not None and _transfer_words(local, trial) < _transfer_words(local, where)
                     and (keep is None or keep(trial))):
                 where, improved = trial, True
         if not improved:
             break
+    else:  # the last round still improved
+        limits.record("work")
     return _grouped(where, processors)
 
 
 def _split_pair(cycles: dict[Task, int], items: Items, where: dict[Task, int], p: int, q: int, period: int,
-                deadline: float) -> dict[Task, int] | None:
+                limits: _Limits) -> dict[Task, int] | None:
     """The split of p's and q's tasks between p and q with the fewest transfer words (ILP)."""
     free = sorted((t for t in where if where[t] in (p, q)), key=Task.sort_key)
     model = Milp()
@@ -431,8 +473,9 @@ def _split_pair(cycles: dict[Task, int], items: Items, where: dict[Task, int], p
     start = [0.0] * model.size
     for t, column in on_q.items():
         start[column] = float(where[t] == q)
-    result = model.solve(time_limit=max(0.1, deadline - time.perf_counter()), start=start,
-                         node_limit=_scaled(EXCHANGE_NODES), absolute_gap=0.5)
+    result = model.solve(time_limit=limits.seconds_left(), start=start, node_limit=_scaled(EXCHANGE_NODES),
+                         absolute_gap=0.5)
+    limits.record(result.stopped_by)
     if result.values is None:
         return None
     trial = dict(where)
@@ -451,7 +494,7 @@ def _grouped(where: dict[Task, int], processors: int) -> Assignment:
 
 
 def _min_transfers(chain: list[Task], cycles: dict[Task, int], items: Items, processors: int, period: int,
-                   seeds: list[Assignment], time_limit: float, verbose: bool) -> Assignment | None:
+                   seeds: list[Assignment], limits: _Limits, verbose: bool) -> Assignment | None:
     """ILP: assignment of load ≤ period with the fewest transfer words (None if none found).
 
     Processor p may only hold tasks from index p of the chain on, and opens after
@@ -501,8 +544,10 @@ def _min_transfers(chain: list[Task], cycles: dict[Task, int], items: Items, pro
 
     starts = [(_transfer_words(items, _processor_of(s)), v) for s in seeds if (v := encode(s)) is not None]
     start = min(starts, key=lambda wv: wv[0])[1] if starts else None
-    result = model.solve(time_limit=time_limit, start=start, verbose=verbose, node_limit=_scaled(TRANSFER_NODES),
-                         absolute_gap=0.5 / word_scale, tolerance=TOLERANCE, options=TRANSFER_OPTIONS)
+    result = model.solve(time_limit=limits.seconds_left(), start=start, verbose=verbose,
+                         node_limit=_scaled(TRANSFER_NODES), absolute_gap=0.5 / word_scale, tolerance=TOLERANCE,
+                         options=TRANSFER_OPTIONS)
+    limits.record(result.stopped_by)
     if result.values is None:
         return None
     assignment = [[] for _ in range(processors)]
@@ -537,7 +582,8 @@ def _anchorable(where: dict[Task, int]) -> bool:
     return _anchoring_excess(where)[0] == 0
 
 
-def _repair_anchoring(cycles: dict[Task, int], assignment: Assignment, period: int) -> Assignment | None:
+def _repair_anchoring(cycles: dict[Task, int], assignment: Assignment, period: int,
+                      limits: _Limits) -> Assignment | None:
     """Relocations and swaps within the period that bring the assignment to the anchored
     layout (None if a local minimum remains): its dual-port placement then reaches its load."""
     where = _processor_of(assignment)
@@ -565,7 +611,7 @@ def _repair_anchoring(cycles: dict[Task, int], assignment: Assignment, period: i
         return False
 
     improved = True
-    while excess[0] and improved and evaluations > 0:
+    while excess[0] and improved and evaluations > 0 and not limits.expired():
         improved = False
         for t in tasks:
             if evaluations <= 0 or not excess[0]:
@@ -580,6 +626,8 @@ def _repair_anchoring(cycles: dict[Task, int], assignment: Assignment, period: i
                         and try_moves({t: q, u: p})):
                     improved = True
                     break
+    if excess[0] and evaluations <= 0:
+        limits.record("work")
     return _grouped(where, processors) if excess[0] == 0 else None
 
 
@@ -605,24 +653,25 @@ def _evaluate(network: Network, cost: CostModel, period: int, placed: list[Place
                      sum(b["words"] * b["depth"] for b in result.buffers))
 
 
-def _placed(network: Network, cost: CostModel, assignment: Assignment, time_limit: float,
+def _placed(network: Network, cost: CostModel, assignment: Assignment, limits: _Limits,
             verbose: bool) -> _Schedule | None:
     assignment = [stage_order(tasks) for tasks in assignment if tasks]
     if cost.memory == "dual-port":
-        result = solve_dual_port(network, cost, assignment, time_limit=time_limit, verbose=verbose,
+        result = solve_dual_port(network, cost, assignment, time_limit=limits.seconds_left(), verbose=verbose,
                                  node_limit=_scaled(PLACEMENT_NODES))
+        limits.record(result.stopped_by)
         period, placed = result.period, result.placed
     else:
         period, placed = back_to_back(network, cost, assignment)
     return _evaluate(network, cost, period, placed)
 
 
-def _polish(network: Network, cost: CostModel, best: _Schedule, deadline: float) -> _Schedule:
+def _polish(network: Network, cost: CostModel, best: _Schedule, limits: _Limits) -> _Schedule:
     """Swap adjacent tasks of a processor while that shrinks the delay lines (period, bank rule kept)."""
     evaluations = 0
     limit = _scaled(max(20, POLISH_WORK // len(best.placed)))  # an analysis costs time linear in the tasks
     improved = True
-    while improved and evaluations < limit and time.perf_counter() < deadline:
+    while improved and evaluations < limit and not limits.expired():
         improved = False
         by_processor = defaultdict(list)
         for p in best.placed:
@@ -646,6 +695,8 @@ def _polish(network: Network, cost: CostModel, best: _Schedule, deadline: float)
                     break
             if improved:
                 break
+    if evaluations >= limit:
+        limits.record("work")
     return best
 
 
@@ -655,10 +706,7 @@ def _polish(network: Network, cost: CostModel, best: _Schedule, deadline: float)
 def solve(network: Network, processors: int, cost: CostModel, *, time_limit: float = DEFAULT_TIME_LIMIT,
           verbose: bool = False) -> OptimalResult:
     clock = time.perf_counter()
-    deadline = clock + time_limit
-
-    def budget(share: float) -> float:
-        return max(0.2, share * (deadline - time.perf_counter()))
+    limits = _Limits(time_limit)
 
     def say(message: str) -> None:
         if verbose:
@@ -687,7 +735,7 @@ def solve(network: Network, processors: int, cost: CostModel, *, time_limit: flo
         seeds.append(_canonical(_multifit(cycles, used), index, used))
         start = _canonical(_balance(cycles, min(seeds, key=lambda s: _load(s, cycles))), index, used)
         seeds.append(start)
-        counts, period_bound = _min_period(cycles, used, start, budget(0.35), verbose)
+        counts, period_bound = _min_period(cycles, used, start, limits, verbose)
         if counts is not None:
             seeds.insert(0, _canonical(counts, index, used))
         target = min(_load(s, cycles) for s in seeds)
@@ -695,15 +743,14 @@ def solve(network: Network, processors: int, cost: CostModel, *, time_limit: flo
                        key=lambda s: _transfer_words(items, _processor_of(s)))
         say(f"least load {target:,} (proven bound {period_bound:,}); seeds move "
             f"{_transfer_words(items, _processor_of(seeds[0])):,} words")
-        searched = _search_transfers(cycles, items, seeds[0], target)
+        searched = _search_transfers(cycles, items, seeds[0], target, limits)
         say(f"local search: {_transfer_words(items, _processor_of(searched)):,} words")
-        searched = _canonical(_exchange_transfers(cycles, items, searched, target, time.perf_counter() + budget(0.3)),
-                              index, used)
+        searched = _canonical(_exchange_transfers(cycles, items, searched, target, limits), index, used)
         say(f"exchange search: {_transfer_words(items, _processor_of(searched)):,} words")
         found = [searched] + seeds
         small = sum(min(index[t] + 1, used) for t in chain) <= FULL_TRANSFER_ILP
         if small:
-            solved = _min_transfers(chain, cycles, items, used, target, found, budget(0.4), verbose)
+            solved = _min_transfers(chain, cycles, items, used, target, found, limits, verbose)
             if solved is not None:
                 found.insert(0, solved)
                 say(f"transfer ILP: {_transfer_words(items, _processor_of(solved)):,} words")
@@ -711,12 +758,11 @@ def solve(network: Network, processors: int, cost: CostModel, *, time_limit: flo
                        key=lambda a: _transfer_words(items, _processor_of(a)))
         candidates = []
         if cost.memory == "dual-port":  # an assignment the anchored layout places at its load
-            repaired = _repair_anchoring(cycles, tried[0], target)
+            repaired = _repair_anchoring(cycles, tried[0], target, limits)
             if repaired is not None:
-                anchored = _search_transfers(cycles, items, repaired, target, keep=_anchorable)
-                anchored = _exchange_transfers(cycles, items, anchored, target, time.perf_counter() + budget(0.3),
-                                               keep=_anchorable)
-                candidate = _placed(network, cost, _canonical(anchored, index, used), budget(0.3), verbose)
+                anchored = _search_transfers(cycles, items, repaired, target, limits, keep=_anchorable)
+                anchored = _exchange_transfers(cycles, items, anchored, target, limits, keep=_anchorable)
+                candidate = _placed(network, cost, _canonical(anchored, index, used), limits, verbose)
                 if candidate is not None:
                     candidates.append(candidate)
                     say(f"anchored layout: period {candidate.period:,}, {candidate.transfers:,} words")
@@ -724,7 +770,7 @@ def solve(network: Network, processors: int, cost: CostModel, *, time_limit: flo
             if any(c.period <= target and c.transfers <= _transfer_words(items, _processor_of(assignment))
                    for c in candidates):
                 break  # nothing left to gain
-            candidate = _placed(network, cost, assignment, budget(0.3), verbose)
+            candidate = _placed(network, cost, assignment, limits, verbose)
             if candidate is not None:
                 candidates.append(candidate)
                 say(f"placed: period {candidate.period:,}, {candidate.transfers:,} words")
@@ -733,11 +779,11 @@ def solve(network: Network, processors: int, cost: CostModel, *, time_limit: flo
         for candidate in candidates:
             if candidate.key() < best.key():
                 best = candidate
-    best = _polish(network, cost, best, deadline)
+    best = _polish(network, cost, best, limits)
     say(f"period {best.period:,}, transfers {best.transfers:,} words, delay lines {best.delay_words:,} words")
     period_bound = min(period_bound, best.period)
     if best.period > period_bound:
         notes.append(f"period {best.period} not proven optimal; proven bound {period_bound}")
     placed = [PlacedTask(p.task, p.processor, p.start, p.cycles) for p in best.placed]
     return OptimalResult(best.period, placed, bound, period_bound, best.transfers, best.delay_words,
-                         time.perf_counter() - clock, notes)
+                         time.perf_counter() - clock, limits.stopped_by, notes)

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from layerpipe.cli import main
+from layerpipe.sched.policies import optimal
 
 
 def run(capsys, *argv):
@@ -23,6 +24,22 @@ def test_schedule_json_and_file_agree(tmp_path, capsys):
     assert status == 0
     assert json.loads(out) == json.loads(out_file.read_text())
     assert json.loads(out)["processors"] == 3
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_schedule_notes_a_search_the_time_limit_cut(monkeypatch, capsys, as_json):
+    argv = ["schedule", "--policy", "optimal", "--processors", "3", *(["--json"] if as_json else [])]
+    status, out, err = run(capsys, *argv)
+    assert status == 0 and "time limit" not in out + err
+    search = optimal.schedule
+    monkeypatch.setattr(optimal, "schedule", lambda *args, **kwargs: search(*args, **kwargs, time_limit=0.0))
+    status, out, err = run(capsys, *argv)
+    assert status == 0
+    if as_json:
+        assert json.loads(out)["optimal"]["stopped_by"] == "time"
+        assert one_line_error(err).startswith("note: the time limit cut optimal's search")
+    else:
+        assert out.splitlines()[-1].startswith("note: the time limit cut optimal's search") and err == ""
 
 
 def test_schedule_summary_prints_cost_model(capsys):

@@ -1,15 +1,18 @@
 """The `optimal` policy: least period, then fewest transfers; never worse than the paper's policies."""
 
 import itertools
+import json
 
 import pytest
 
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import network_from_dict
 from layerpipe.sched.placement_milp import solve_dual_port
+from layerpipe.sched.policies import optimal
 from layerpipe.sched.policies.optimal import solve
+from layerpipe.sched.report import describe_table
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import check
+from layerpipe.sched.table import build_table, check, table_from_dict
 from layerpipe.sched.tasks import INPUT, Task, data_items, training_tasks
 from layerpipe.sched.zoo import zoo_network
 
@@ -96,3 +99,40 @@ def test_verbose_reports_on_stderr_only(capfd):
     solve(chain(3, 2, 2), 2, IDEAL, verbose=True)
     out, err = capfd.readouterr()
     assert out == "" and "optimal" in err
+
+
+def optimal_table(network, processors, cost, time_limit):
+    period, placed = optimal.schedule(network, processors, cost, time_limit=time_limit)
+    return build_table(network, cost, "optimal", processors, period, placed)
+
+
+# Budgets count work: a time limit far beyond what the search takes must not change the table,
+# however long each run happened to take. (Neither limit is reached, so no test here times anything.)
+@pytest.mark.parametrize("name, processors, memory", [("lenet5", 3, "dual-port"), ("mlp-digits", 4, "dual-port"),
+                                                      ("lenet5", 2, "ideal")])
+def test_table_does_not_depend_on_a_generous_time_limit(name, processors, memory):
+    network, cost = zoo_network(name), CostModel(memory=memory)
+    generous, larger = (optimal_table(network, processors, cost, limit) for limit in (60.0, 600.0))
+    assert generous.to_json() == larger.to_json()
+    assert generous.data["optimal"]["stopped_by"] in ("work", None)
+    assert generous.data["optimal"]["proven"] is True
+
+
+def test_table_records_a_search_its_work_budget_cut(monkeypatch):
+    network, cost = zoo_network("lenet5"), CostModel(memory="ideal")
+    assert optimal_table(network, 3, cost, 60.0).data["optimal"] == {"proven": True, "stopped_by": None}
+    monkeypatch.setattr(optimal, "SEARCH_EVALUATIONS", 10)  # the local search stops long before its minimum
+    table = optimal_table(network, 3, cost, 60.0)
+    assert table.data["optimal"]["stopped_by"] == "work"
+    assert check(table) == []
+
+
+@pytest.mark.parametrize("memory", ["ideal", "dual-port"])
+def test_table_says_when_the_time_safety_net_cut_the_search(memory):
+    network, cost = zoo_network("lenet5"), CostModel(memory=memory)
+    table = optimal_table(network, 4, cost, 0.0)
+    assert table.data["optimal"]["stopped_by"] == "time"
+    assert check(table) == []
+    assert table.period_cycles <= schedule(network, 4, "layerpipe", cost).period_cycles  # the fall-backs hold
+    assert table_from_dict(json.loads(table.to_json())).search == table.data["optimal"]
+    assert describe_table(table).splitlines()[-1].startswith("note: the time limit cut optimal's search")

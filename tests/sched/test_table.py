@@ -61,3 +61,16 @@ def test_dual_port_tables_never_overuse_a_bank():
     for processors in (2, 3, 4, 6):
         t = schedule(zoo_network("mlp-digits"), processors, "layerpipe", CostModel(memory="dual-port"))
         assert check(t) == []
+
+
+def test_optimal_entry_is_optional_and_checked():
+    table = schedule(zoo_network("mlp-digits"), 2, "optimal", CostModel())
+    assert table.search == table.data["optimal"] == {"proven": True, "stopped_by": None}
+    older = copy.deepcopy(table.data)
+    del older["optimal"]  # as tables written before the entry existed
+    assert table_from_dict(older).search is None
+    for field, value in (("stopped_by", "luck"), ("proven", "yes")):
+        data = copy.deepcopy(table.data)
+        data["optimal"][field] = value
+        with pytest.raises(LayerPipeError, match=rf"optimal\.{field}"):
+            table_from_dict(data)
