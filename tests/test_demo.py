@@ -33,7 +33,7 @@ def test_summary_invariants(demo):
     rows = {row["policy"]: row for row in summary["rows"]}
     assert set(rows) == {"pipedream", "layerpipe"}
     for row in rows.values():
-        assert row["rtl_cycles"] == row["simulated_cycles"] == row["predicted_cycles"]
+        assert row["rtl_cycles"] == row["rtl_counter_cycles"] == row["simulated_cycles"] == row["predicted_cycles"]
         assert row["bit_exact"] is True and row["cycle_exact"] is True
         assert 0 < row["utilisation"] <= 1
         assert 0 <= row["test_accuracy"] <= 1
