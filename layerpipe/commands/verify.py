@@ -6,7 +6,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from layerpipe import cache
 from layerpipe.commands import _common
+from layerpipe.commands.cache import add_cache_dir
 from layerpipe.sched.report import format_rows
 from layerpipe.verify.flow import verify_table
 from layerpipe.verify.runner import SIMULATORS
@@ -37,6 +39,7 @@ def register(subparsers) -> None:
     build.add_argument("--build-dir", default=None, help="keep the build in this folder (default: a temporary "
                                                           "folder, removed afterwards)")
     build.add_argument("--keep-build", action="store_true", help="keep the temporary build folder and print it")
+    add_cache_dir(parser)
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
     parser.set_defaults(func=run)
 
@@ -47,7 +50,8 @@ def run(args) -> int:
     if args.keep_build:
         build = Path(tempfile.mkdtemp(prefix="layerpipe-verify-"))
     verdict = verify_table(table, args.samples, build, weights=args.weights, idle=args.idle,
-                           backpressure=args.backpressure, quiet=False, simulator=args.simulator)
+                           backpressure=args.backpressure, quiet=False, simulator=args.simulator,
+                           cache_dir=cache.cache_dir("verilator", args.cache_dir))
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=1))
     else:

@@ -159,6 +159,10 @@ def build(verilog: Path, top: str, cache_dir: Path, public_ports: list[str] | No
                          log_file=folder / "build.log")
         except RuntimeError as error:  # cocotb: "Command failed with return code: N"
             raise BenchFailed(f"Verilator build of {top} failed ({error}); log in {folder / 'build.log'}") from None
+        # precompiled headers are 145 of a build's 149 MB, and only a rebuild reads them: a finished build is never
+        # rebuilt (its folder is named by its content), so they would only fill the user's cache
+        for header in folder.glob("*.gch"):
+            header.unlink()
         (folder / "build.done").write_text("")
         return Build(folder, round(time.perf_counter() - began, 2), False)
 
