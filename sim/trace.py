@@ -5,8 +5,8 @@
   microseconds; we write one clock cycle as one microsecond (``otherData`` says so), so
   the viewer's time axis reads directly in cycles.
 * VCD (GTKWave, Surfer): per processor ``busy``, ``kind`` (0 idle, 1 F, 2 B, 3 G),
-  ``layer`` and ``sample``, one VCD time unit per cycle. Written by hand (the format is
-  small) so that a run of 10⁵ task runs streams straight to the file.
+  ``layer`` and ``sample``, one VCD time unit per cycle, written with pyvcd (Amaranth's
+  own VCD library), which streams the changes straight to the file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+
+from vcd import VCDWriter
 
 from layerpipe.files import open_atomic, write_text_atomic
 from layerpipe.sim.cyclesim import Run, SimResult
@@ -46,16 +48,6 @@ def write_chrome_trace(result: SimResult, path: str | Path, title: str = "layerp
     write_text_atomic(path, json.dumps(chrome_trace(result, title), separators=(",", ":")))
 
 
-def _identifier(number: int) -> str:
-    """VCD short identifiers: printable ASCII 33..126, little-endian base 94."""
-    chars = []
-    while True:
-        number, digit = divmod(number, 94)
-        chars.append(chr(33 + digit))
-        if number == 0:
-            return "".join(chars)
-
-
 def _changes(runs: list[Run], processors: int) -> Iterable[tuple[int, list[tuple[int, tuple[int, int, int, int]]]]]:
     """(cycle, [(processor, (busy, kind, layer, sample))]) at every cycle where some processor changes."""
     events = []
@@ -84,33 +76,12 @@ def write_vcd(result: SimResult, path: str | Path, module: str = "layerpipe") ->
     runs, processors = _runs(result), result.processors
     layer_bits = max(1, max((int(r.task[1:]) for r in runs), default=1).bit_length())
     sample_bits = max(1, (result.samples - 1).bit_length())
-    widths = (1, 2, layer_bits, sample_bits)
-    names = ("busy", "kind", "layer", "sample")
-    ids = [[_identifier(p * len(names) + i) for i in range(len(names))] for p in range(processors)]
-
-    def value(width: int, number: int, ident: str) -> str:
-        return f"{number}{ident}" if width == 1 else f"b{number:b} {ident}"
-
-    with open_atomic(path) as out:
-        out.write("$comment layerpipe cycle simulator: one time unit per clock cycle $end\n")
-        out.write("$timescale 1 ns $end\n")
-        out.write(f"$scope module {module} $end\n")
-        for p in range(processors):
-            out.write(f"$scope module processor{p} $end\n")
-            for name, width, ident in zip(names, widths, ids[p], strict=True):
-                out.write(f"$var wire {width} {ident} {name} $end\n")
-            out.write("$upscope $end\n")
-        out.write("$upscope $end\n$enddefinitions $end\n#0\n$dumpvars\n")
-        for p in range(processors):
-            for width, ident in zip(widths, ids[p], strict=True):
-                out.write(value(width, 0, ident) + "\n")
-        out.write("$end\n")
-        shown = [(0, 0, 0, 0)] * processors
+    signals = {"busy": 1, "kind": 2, "layer": layer_bits, "sample": sample_bits}
+    with open_atomic(path) as out, VCDWriter(out, timescale="1 ns", comment="layerpipe cycle simulator: one time "
+                                             "unit per clock cycle") as writer:
+        variables = [[writer.register_var(f"{module}.processor{p}", name, "wire", size=width, init=0)
+                      for name, width in signals.items()] for p in range(processors)]
         for cycle, changed in _changes(runs, processors):
-            if cycle:  # changes at cycle 0 follow the initial dump under the same #0
-                out.write(f"#{cycle}\n")
             for p, state in changed:
-                for width, old, number, ident in zip(widths, shown[p], state, ids[p], strict=True):
-                    if number != old:
-                        out.write(value(width, number, ident) + "\n")
-                shown[p] = state
+                for variable, number in zip(variables[p], state, strict=True):
+                    writer.change(variable, cycle, number)  # pyvcd writes only values that change
