@@ -41,10 +41,6 @@ class Task:
     def name(self) -> str:
         return f"{self.kind}{self.layer}"
 
-    @property
-    def reads_weights(self) -> bool:
-        return self.kind in ("F", "B")
-
     def sort_key(self) -> tuple[int, int]:
         return self.layer, _KIND_ORDER[self.kind]
 

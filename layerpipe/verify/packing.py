@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pack_fields", "unpack_fields", "pack_lanes", "bank_rows"]
+__all__ = ["pack_fields", "pack_lanes", "bank_rows"]
 
 
 def pack_fields(fields: list[dict], values: list) -> int:
@@ -16,18 +16,6 @@ def pack_fields(fields: list[dict], values: list) -> int:
         else:
             word |= (int(value) & ((1 << field["width"]) - 1)) << field["offset"]
     return word
-
-
-def unpack_fields(fields: list[dict], word: int) -> list:
-    values = []
-    for field in fields:
-        if "elements" in field:
-            bits = field["element_bits"]
-            raw = [(word >> (field["offset"] + k * bits)) & ((1 << bits) - 1) for k in range(field["elements"])]
-            values.append([r - (1 << bits) if r >> (bits - 1) else r for r in raw])
-        else:
-            values.append((word >> field["offset"]) & ((1 << field["width"]) - 1))
-    return values
 
 
 def pack_lanes(values, bits: int) -> int:
