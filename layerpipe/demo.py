@@ -181,8 +181,7 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
 
 
 def _schedule(network, config: DemoConfig, out: Path, progress: _Progress):
-    from layerpipe.plots import plot_speedup
-    from layerpipe.sched.gantt import draw_gantt
+    from layerpipe.plots import draw_gantt, plot_speedup
     from layerpipe.sched.scheduler import schedule
 
     tables = {}

@@ -1,4 +1,4 @@
-"""Figures the commands and benchmarks share: speedup vs P, learning curves; atomic saving.
+"""Figures the commands and benchmarks share: a table's Gantt chart, speedup vs P, learning curves; atomic saving.
 
 matplotlib runs headless (Agg) so plots work on CI machines and over SSH.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 from layerpipe.errors import LayerPipeError
 from layerpipe.files import open_atomic
 
-__all__ = ["pyplot", "figure_format", "save_figure", "plot_speedup", "plot_learning_curves"]
+__all__ = ["pyplot", "figure_format", "save_figure", "draw_gantt", "plot_speedup", "plot_learning_curves"]
 
 
 def pyplot():
@@ -44,6 +44,32 @@ def save_figure(figure, path: str | Path) -> None:
             figure.savefig(f, format=fmt, dpi=120, bbox_inches="tight")
     finally:
         pyplot().close(figure)
+
+
+_KIND_COLOURS = {"F": "#4c78a8", "B": "#f58518", "G": "#54a24b"}
+
+
+def draw_gantt(table, path: str | Path) -> None:
+    """Steady-state period of ``table`` (a ScheduleTable): one row per processor, one bar per task."""
+    plt = pyplot()
+    period = table.period_cycles
+    figure, axes = plt.subplots(figsize=(10, 0.5 + 0.45 * table.processors))
+    for tasks in table.processor_tasks:
+        for t in tasks:
+            axes.barh(t.processor, t.cycles, left=t.start, color=_KIND_COLOURS[t.kind], edgecolor="black",
+                      linewidth=0.5, hatch="//" if t.lockstep is not None else None)
+            axes.text(t.start + t.cycles / 2, t.processor, f"{t.name}\nlag {t.lag}", ha="center",
+                      va="center", fontsize=7, color="white")
+    axes.set_xlim(0, period)
+    axes.set_yticks(range(table.processors), [f"PE{p}" for p in range(table.processors)])
+    axes.invert_yaxis()
+    axes.set_xlabel(f"cycle within the period (T = {period:,} cycles)")
+    axes.set_title(f"{table.network.name}: {table.policy}, {table.processors} processors, {table.memory_model} "
+                   f"(hatched: lockstep)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _KIND_COLOURS.values()]
+    axes.legend(handles, ["F forward", "B activation gradient", "G weight update"], loc="upper center",
+                bbox_to_anchor=(0.5, -0.25), ncol=3, fontsize=8)
+    save_figure(figure, path)
 
 
 def plot_speedup(points: dict[str, list[tuple[int, float]]], title: str, path: str | Path,

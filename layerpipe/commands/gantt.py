@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from layerpipe.commands import _common
-from layerpipe.plots import figure_format
-from layerpipe.sched.gantt import draw_gantt
+from layerpipe.plots import draw_gantt, figure_format
 from layerpipe.sched.table import load_table
 
 
