@@ -12,7 +12,7 @@ import pytest
 
 from layerpipe.cli import main
 from layerpipe.demo import DemoConfig, run_demo
-from layerpipe.hw.toolchain import verilator_root
+from layerpipe.verify.toolchain import verilator_root
 
 REDUCED = DemoConfig(policies=("pipedream", "layerpipe"), samples=8, epochs=1, max_processors=3)
 REPORT = {"summary.json", "summary.txt", "tables", "gantt", "verilog", "speedup_vs_p.png", "learning_curves.png"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from layerpipe.cli import main
-from layerpipe.hw.toolchain import verilator_root
+from layerpipe.verify.toolchain import verilator_root
 
 TUTORIAL = Path(__file__).parents[1] / "docs" / "tutorial.md"
 TEXT = TUTORIAL.read_text()

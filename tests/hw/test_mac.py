@@ -18,8 +18,8 @@ from amaranth.sim import Simulator
 
 from layerpipe.hw.estimate import ECP5, ICE40, XILINX7, Resources
 from layerpipe.hw.mac import MacOp, VectorMAC
-from layerpipe.hw.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 from layerpipe.sim.numerics import FixedFormat
+from layerpipe.verify.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 
 FMT = FixedFormat()
 

@@ -8,7 +8,7 @@ designs are compiled once.
 import pytest
 
 from layerpipe.cache import cache_dir
-from layerpipe.hw.toolchain import verilator_root
+from layerpipe.verify.toolchain import verilator_root
 
 
 def pytest_collection_modifyitems(config, items):
