@@ -1,14 +1,14 @@
 """Cost model: one config object for every cycle the scheduler, simulator and RTL count.
 
 A processing element has ``lanes`` multipliers and streams a layer's weights one
-``lanes``-word row chunk per cycle, row by row (DESIGN.md §8). F, B and G of a fully
+``lanes``-word row chunk per cycle, row by row (docs/hardware.md). F, B and G of a fully
 connected layer with N_out rows and N_in columns therefore each take
 ``N_out · ceil(N_in / lanes)`` cycles, plus ``task_overhead_cycles`` for the
 pipeline fill (memory read, multiply, adder tree, write-back). Convolution layers are
 scheduled only, at ``ceil(MACs / lanes)`` cycles.
 
 The σ' product (ReLU mask) is applied to the incoming error as it streams into the
-consumer of δ (B and G of the previous layer, DESIGN.md §3); a mask is a select, not a
+consumer of δ (B and G of the previous layer, docs/semantics.md); a mask is a select, not a
 multiply, so it adds no cycles.
 
 Data crossing processors takes ``link_latency_cycles + ceil(words / link_width_words)``

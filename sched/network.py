@@ -4,7 +4,7 @@ Hidden layers use ReLU, the last layer is linear (squared-error loss). Pooling a
 stride are folded into the shapes: a convolution's output is ``(H + 2·padding − K) //
 stride + 1`` and then divided by ``pool`` (integer division), which is the shape the
 next layer sees. Each layer's training work is three equal matrix tasks (F, B, G) of
-``macs`` multiply-accumulates each (DESIGN.md §3).
+``macs`` multiply-accumulates each (docs/semantics.md).
 
 Networks come from the zoo (:mod:`layerpipe.sched.zoo`) or from a TOML, YAML or JSON
 file of the form::

@@ -1,4 +1,4 @@
-"""Dual-port placement: start offsets for a fixed assignment, least period first (DESIGN.md §5).
+"""Dual-port placement: start offsets for a fixed assignment, least period first (docs/semantics.md).
 
 Under the ``dual-port`` memory model a layer's weight bank serves two ports. Tasks of
 one layer on one processor never overlap, so only tasks of a layer split across

@@ -270,7 +270,7 @@ def load_table(path: str | Path) -> ScheduleTable:
 
 
 def check(table: ScheduleTable) -> list[str]:
-    """Every invariant of DESIGN.md §5 that a table must satisfy; returns the violations found."""
+    """Every invariant of docs/semantics.md that a table must satisfy; returns the violations found."""
     problems = []
     expected = set(training_tasks(table.network))
     seen = [t.task for tasks in table.processor_tasks for t in tasks]

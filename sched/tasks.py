@@ -2,7 +2,7 @@
 
 Per layer l (1-based): F_l (forward), B_l (activation gradient, matrix part; none for
 layer 1) and G_l (weight gradient and update). The data items, their producers and
-consumers (DESIGN.md §3):
+consumers (docs/semantics.md):
 
 ========  =====================  ===================  ==========================
 item      producer               consumers            words

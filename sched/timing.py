@@ -9,7 +9,7 @@ same-sample dependency τ1 → τ2 satisfies
 
 where link is 0 on one processor and ``CostModel.transfer_cycles(words)`` across
 processors, and every edge that crosses processors carries at least one delay
-(r(τ2) > r(τ1)): the cutset retiming of PAPER.md, one register per processor boundary
+(r(τ2) > r(τ1)): the cutset retiming of LayerPipe2 (arXiv 2512.08160), one register per processor boundary
 and direction, so a processor never waits within a period for another one. For a chain
 of M stages this yields the paper's Delay(l) = 2·S(l).
 

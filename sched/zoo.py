@@ -1,4 +1,4 @@
-"""Built-in networks. ``mlp-digits`` is the default workload (DESIGN.md §7).
+"""Built-in networks. ``mlp-digits`` is the default workload (docs/networks.md).
 
 The ImageNet networks follow torchvision's layer shapes, with pooling folded into
 the preceding convolution (``pool``). ResNet-18 is folded into a chain: each basic

@@ -1,4 +1,4 @@
-"""`layerpipe`: the paper's scheme (PAPER.md, our model).
+"""`layerpipe`: the paper's scheme (LayerPipe, arXiv 2108.06629, as docs/semantics.md models it).
 
 Intra-layer: B_l and G_l are independent tasks. Inter-layer: the σ' product moves to
 the previous layer, so every layer is three equal matrix tasks. Balanced stages: the

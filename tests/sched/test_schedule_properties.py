@@ -1,4 +1,4 @@
-"""Invariants of every policy's table on random chains (DESIGN.md §5)."""
+"""Invariants of every policy's table on random chains (docs/semantics.md)."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
