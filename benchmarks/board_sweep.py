@@ -29,7 +29,7 @@ from pathlib import Path
 
 from layerpipe.boards.build import DESIGNS, build, design_from_spec, write_json_atomic
 from layerpipe.boards.report import format_table
-from layerpipe.commands._common import parse_processors
+from layerpipe.options import parse_processors
 from layerpipe.sched.scheduler import POLICIES
 
 

@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from layerpipe.commands._common import HELP_FORMATTER, parse_processors
+from layerpipe.options import HELP_FORMATTER, parse_processors
 from layerpipe.plots import pyplot, save_figure
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network

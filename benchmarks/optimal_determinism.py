@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 
-from layerpipe.commands._common import parse_processors
+from layerpipe.options import parse_processors
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, network_from_dict
 from layerpipe.sched.report import format_rows

@@ -24,7 +24,7 @@ import argparse
 import statistics
 import time
 
-from layerpipe.commands._common import parse_processors
+from layerpipe.options import parse_processors
 from layerpipe.sched.costs import MEMORY_MODELS, CostModel
 from layerpipe.sched.placement import back_to_back, bank_conflicts
 from layerpipe.sched.placement_milp import bank_pairs, greedy_starts

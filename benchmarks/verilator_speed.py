@@ -21,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from layerpipe.commands._common import HELP_FORMATTER
 from layerpipe.errors import LayerPipeError
+from layerpipe.options import HELP_FORMATTER
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import schedule

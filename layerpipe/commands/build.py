@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import sys
 
-from layerpipe.commands import _common, program
+from layerpipe import options
+from layerpipe.commands import program
 
 
 def register(subparsers) -> None:
@@ -25,13 +26,13 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("build", help="build the accelerator for an FPGA board (or Verilog only)",
                                    description="Schedule a network, generate its accelerator and build it with "
                                                "the YoWASP toolchain: utilisation, Fmax, training throughput.",
-                                   formatter_class=_common.HELP_FORMATTER)
+                                   formatter_class=options.HELP_FORMATTER)
     parser.add_argument("--board", required=True, metavar="BOARD",
                         help=f"target: {', '.join(BOARD_NAMES)}")
-    _common.add_network(parser)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    _common.add_policy(parser)
-    _common.add_cost_model(parser)
+    options.add_policy(parser)
+    options.add_cost_model(parser)
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="build folder (default: build-BOARD)")
     parser.add_argument("--design", default="accelerator", choices=DESIGNS,
@@ -69,7 +70,7 @@ def run(args) -> int:
         raise LayerPipeError(f"--processors {args.processors}: use at least 1")
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise LayerPipeError(f"--clock-mhz {args.clock_mhz}: use a positive frequency in MHz")
-    table = schedule(_common.network(args), args.processors, args.policy, _common.cost_model(args))
+    table = schedule(options.network(args), args.processors, args.policy, options.cost_model(args))
     if args.samples < 1:
         raise LayerPipeError(f"--samples {args.samples}: use at least 1")
     design, info = design_for_table(table, args.lanes, args.design, args.samples)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from layerpipe import cache
-from layerpipe.commands import _common
+from layerpipe import cache, options
 
 
 def register(subparsers) -> None:
@@ -14,7 +13,7 @@ def register(subparsers) -> None:
         description=f"Verilator builds and demo results are kept between runs in the user cache: "
                     f"${cache.CACHE_ENV}, else $XDG_CACHE_HOME/layerpipe, else ~/.cache/layerpipe (Verilator "
                     f"builds: ${cache.VERILATOR_CACHE_ENV} when set). Removing them costs time, never results.",
-        formatter_class=_common.HELP_FORMATTER)
+        formatter_class=options.HELP_FORMATTER)
     add_cache_dir(parser)
     parser.add_argument("--clear", action="store_true", help="remove the cache folders")
     parser.add_argument("--json", action="store_true", help="print the folders and sizes as JSON")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.errors import LayerPipeError
 from layerpipe.plots import figure_format, plot_speedup
 from layerpipe.sched.report import COMPARISON_HEADER, compare_rows, format_rows
@@ -18,12 +18,12 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("compare", help="compare policies over processor counts",
                                    description="Schedule one network with several policies and processor "
                                                "counts and compare them.",
-                                   formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+                                   formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", default="2-9", help="counts: 4, 2-9 or 1,2,4")
     parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES), metavar="POLICY",
                         help=f"policies to compare ({', '.join(POLICIES)})")
-    _common.add_cost_model(parser)
+    options.add_cost_model(parser)
     parser.add_argument("--plot", metavar="out.png",
                         help="draw speedup over sequential vs P into this file (default: no plot)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -31,13 +31,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    counts = _common.parse_processors(args.processors)
+    counts = options.parse_processors(args.processors)
     if args.plot:
         figure_format(args.plot, "--plot")
     unknown = [p for p in args.policies if p not in POLICIES]
     if unknown:
         raise LayerPipeError(f"unknown policy '{unknown[0]}'; use one of {', '.join(POLICIES)}")
-    network, cost = _common.network(args), _common.cost_model(args)
+    network, cost = options.network(args), options.cost_model(args)
     sequential = schedule(network, 1, "sequential", cost)
     tables = {}
     for processors in counts:

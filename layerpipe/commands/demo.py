@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.commands.cache import add_cache_dir
 from layerpipe.demo import DEMO_POLICIES, DemoConfig, format_summary, run_demo
 
@@ -18,8 +18,8 @@ def register(subparsers) -> None:
                     "and print one summary table (predicted / simulated / RTL cycles, speedups, bit-exact "
                     "verdict, test accuracy). Writes a report folder; a second run reuses the results and Verilator "
                     "builds kept in the user cache (see `layerpipe cache`).",
-        formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+        formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=defaults.processors, help="number of processing elements")
     parser.add_argument("--policies", nargs="+", default=list(DEMO_POLICIES), metavar="POLICY",
                         help="policies to compare")
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     parser.add_argument("--keep-build", action="store_true",
                         help="keep each policy's generated files and bench logs in DIR/build (otherwise a "
                              "temporary folder, removed at the end)")
-    _common.add_cost_model(parser)
+    options.add_cost_model(parser)
     parser.add_argument("-o", "--output", default="layerpipe-demo", metavar="DIR", help="report folder")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
@@ -47,7 +47,7 @@ def run(args) -> int:
     config = DemoConfig(network=args.network, processors=args.processors, policies=tuple(args.policies),
                         samples=args.samples, epochs=args.epochs, weights=args.weights,
                         max_processors=args.max_processors, seed=args.seed, rtl=not args.no_rtl,
-                        cost=_common.cost_model(args))
+                        cost=options.cost_model(args))
     summary = run_demo(config, args.output, use_cache=not args.fresh, cache_dir=args.cache_dir,
                        keep_build=args.keep_build)
     if args.json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.plots import draw_gantt, figure_format
 from layerpipe.sched.table import load_table
 
@@ -10,7 +10,7 @@ from layerpipe.sched.table import load_table
 def register(subparsers) -> None:
     parser = subparsers.add_parser("gantt", help="draw a schedule table as a Gantt chart",
                                    description="Draw the steady-state period of a ScheduleTable.",
-                                   formatter_class=_common.HELP_FORMATTER)
+                                   formatter_class=options.HELP_FORMATTER)
     parser.add_argument("table", help="ScheduleTable JSON (from `layerpipe schedule -o`)")
     parser.add_argument("-o", "--output", default="gantt.png", help="image file (.png, .svg, .pdf)")
     parser.set_defaults(func=run)

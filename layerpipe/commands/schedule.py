@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.sched.report import describe_table, time_limit_note
 from layerpipe.sched.scheduler import schedule
 
@@ -12,11 +12,11 @@ from layerpipe.sched.scheduler import schedule
 def register(subparsers) -> None:
     parser = subparsers.add_parser("schedule", help="schedule one network on P processors",
                                    description="Schedule one network and write its ScheduleTable.",
-                                   formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+                                   formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    _common.add_policy(parser)
-    _common.add_cost_model(parser)
+    options.add_policy(parser)
+    options.add_cost_model(parser)
     parser.add_argument("-o", "--output", metavar="table.json",
                         help="write the table to this file (default: print only)")
     parser.add_argument("--json", action="store_true", help="print the table as JSON on stdout")
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    table = schedule(_common.network(args), args.processors, args.policy, _common.cost_model(args))
+    table = schedule(options.network(args), args.processors, args.policy, options.cost_model(args))
     if args.output:
         table.save(args.output)
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.errors import LayerPipeError
 from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import schedule
@@ -21,11 +21,11 @@ def register(subparsers) -> None:
                                                "banks; with --functional also the fixed-point training. "
                                                "Exit status 1 if the execution disagrees with the table's "
                                                "predictions, 2 if the table breaks a rule (named in one line).",
-                                   formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+                                   formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    _common.add_policy(parser)
-    _common.add_cost_model(parser)
+    options.add_policy(parser)
+    options.add_cost_model(parser)
     parser.add_argument("--table", metavar="table.json",
                         help="simulate this ScheduleTable instead of scheduling --network (default: schedule)")
     parser.add_argument("--samples", type=int, default=100, help="training samples N to run")
@@ -48,7 +48,7 @@ def run(args) -> int:
     if args.table:
         table = load_table(args.table)
     else:
-        table = schedule(_common.network(args), args.processors, args.policy, _common.cost_model(args))
+        table = schedule(options.network(args), args.processors, args.policy, options.cost_model(args))
     record = bool(args.trace or args.vcd)
     if args.functional:
         result = _run_functional(table, args, record)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.errors import LayerPipeError
 
 DEFAULT_OUTPUT = "sweep-results"
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
         description="Schedule every combination of networks, processor counts and policies (and build each "
                     "for FPGA boards) on a Dask cluster: results.csv, results.json, plots and a table. "
                     "The defaults are the paper's experiment.",
-        formatter_class=_common.HELP_FORMATTER)
+        formatter_class=options.HELP_FORMATTER)
     parser.add_argument("--networks", default=",".join(PAPER_NETWORKS), metavar="NAMES",
                         help="comma-separated zoo names or .toml/.yaml/.json network files; 'zoo' for every "
                              "zoo network")
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
                         help="processor counts: 4, a range like 2-9 or a list like 1,2,4")
     parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES), metavar="POLICIES",
                         help=f"comma-separated, some of {', '.join(POLICIES)}")
-    _common.add_cost_model(parser)
+    options.add_cost_model(parser)
     boards = parser.add_argument_group("board builds")
     boards.add_argument("--boards", default="", metavar="BOARDS",
                         help=f"also build every point for these comma-separated targets ({', '.join(BOARD_NAMES)}); "
@@ -84,10 +84,10 @@ def run(args) -> int:
     from layerpipe import sweep
 
     networks = sweep.parse_networks(args.networks)
-    counts = _common.parse_processors(args.processors)
+    counts = options.parse_processors(args.processors)
     policies = sweep.parse_policies(args.policies)
     boards = sweep.parse_boards(args.boards)
-    cost = _common.cost_model(args)
+    cost = options.cost_model(args)
     if args.workers < 1:
         raise LayerPipeError(f"--workers {args.workers}: use at least 1 worker process")
     if not args.connect_timeout > 0:

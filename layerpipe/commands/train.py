@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from layerpipe.commands import _common
+from layerpipe import options
 from layerpipe.errors import LayerPipeError
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim import data
@@ -21,10 +21,10 @@ def register(subparsers) -> None:
                                    description="Schedule a network, then train the golden model (per-sample "
                                                "SGD) on scikit-learn's digits with the per-layer staleness "
                                                "the schedule implies; prints accuracy per epoch.",
-                                   formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+                                   formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    _common.add_policy(parser)
+    options.add_policy(parser)
     parser.add_argument("--weights", default="stash", choices=WEIGHT_POLICIES,
                         help="weights B reads: the version F used (stash), the current bank (latest) or an "
                              "EMA reconstruction (ema, float only)")
@@ -35,17 +35,17 @@ def register(subparsers) -> None:
                         help="learning rate 2**-lr_shift (float and fixed)")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and sample order")
     parser.add_argument("--json", action="store_true", help="print the run as JSON on stdout")
-    _common.add_cost_model(parser)
+    options.add_cost_model(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     if args.epochs < 0:
         raise LayerPipeError(f"--epochs is {args.epochs}; give 0 or more")
-    network = _common.network(args)
+    network = options.network(args)
     data.check_network(network)  # before scheduling: the cheaper mistake to report first
     fmt = FixedFormat(lr_shift=args.lr_shift)
-    table = schedule(network, args.processors, args.policy, _common.cost_model(args))
+    table = schedule(network, args.processors, args.policy, options.cost_model(args))
     staleness = staleness_from_table(table)
 
     def progress(result) -> None:

