@@ -25,6 +25,7 @@ from amaranth import Cat, Const, Elaboratable, Module, Signal
 from amaranth.lib import io, memory
 
 from layerpipe.errors import LayerPipeError
+from layerpipe.hw.checked import CheckedFirst
 
 __all__ = ["BoardTop", "weights_checksum", "golden_checksum", "bank_rows", "fold32", "board_problem"]
 
@@ -86,7 +87,7 @@ def board_problem(table, samples: int, fmt=None, seed: int = 0):
     return inputs, targets, weights, fmt
 
 
-class BoardTop(Elaboratable):
+class BoardTop(CheckedFirst, Elaboratable):
     """ROM → accelerator → weight read-back → checksum → pass/fail LEDs.
 
     ``expected``: the checksum to compare with; default: :func:`golden_checksum` of the same
@@ -94,28 +95,31 @@ class BoardTop(Elaboratable):
     platform resources ``(pass, fail)`` as ``(name, number, subsignal or None)``.
     """
 
-    def __init__(self, table, inputs, targets, initial, fmt=None, policy: str = "stash", expected: int | None = None,
-                 leds=(("led_g", 0, None), ("led_r", 0, None))):
-        from layerpipe.hw.accelerator import Accelerator, sample_layout
+    @staticmethod
+    def check(table, inputs, targets, *args, **kwargs) -> None:
         from layerpipe.hw.sequencer import SAMPLE_BITS
-        from layerpipe.sim.numerics import FixedFormat
 
-        self.fmt = fmt or FixedFormat()
-        self.table, self.policy, self.leds = table, policy, leds
-        inputs, targets = np.asarray(inputs), np.asarray(targets)
-        self._MustUse__silence = True  # until the checks below pass: a rejected top is not "unused"
         if len(inputs) != len(targets) or len(inputs) < 1:
             raise LayerPipeError(f"board top: {len(inputs)} inputs and {len(targets)} targets; give the same "
                                  "number, at least one")
         if len(inputs) >= 1 << SAMPLE_BITS:
             raise LayerPipeError(f"board top: {len(inputs)} samples do not fit the {SAMPLE_BITS}-bit sample count")
+
+    def __init__(self, table, inputs, targets, initial, fmt=None, policy: str = "stash", expected: int | None = None,
+                 leds=(("led_g", 0, None), ("led_r", 0, None))):
+        from layerpipe.hw.accelerator import Accelerator, sample_layout
+        from layerpipe.hw.plan import hardware_plan
+        from layerpipe.sim.numerics import FixedFormat
+
+        self.fmt = fmt or FixedFormat()
+        self.table, self.policy, self.leds = table, policy, leds
+        inputs, targets = np.asarray(inputs), np.asarray(targets)
         self.samples = len(inputs)
         layout = sample_layout(table, self.fmt)
         self.rom_init = [layout.const({"x": [int(v) for v in x], "target": [int(v) for v in t]}).as_bits()
                          for x, t in zip(inputs, targets)]
         self.rom_width = layout.size
-        self._MustUse__silence = False
-        self.accelerator = Accelerator(table, self.fmt, policy, initial)
+        self.accelerator = Accelerator(hardware_plan(table, self.fmt, policy), initial)
         if expected is None:
             expected = golden_checksum(table, self.fmt, inputs, targets, initial, policy)
         self.expected = expected

@@ -31,44 +31,20 @@ from __future__ import annotations
 
 import math
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2
 
 from layerpipe.hw import estimate as est
+from layerpipe.hw.checked import CheckedFirst
+from layerpipe.hw.signatures import ELEMENTS, DelayReadSignature, DelayWriteSignature, element_shape
 from layerpipe.sim.numerics import FixedFormat
 
-__all__ = ["ELEMENTS", "element_shape", "DelayWriteSignature", "DelayReadSignature", "DelayLine"]
+__all__ = ["ELEMENTS", "element_shape", "DelayWriteSignature", "DelayReadSignature", "DelayLine",
+           "delay_line_resources"]
 
-ELEMENTS = ("data", "mask")
-
-
-def element_shape(fmt: FixedFormat, element: str):
-    """``data``: a signed data word; ``mask``: one ReLU-mask bit."""
-    if element == "data":
-        return signed(fmt.data_bits)
-    if element == "mask":
-        return unsigned(1)
-    raise ValueError(f"delay-line element is 'data' or 'mask', not {element!r}")
-
-
-class DelayWriteSignature(wiring.Signature):
-    """The write side, from the writer's view."""
-
-    def __init__(self, row, lanes: int, chunks: int):
-        super().__init__({"en": Out(lanes), "chunk": Out(range(max(2, chunks))), "data": Out(row),
-                          "advance": Out(1)})
-
-
-class DelayReadSignature(wiring.Signature):
-    """A read side, from the reader's view."""
-
-    def __init__(self, row, chunks: int):
-        super().__init__({"en": Out(1), "chunk": Out(range(max(2, chunks))), "data": In(row), "advance": Out(1)})
-
-
-class DelayLine(wiring.Component):
+class DelayLine(CheckedFirst, wiring.Component):
     """``depth`` samples of ``chunks`` rows of ``lanes`` elements (module docstring).
 
     Members: ``w`` (:class:`DelayWriteSignature`, flipped) and ``r0``, ``r1``, … (one
@@ -76,8 +52,8 @@ class DelayLine(wiring.Component):
     the read sides in order.
     """
 
-    def __init__(self, fmt: FixedFormat, lanes: int, chunks: int, depth: int, delays=(0,), element: str = "data"):
-        self._MustUse__silence = True  # a refused component is not an unused one
+    @staticmethod
+    def check(fmt: FixedFormat, lanes: int, chunks: int, depth: int, delays=(0,), element: str = "data") -> None:
         for name, value in (("lanes", lanes), ("chunks", chunks), ("depth", depth)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
@@ -87,6 +63,10 @@ class DelayLine(wiring.Component):
         for k in delays:
             if not isinstance(k, int) or not 0 <= k < depth:
                 raise ValueError(f"delay {k!r} does not fit a delay line of depth {depth}; use 0..{depth - 1}")
+        element_shape(fmt, element)
+
+    def __init__(self, fmt: FixedFormat, lanes: int, chunks: int, depth: int, delays=(0,), element: str = "data"):
+        delays = tuple(delays)
         self.fmt, self.lanes, self.chunks, self.depth, self.delays = fmt, lanes, chunks, depth, delays
         self.element = element
         self.row = data.ArrayLayout(element_shape(fmt, element), lanes)
@@ -95,7 +75,6 @@ class DelayLine(wiring.Component):
         for i in range(len(delays)):
             members[f"r{i}"] = In(DelayReadSignature(self.row, chunks))
         super().__init__(members)
-        self._MustUse__silence = False
 
     @property
     def read_ports(self):
@@ -130,12 +109,15 @@ class DelayLine(wiring.Component):
         return m
 
     def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
-        """One simple-dual-port copy of the ring per read side, plus the slot pointers and address adders."""
-        fam = est.get_family(family)
-        width = self.row.size
-        addr_bits = ceil_log2(max(2, self.rows))
-        pointers = len(self.delays) + 1
-        total = est.memory(max(2, self.rows), width, fam) * len(self.delays)
-        pointer = est.register(addr_bits) + est.adder(addr_bits) * 2 + est.logic(addr_bits, 1, fam)
-        total += pointer * pointers  # base register, increment, row adder, wrap compare
-        return total
+        return delay_line_resources(self.row.size, self.rows, len(self.delays), family)
+
+
+def delay_line_resources(width: int, rows: int, readers: int, family: est.Family | str = est.ECP5) -> est.Resources:
+    """A delay line of ``rows`` rows of ``width`` bits with ``readers`` read sides: one simple-dual-port copy
+    of the ring per read side, plus the slot pointers and address adders."""
+    fam = est.get_family(family)
+    addr_bits = ceil_log2(max(2, rows))
+    total = est.memory(max(2, rows), width, fam) * readers
+    pointer = est.register(addr_bits) + est.adder(addr_bits) * 2 + est.logic(addr_bits, 1, fam)
+    total += pointer * (readers + 1)  # base register, increment, row adder, wrap compare
+    return total

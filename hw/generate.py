@@ -23,8 +23,16 @@ from amaranth.lib import wiring
 
 from layerpipe.errors import LayerPipeError
 from layerpipe.files import write_text_atomic
-from layerpipe.hw.accelerator import CYCLE_BITS, WEIGHT_POLICIES, Accelerator, error_bits, result_layout, sample_layout
-from layerpipe.hw.pe import INPUT_ITEMS, check_supported, pipeline_cycles
+from layerpipe.hw.accelerator import Accelerator
+from layerpipe.hw.plan import (
+    CYCLE_BITS,
+    INPUT_ITEMS,
+    error_bits,
+    hardware_plan,
+    pipeline_cycles,
+    result_layout,
+    sample_layout,
+)
 from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.verilog_writer import convert
 from layerpipe.sched.table import ScheduleTable, table_from_dict
@@ -47,7 +55,7 @@ def initial_weights(network, fmt: FixedFormat, seed: int = 0) -> list[np.ndarray
 
 def _as_table(table) -> ScheduleTable:
     if isinstance(table, ScheduleTable):
-        return table  # validated by check_supported
+        return table  # validated by hardware_plan
     if isinstance(table, dict):
         return table_from_dict(table)  # schema validation: one-line LayerPipeError
     raise LayerPipeError(f"expected a ScheduleTable, got {type(table).__name__}")
@@ -56,12 +64,11 @@ def _as_table(table) -> ScheduleTable:
 def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str = "stash",
                           initial=None, seed: int = 0) -> Accelerator:
     """The accelerator component for ``table`` (default format, seeded initial weights)."""
-    table = _as_table(table)
     fmt = fmt or FixedFormat()
-    check_supported(table, fmt)
+    plan = hardware_plan(_as_table(table), fmt, weights)
     if initial is None:
-        initial = initial_weights(table.network, fmt, seed)
-    return Accelerator(table, fmt, weights, initial)
+        initial = initial_weights(plan.table.network, fmt, seed)
+    return Accelerator(plan, initial)
 
 
 def component_ports(component) -> list[dict]:
@@ -89,21 +96,22 @@ def _fields(layout, fmt: FixedFormat) -> list[dict]:
 
 def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None = None) -> dict:
     """Everything a testbench needs besides the Verilog (JSON-ready)."""
-    table, fmt = acc.table, acc.fmt
-    lanes = acc.lanes
+    plan = acc.plan
+    table, fmt, lanes = plan.table, plan.fmt, plan.lanes
     stall_note = ("the schedule stalls (all of it) while F_1 of sample n waits for sample n on sample_in, or "
                   "F_L waits for result_out to take the previous result; cycles counts executed schedule "
                   "cycles only, stall_cycles the stalled ones")
     memories = []
+    bank_rows = plan.bank_rows
     for layer in table.network.layers:
-        memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": acc.bank_rows[layer.index],
+        memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": bank_rows[layer.index],
                          "width": lanes * fmt.data_bits, "ports": 2})
-    for layer, versions in acc.stash.items():
-        memories.append({"name": f"stash{layer}", "kind": "stash", "rows": versions * acc.bank_rows[layer],
+    for layer, versions in plan.stash.items():
+        memories.append({"name": f"stash{layer}", "kind": "stash", "rows": versions * bank_rows[layer],
                          "width": lanes * fmt.data_bits, "versions": versions})
-    for item, geom in acc.buffers.items():
-        consumers = acc.consumers(item)
-        readers = [side for p in consumers for side in acc.pes[p].readers(item)]
+    for item, geom in plan.buffers.items():
+        consumers = plan.consumers(item)
+        readers = [side for p in consumers for side in plan.pes[p].readers(item)]
         copies = 1 if item in INPUT_ITEMS else len(consumers)
         memories.append({"name": item, "kind": "delay line", "slots": geom.slots, "rows": geom.depth,
                          "width": geom.row(fmt).size, "copies": copies, "consumers": consumers,
@@ -117,12 +125,12 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
         "sizes": table.network.sizes,
         "policy": table.policy,
         "processors": table.processors,
-        "processing_elements": sorted(acc.pes),
-        "weights_policy": acc.weights,
+        "processing_elements": sorted(plan.pes),
+        "weights_policy": plan.weights,
         "format": fmt.to_dict(),
         "cost_model": table.cost.to_dict(),
         "lanes": lanes,
-        "pipeline_cycles": pipeline_cycles(fmt, lanes),
+        "pipeline_cycles": pipeline_cycles(),
         "clock": {"name": "clk", "reset": "rst", "reset_active": "high", "reset_synchronous": True},
         "ports": component_ports(acc),
         "streams": {
@@ -145,10 +153,10 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                             "data": "wread_data, two cycles later, only while idle",
                             "layout": "bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
                                       "C = ceil(N_in / lanes); lane k at bits [k*data_bits, (k+1)*data_bits)",
-                            "rows": {str(layer): rows for layer, rows in acc.bank_rows.items()}},
+                            "rows": {str(layer): rows for layer, rows in bank_rows.items()}},
         "initial_weights": [w.tolist() for w in acc.initial_weights],
         "bank_ports": {str(layer): [{"task": u.task, "read_port": u.read, "write_port": u.write} for u in uses]
-                       for layer, uses in acc.ports.items()},
+                       for layer, uses in plan.ports.items()},
         "memories": memories,
         "observe": acc.observation(),
         "schedule": {
@@ -174,8 +182,6 @@ class Generated:
 def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str = "stash", initial=None,
              seed: int = 0, top: str = DEFAULT_TOP) -> Generated:
     """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json`` for ``table``."""
-    if weights not in WEIGHT_POLICIES:
-        raise LayerPipeError(f"weight policy '{weights}' is not built in RTL; use one of {', '.join(WEIGHT_POLICIES)}")
     acc = accelerator_for_table(table, fmt, weights, initial, seed)
     out_dir = Path(out_dir)
     v_path, j_path = out_dir / f"{top}.v", out_dir / f"{top}.json"

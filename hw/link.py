@@ -24,10 +24,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from layerpipe.hw import estimate as est
-from layerpipe.hw.delay_line import element_shape
+from layerpipe.hw.checked import CheckedFirst
+from layerpipe.hw.signatures import element_shape
 from layerpipe.sim.numerics import FixedFormat
 
-__all__ = ["link_signature", "Link"]
+__all__ = ["link_signature", "Link", "link_resources"]
 
 
 def link_signature(fmt: FixedFormat, width: int, element: str = "data", backpressure: bool = False):
@@ -35,20 +36,22 @@ def link_signature(fmt: FixedFormat, width: int, element: str = "data", backpres
     return stream.Signature(data.ArrayLayout(element_shape(fmt, element), width), always_ready=not backpressure)
 
 
-class Link(wiring.Component):
+class Link(CheckedFirst, wiring.Component):
     """Fixed-latency stream: members ``i`` (In) and ``o`` (Out) of :func:`link_signature`."""
 
-    def __init__(self, fmt: FixedFormat, width: int, latency: int, element: str = "data", backpressure: bool = False):
-        self._MustUse__silence = True  # a refused component is not an unused one
+    @staticmethod
+    def check(fmt: FixedFormat, width: int, latency: int, element: str = "data", backpressure: bool = False) -> None:
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"link width must be a positive number of words, not {width!r}")
         if not isinstance(latency, int) or latency < 0:
             raise ValueError(f"link latency must be an integer >= 0, not {latency!r}")
+        element_shape(fmt, element)
+
+    def __init__(self, fmt: FixedFormat, width: int, latency: int, element: str = "data", backpressure: bool = False):
         self.fmt, self.width, self.latency = fmt, width, latency
         self.element, self.backpressure = element, bool(backpressure)
         signature = link_signature(fmt, width, element, backpressure)
         super().__init__({"i": In(signature), "o": Out(signature)})
-        self._MustUse__silence = False
 
     def elaborate(self, platform):
         m = Module()
@@ -76,10 +79,15 @@ class Link(wiring.Component):
         return m
 
     def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
-        """``latency`` registers of payload + valid (clock enables are free in FPGA flip-flops)."""
-        fam = est.get_family(family)
-        payload_bits = data.ArrayLayout(element_shape(self.fmt, self.element), self.width).size
-        total = est.register(self.latency * (payload_bits + 1))
-        if self.backpressure and self.latency:
-            total += est.logic(2, 1, fam)
-        return total
+        return link_resources(self.fmt, self.width, self.latency, self.element, self.backpressure, family)
+
+
+def link_resources(fmt: FixedFormat, width: int, latency: int, element: str = "data", backpressure: bool = False,
+                   family: est.Family | str = est.ECP5) -> est.Resources:
+    """``latency`` registers of payload + valid (clock enables are free in FPGA flip-flops)."""
+    fam = est.get_family(family)
+    payload_bits = data.ArrayLayout(element_shape(fmt, element), width).size
+    total = est.register(latency * (payload_bits + 1))
+    if backpressure and latency:
+        total += est.logic(2, 1, fam)
+    return total

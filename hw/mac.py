@@ -58,10 +58,12 @@ from amaranth.lib import data, enum, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from layerpipe.hw import estimate as est
+from layerpipe.hw.checked import CheckedFirst
 from layerpipe.hw.weight_bank import chunk_layout
 from layerpipe.sim.numerics import FixedFormat
 
-__all__ = ["MacOp", "VectorMAC", "round_shift", "overflows", "saturate", "delayed", "to_data", "weight_step"]
+__all__ = ["MacOp", "VectorMAC", "mac_latency", "mac_resources", "round_shift", "overflows", "saturate", "delayed",
+           "to_data", "weight_step"]
 
 
 class MacOp(enum.Enum, shape=2):
@@ -133,7 +135,24 @@ def _tree_bits(bits: int, count: int) -> int:
     return bits + max(0, math.ceil(math.log2(count)))
 
 
-class VectorMAC(wiring.Component):
+def _ops(ops) -> frozenset[MacOp]:
+    return frozenset(MacOp[op] if isinstance(op, str) else MacOp(op) for op in ops)
+
+
+def mac_latency(ops=("F", "B", "G"), tree_register: bool = False) -> dict[MacOp, int]:
+    """Cycles from the operand cycle to each built operation's output (module docstring's timing)."""
+    ops = _ops(ops)
+    latency = {}
+    if MacOp.F in ops:
+        latency[MacOp.F] = 3 + int(tree_register)
+    if MacOp.B in ops:
+        latency[MacOp.B] = 3
+    if MacOp.G in ops:
+        latency[MacOp.G] = 2
+    return latency
+
+
+class VectorMAC(CheckedFirst, wiring.Component):
     """``lanes`` multipliers running F, B or G on one row chunk per cycle (module docstring).
 
     Parameters: ``fmt`` (every width), ``lanes``, ``max_chunks`` (rows of the column
@@ -151,27 +170,23 @@ class VectorMAC(wiring.Component):
     ``upd_weights`` (+ ``*_tag``), only for the operations built.
     """
 
-    def __init__(self, fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
-                 tree_register: bool = False, tag_shape=None):
-        self._MustUse__silence = True  # a refused component is not an unused one
+    @staticmethod
+    def check(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"), tree_register: bool = False,
+              tag_shape=None) -> None:
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if not isinstance(max_chunks, int) or max_chunks < 1:
             raise ValueError(f"max_chunks must be a positive integer, not {max_chunks!r}")
-        ops = tuple(MacOp[op] if isinstance(op, str) else MacOp(op) for op in ops)
-        if not ops:
+        if not _ops(ops):
             raise ValueError("a VectorMAC needs at least one of the operations F, B, G")
+
+    def __init__(self, fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
+                 tree_register: bool = False, tag_shape=None):
         self.fmt, self.lanes, self.max_chunks = fmt, lanes, max_chunks
-        self.ops = frozenset(ops)
+        self.ops = _ops(ops)
         self.tree_register = bool(tree_register)
         self.tag_shape = tag_shape
-        self.latency = {}
-        if MacOp.F in self.ops:
-            self.latency[MacOp.F] = 3 + int(self.tree_register)
-        if MacOp.B in self.ops:
-            self.latency[MacOp.B] = 3
-        if MacOp.G in self.ops:
-            self.latency[MacOp.G] = 2
+        self.latency = mac_latency(self.ops, self.tree_register)
 
         chunk, word = chunk_layout(fmt, lanes), signed(fmt.data_bits)
         members = {"valid": In(1), "op": In(MacOp), "weights": In(chunk), "first": In(1), "last": In(1)}
@@ -195,7 +210,6 @@ class VectorMAC(wiring.Component):
                 if op in self.ops:
                     members[f"{prefix}_tag"] = Out(tag_shape)
         super().__init__(members)
-        self._MustUse__silence = False
 
     def min_task_overhead(self, read_cycles: int = 1) -> int:
         """Smallest ``task_overhead_cycles``: operand read latency + the slowest operation built."""
@@ -299,41 +313,48 @@ class VectorMAC(wiring.Component):
 
     # -- resources -------------------------------------------------------------------------
     def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
-        """Expected LUT/FF/DSP/BRAM (hw/estimate.py's assumptions)."""
-        fam = est.get_family(family)
-        fmt, lanes, bits, acc_bits = self.fmt, self.lanes, self.fmt.data_bits, self.fmt.acc_bits
-        has_f, has_b, has_g = (op in self.ops for op in (MacOp.F, MacOp.B, MacOp.G))
-        tag_bits = 0 if self.tag_shape is None else Shape.cast(self.tag_shape).width
-        chunk_bits = math.ceil(math.log2(max(2, self.max_chunks)))
-        total = est.multiplier(bits, bits, fam) * lanes + est.register(2 * bits * lanes)
-        total += est.register(2 * bits * lanes + 4 + tag_bits)  # operand registers, op/valid/tag one stage
-        x_inputs, y_inputs = 1 + int(has_g), int(has_f) + int(has_b or has_g)
-        total += (est.mux(bits, x_inputs, fam) + est.mux(bits, y_inputs, fam)) * lanes
-        total += est.logic(2, 3, fam)  # op decode
-        round_bits = acc_bits - fmt.frac_bits + 1  # the bits the rounding adder carries into
-        to_data_cost = est.adder(round_bits) + est.saturator(acc_bits + 1 - fmt.frac_bits, bits, fam)
-        if has_f:
-            widths = []
-            count, width = lanes, 2 * bits
-            while count > 1:
-                widths += [width + 1] * (count // 2)
-                count, width = count - count // 2, width + 1
-            total += sum((est.adder(w) for w in widths), est.Resources())
-            control = 4 + tag_bits  # valid, first, last, relu (+ tag) delayed into the accumulator stage
-            if self.tree_register:
-                total += est.register(_tree_bits(2 * bits, lanes) + control)
-            total += est.adder(acc_bits) + est.logic(2, acc_bits, fam) + est.register(acc_bits + control)
-            total += to_data_cost + est.logic(2, bits, fam) + est.logic(bits, 1, fam)  # ReLU, mask
-            total += est.register(2 * bits + 2 + 2 + 2 * tag_bits)  # z, act, mask, valid (+ done, relu, tags)
-        if has_b:
-            total += est.memory(max(2, self.max_chunks), lanes * acc_bits, fam, transparent=True)
-            total += (est.adder(acc_bits) + est.logic(2, acc_bits, fam) + to_data_cost) * lanes
-            total += est.register(3 + chunk_bits + tag_bits)  # valid, first, last, chunk (+ tag) delayed
-            total += est.register(lanes * bits + 1 + chunk_bits + tag_bits)  # outputs
-        if has_g:
-            shift = fmt.frac_bits + fmt.lr_shift
-            step_bits = max(1, 2 * bits + 1 - shift)
-            total += (est.adder(max(0, 2 * bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
-                      + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
-            total += est.register(2 * (lanes * bits + 1 + tag_bits))  # old weights, valid (+ tag), two stages
-        return total
+        return mac_resources(self.fmt, self.lanes, max_chunks=self.max_chunks, ops=self.ops,
+                             tree_register=self.tree_register, tag_shape=self.tag_shape, family=family)
+
+
+def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
+                  tree_register: bool = False, tag_shape=None, family: est.Family | str = est.ECP5) -> est.Resources:
+    """Expected LUT/FF/DSP/BRAM of a VectorMAC of these parameters (hw/estimate.py's assumptions)."""
+    fam = est.get_family(family)
+    ops = _ops(ops)
+    bits, acc_bits = fmt.data_bits, fmt.acc_bits
+    has_f, has_b, has_g = (op in ops for op in (MacOp.F, MacOp.B, MacOp.G))
+    tag_bits = 0 if tag_shape is None else Shape.cast(tag_shape).width
+    chunk_bits = math.ceil(math.log2(max(2, max_chunks)))
+    total = est.multiplier(bits, bits, fam) * lanes + est.register(2 * bits * lanes)
+    total += est.register(2 * bits * lanes + 4 + tag_bits)  # operand registers, op/valid/tag one stage
+    x_inputs, y_inputs = 1 + int(has_g), int(has_f) + int(has_b or has_g)
+    total += (est.mux(bits, x_inputs, fam) + est.mux(bits, y_inputs, fam)) * lanes
+    total += est.logic(2, 3, fam)  # op decode
+    round_bits = acc_bits - fmt.frac_bits + 1  # the bits the rounding adder carries into
+    to_data_cost = est.adder(round_bits) + est.saturator(acc_bits + 1 - fmt.frac_bits, bits, fam)
+    if has_f:
+        widths = []
+        count, width = lanes, 2 * bits
+        while count > 1:
+            widths += [width + 1] * (count // 2)
+            count, width = count - count // 2, width + 1
+        total += sum((est.adder(w) for w in widths), est.Resources())
+        control = 4 + tag_bits  # valid, first, last, relu (+ tag) delayed into the accumulator stage
+        if tree_register:
+            total += est.register(_tree_bits(2 * bits, lanes) + control)
+        total += est.adder(acc_bits) + est.logic(2, acc_bits, fam) + est.register(acc_bits + control)
+        total += to_data_cost + est.logic(2, bits, fam) + est.logic(bits, 1, fam)  # ReLU, mask
+        total += est.register(2 * bits + 2 + 2 + 2 * tag_bits)  # z, act, mask, valid (+ done, relu, tags)
+    if has_b:
+        total += est.memory(max(2, max_chunks), lanes * acc_bits, fam, transparent=True)
+        total += (est.adder(acc_bits) + est.logic(2, acc_bits, fam) + to_data_cost) * lanes
+        total += est.register(3 + chunk_bits + tag_bits)  # valid, first, last, chunk (+ tag) delayed
+        total += est.register(lanes * bits + 1 + chunk_bits + tag_bits)  # outputs
+    if has_g:
+        shift = fmt.frac_bits + fmt.lr_shift
+        step_bits = max(1, 2 * bits + 1 - shift)
+        total += (est.adder(max(0, 2 * bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
+                  + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
+        total += est.register(2 * (lanes * bits + 1 + tag_bits))  # old weights, valid (+ tag), two stages
+    return total

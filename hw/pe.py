@@ -55,256 +55,32 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.hw import estimate as est
-from layerpipe.hw.delay_line import DelayLine, DelayReadSignature, DelayWriteSignature, element_shape
+from layerpipe.hw.logic import any_of
 from layerpipe.hw.mac import MacOp, VectorMAC, delayed, overflows, saturate
+from layerpipe.hw.plan import HardwarePlan, index_shape, memory_depth
 from layerpipe.hw.sequencer import SAMPLE_BITS, Sequencer
-from layerpipe.sched.table import check as check_table
-from layerpipe.sched.table import table_from_dict
-from layerpipe.sim.numerics import FixedFormat
+from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, ReadRequest, ResultSignature, WriteRequest
 
-__all__ = ["INPUT_ITEMS", "BufferGeometry", "TaskPlan", "ReadRequest", "WriteRequest", "ResultSignature",
-           "buffer_geometry", "task_plans", "stash_versions", "check_supported", "pipeline_cycles", "memory_depth",
-           "PE"]
-
-INPUT_ITEMS = ("a0", "target")  # written by the input stream: one extra (staging) slot
+__all__ = ["PE"]
 
 
-# ---------------------------------------------------------------------------------------------
-# what the table says, in the terms of the hardware
+@dataclass
+class _Issue:
+    """The issue stage's state, as the later stages of :meth:`PE.elaborate` use it."""
 
-
-@dataclass(frozen=True)
-class BufferGeometry:
-    """A data item's delay line: ``slots`` samples of ``entries`` rows of ``lanes`` elements."""
-
-    item: str
-    words: int  # neurons of one sample
-    slots: int
-    lanes: int
-    element: str  # "data" (a data word) or "mask" (one bit): hw/delay_line.py's elements
-
-    @property
-    def entries(self) -> int:
-        return math.ceil(self.words / self.lanes)
-
-    @property
-    def depth(self) -> int:
-        return self.slots * self.entries
-
-    def row(self, fmt: FixedFormat) -> data.ArrayLayout:
-        return data.ArrayLayout(element_shape(fmt, self.element), self.lanes)
-
-    def read_signature(self, fmt: FixedFormat) -> DelayReadSignature:
-        return DelayReadSignature(self.row(fmt), self.entries)
-
-    def write_signature(self, fmt: FixedFormat) -> DelayWriteSignature:
-        return DelayWriteSignature(self.row(fmt), self.lanes, self.entries)
-
-    def delay_line(self, fmt: FixedFormat, readers: int) -> DelayLine:
-        """A copy with ``readers`` read sides, each reading the sample its task works on."""
-        return DelayLine(fmt, self.lanes, self.entries, self.slots, delays=(0,) * readers, element=self.element)
-
-
-def _item_neurons(item: str, sizes: list[int]) -> int:
-    if item == "target":
-        return sizes[-1]
-    for prefix in ("mask", "err", "a"):
-        if item.startswith(prefix) and item[len(prefix):].isdigit():
-            return sizes[int(item[len(prefix):])]
-    raise LayerPipeError(f"schedule table: unknown data item '{item}' in delay_lines")
-
-
-def buffer_geometry(table, fmt: FixedFormat) -> dict[str, BufferGeometry]:
-    """Every data item's buffer, sized by the table's delay-line depth (+1 staging slot for input items)."""
-    sizes = table.network.sizes
-    lanes = table.cost.lanes
-    result = {}
-    for line in table.delay_lines:
-        item = line["item"]
-        slots = max(1, int(line["depth"])) + (1 if item in INPUT_ITEMS else 0)
-        element = "mask" if item.startswith("mask") else "data"
-        result[item] = BufferGeometry(item, _item_neurons(item, sizes), slots, lanes, element)
-    return result
-
-
-def stash_versions(table, weights: str) -> dict[int, int]:
-    """Stashed weight versions per layer under ``weights`` (0: B reads the bank)."""
-    depth = table.network.depth
-    if weights == "latest":
-        return {layer: 0 for layer in range(1, depth + 1)}
-    versions = table.data.get("weight_versions", {}).get("stash", {}).get("versions")
-    if not isinstance(versions, list) or len(versions) != depth:
-        raise LayerPipeError("schedule table: weight_versions.stash.versions is missing or has the wrong length")
-    return {layer: int(versions[layer - 1]) for layer in range(1, depth + 1)}
-
-
-@dataclass(frozen=True)
-class TaskPlan:
-    """One ROM entry of a PE and the memories it touches."""
-
-    index: int
-    kind: str
-    layer: int
-    start: int
-    lag: int
-    cycles: int
-    rows: int
-    chunks: int
-    vec: str | None = None  # a_{l-1}, read one chunk per issue (F, G)
-    err: str | None = None  # err_l, read one word per row (B, G)
-    mask: str | None = None  # mask_l, read one bit per row (B, G of hidden layers)
-    target: str | None = None  # target, read one word per row (F_L)
-    out_word: str | None = None  # a_l (F hidden) or err_L (F_L), one word per row
-    out_mask: str | None = None  # mask_l (F hidden), one bit per row
-    out_chunk: str | None = None  # err_{l-1} (B), one chunk per issue of the last row
-    result: bool = False  # F_L: output word and δ_L to the result stream
-    stash: int = 0  # stashed versions of W_l: F writes them, B reads them
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind}{self.layer}"
-
-    @property
-    def issues(self) -> int:
-        return self.rows * self.chunks
-
-    @property
-    def reads_bank(self) -> bool:
-        return self.kind in ("F", "G") or (self.kind == "B" and not self.stash)
-
-    def reads(self) -> list[str]:
-        """The data items this task reads (one delay-line read side each)."""
-        return [getattr(self, role) for role in ("vec", "err", "mask", "target") if getattr(self, role)]
-
-    def writes(self) -> list[str]:
-        """The data items this task produces."""
-        return [getattr(self, role) for role in ("out_word", "out_mask", "out_chunk") if getattr(self, role)]
-
-
-def task_plans(table, processor: int, weights: str = "stash") -> list[TaskPlan]:
-    network, lanes = table.network, table.cost.lanes
-    depth = network.depth
-    versions = stash_versions(table, weights)
-    plans = []
-    for index, entry in enumerate(table.processor_tasks[processor]):
-        layer = network.layer(entry.layer)
-        rows, chunks = layer.out_size, math.ceil(layer.in_size / lanes)
-        l, hidden = entry.layer, entry.layer < depth
-        common = dict(index=index, kind=entry.kind, layer=l, start=entry.start, lag=entry.lag,
-                      cycles=entry.cycles, rows=rows, chunks=chunks)
-        if entry.kind == "F":
-            if hidden:
-                plan = TaskPlan(**common, vec=f"a{l - 1}", out_word=f"a{l}", out_mask=f"mask{l}",
-                                stash=versions[l])
-            else:
-                plan = TaskPlan(**common, vec=f"a{l - 1}", target="target", out_word=f"err{l}", result=True,
-                                stash=versions[l])
-        elif entry.kind == "B":
-            plan = TaskPlan(**common, err=f"err{l}", mask=f"mask{l}" if hidden else None,
-                            out_chunk=f"err{l - 1}", stash=versions[l])
-        else:
-            plan = TaskPlan(**common, vec=f"a{l - 1}", err=f"err{l}", mask=f"mask{l}" if hidden else None)
-        plans.append(plan)
-    return plans
-
-
-def check_supported(table, fmt) -> None:
-    """Refuse (one-line LayerPipeError) what this RTL does not build.
-
-    The table must pass schema validation and ``sched.table.check`` (the RTL executes it
-    as written, so a hand-edited table with a broken dependency or a task length other
-    than the cost model's would train wrongly), be fully connected and ``dual-port``; the
-    format must be a FixedFormat whose words are the table's and whose accumulator holds
-    every dot product; the cost model's overhead must cover the PE pipeline.
-    """
-    table_from_dict(table.data)  # schema validation, first bad field named
-    if not isinstance(fmt, FixedFormat):
-        raise LayerPipeError(f"numeric format {fmt!r} is not implemented in RTL; use a FixedFormat "
-                             "(two's complement, round half up, saturation)")
-    if not table.network.is_fully_connected:
-        conv = next(layer for layer in table.network.layers if layer.kind != "fc")
-        raise LayerPipeError(f"network '{table.network.name}' has conv layer {conv.index} ('{conv.name}'); "
-                             "the RTL generator builds fully connected networks only")
-    if table.memory_model != "dual-port":
-        raise LayerPipeError(f"schedule table uses the '{table.memory_model}' memory model; RTL needs "
-                             "'dual-port' (schedule with --memory dual-port)")
-    needed = pipeline_cycles(fmt, table.cost.lanes)
-    if table.cost.task_overhead_cycles < needed:
-        raise LayerPipeError(f"cost model task_overhead_cycles is {table.cost.task_overhead_cycles}; the PE "
-                             f"pipeline needs at least {needed} (schedule with --overhead {needed} or more)")
-    if fmt.data_bits != table.cost.word_bits:
-        raise LayerPipeError(f"numeric format has {fmt.data_bits}-bit data words but the table's cost model "
-                             f"counts {table.cost.word_bits}-bit words; use data_bits={table.cost.word_bits}")
-    for layer in table.network.layers:
-        fmt.check_fan_in(layer.in_size)  # F: a row's dot product
-        fmt.check_fan_in(layer.out_size)  # B: a column's sum over the rows
-    problems = check_table(table)
-    if problems:
-        raise LayerPipeError(f"schedule table cannot be executed as written: {problems[0]}")
-
-
-def pipeline_cycles(fmt: FixedFormat, lanes: int) -> int:
-    """Cycles from a PE's last issue to its last write: one memory read + the VectorMAC's latency."""
-    mac = VectorMAC(fmt, lanes, ops=("F", "B", "G"))
-    mac._MustUse__silence = True  # asked for its latency only
-    return mac.min_task_overhead(read_cycles=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# request ports (from the PE's side; the accelerator owns the memories)
-
-
-class ReadRequest(wiring.Signature):
-    """A synchronous memory read: data arrives the cycle after ``addr``/``en``."""
-
-    def __init__(self, addr_bits: int, data_bits: int):
-        super().__init__({"addr": Out(addr_bits), "en": Out(1), "data": In(data_bits)})
-
-
-class WriteRequest(wiring.Signature):
-    """A memory write with one enable bit per lane."""
-
-    def __init__(self, addr_bits: int, data_bits: int, lanes: int):
-        super().__init__({"addr": Out(addr_bits), "data": Out(data_bits), "en": Out(lanes)})
-
-
-class ResultSignature(wiring.Signature):
-    """One output neuron of F_L per valid cycle: its value y_j = z_j and y_j − target_j (exact, unsaturated);
-    ``last`` (a register) marks the sample's last output."""
-
-    def __init__(self, outputs: int, data_bits: int):
-        super().__init__({"valid": Out(1), "index": Out(range(max(2, outputs))), "value": Out(signed(data_bits)),
-                          "diff": Out(signed(data_bits + 1)), "last": Out(1)})
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def _index(count: int) -> range:
-    """Shape of an index into ``count`` things, at least one bit wide (Verilog has no 0-bit vectors)."""
-    return range(max(2, count))
-
-
-def memory_depth(rows: int) -> int:
-    """Rows of a memory holding ``rows`` rows: at least 2, so that its address is at least one bit wide."""
-    return max(2, rows)
-
-
-def any_of(values):
-    """OR of 1-bit values (0 for none)."""
-    values = list(values)
-    if not values:
-        return Const(0, 1)
-    out = values[0]
-    for value in values[1:]:
-        out = out | value
-    return out
+    s0: dict  # the issue's registers (the iterator's counters and flags)
+    nx: dict  # their next values
+    here0: dict  # per task: this cycle issues one of its chunks
+    here_next: dict
+    end0: Signal  # this cycle is the task's last issue
+    s0_f: Signal  # the issuing task is an F
+    launch: Value  # the sequencer launches a task in the next cycle
+    cont: Value  # the current task issues again in the next cycle
+    hits: Value  # the sequencer's one-hot launches of the next cycle
 
 
 class PE(wiring.Component):
-    """Processing element ``processor`` of ``table`` (module docstring).
+    """Processing element ``processor`` of ``plan`` (module docstring).
 
     Members (created from the task list): ``samples`` (In), ``prime`` (In: high in the cycle
     before schedule cycle 0, with the PE held in reset: requests cycle 0's weight chunk),
@@ -319,108 +95,87 @@ class PE(wiring.Component):
     ``result`` when F_L runs here.
     """
 
-    def __init__(self, table, processor: int, fmt: FixedFormat, weights: str = "stash"):
-        self._MustUse__silence = True  # a refused design is not an unused one
-        check_supported(table, fmt)
-        self.table, self.processor, self.fmt, self.weights = table, processor, fmt, weights
-        self.lanes = table.cost.lanes
-        self.plans = task_plans(table, processor, weights)
-        self.buffers = buffer_geometry(table, fmt)
-        network = table.network
-        lanes, bits = self.lanes, fmt.data_bits
+    def __init__(self, plan: HardwarePlan, processor: int):
+        self.plan, self.processor = plan, processor
+        self.pe_plan = pe_plan = plan.pes[processor]
+        self.table, self.fmt, self.lanes = plan.table, plan.fmt, plan.lanes
+        self.plans = pe_plan.tasks
+        self.read_items, self.write_items = pe_plan.read_items, pe_plan.write_items
+        self.buffers = plan.buffers
+        lanes, bits = self.lanes, self.fmt.data_bits
         self.weight_row = data.ArrayLayout(signed(bits), lanes)
-        members = {"samples": In(SAMPLE_BITS), "prime": In(1), "launch": Out(1), "task": Out(_index(len(self.plans))),
-                   "sample": Out(SAMPLE_BITS), "next_launch": Out(1), "next_task": Out(_index(len(self.plans))),
-                   "next_launches": Out(max(1, len(self.plans))), "finished": Out(1)}
-        for plan in self.plans:
-            bank_bits = ceil_log2(memory_depth(plan.issues))
-            if plan.reads_bank:
-                members[f"{plan.name}_w"] = Out(ReadRequest(bank_bits, lanes * bits))
-            if plan.kind == "G":
-                members[f"{plan.name}_wr"] = Out(WriteRequest(bank_bits, lanes * bits, 1))
-            if plan.stash and plan.kind == "F":
-                members[f"{plan.name}_stash"] = Out(DelayWriteSignature(self.weight_row, lanes, plan.issues))
-            if plan.stash and plan.kind == "B":
-                members[f"{plan.name}_stash"] = Out(DelayReadSignature(self.weight_row, plan.issues))
-            for item in plan.reads():
-                members[f"{plan.name}_{item}"] = Out(self.buffers[item].read_signature(fmt))
-        self.read_items = sorted({item for p in self.plans for item in p.reads()})
-        self.write_items = sorted({item for p in self.plans for item in p.writes()})
+        tasks = index_shape(len(self.plans))
+        members = {"samples": In(SAMPLE_BITS), "prime": In(1), "launch": Out(1), "task": Out(tasks),
+                   "sample": Out(SAMPLE_BITS), "next_launch": Out(1), "next_task": Out(tasks),
+                   "next_launches": Out(len(self.plans)), "finished": Out(1)}
+        for p in self.plans:
+            bank_bits = ceil_log2(memory_depth(p.issues))
+            if p.reads_bank:
+                members[f"{p.name}_w"] = Out(ReadRequest(bank_bits, lanes * bits))
+            if p.kind == "G":
+                members[f"{p.name}_wr"] = Out(WriteRequest(bank_bits, lanes * bits, 1))
+            if p.stash and p.kind == "F":
+                members[f"{p.name}_stash"] = Out(DelayWriteSignature(self.weight_row, lanes, p.issues))
+            if p.stash and p.kind == "B":
+                members[f"{p.name}_stash"] = Out(DelayReadSignature(self.weight_row, p.issues))
+            for item in p.reads():
+                members[f"{p.name}_{item}"] = Out(plan.buffers[item].read_signature(self.fmt))
         for item in self.write_items:
-            members[f"{item}_wr"] = Out(self.buffers[item].write_signature(fmt))
+            members[f"{item}_wr"] = Out(plan.buffers[item].write_signature(self.fmt))
         if any(p.result for p in self.plans):
-            members["result"] = Out(ResultSignature(network.sizes[-1], bits))
+            members["result"] = Out(ResultSignature(plan.sizes[-1], bits))
         super().__init__(members)
-        if self.plans:
-            max_issues = max(p.issues for p in self.plans)
-            max_rows = max(p.rows for p in self.plans)
-            self.tag_layout = data.StructLayout({
-                "task": _index(len(self.plans)), "lin": _index(max_issues),
-                "je": _index(math.ceil(max_rows / lanes)), "jl": _index(lanes)})
-            needed = self._mac(silent=True).min_task_overhead(read_cycles=1)
-            if table.cost.task_overhead_cycles < needed:
-                raise LayerPipeError(f"cost model task_overhead_cycles is {table.cost.task_overhead_cycles}; "
-                                     f"processor {processor} needs {needed} (schedule with --overhead {needed})")
-        self._MustUse__silence = False
-
-    def last_write_after_issue(self, kind: str) -> int:
-        """Cycles from a ``kind`` task's last issue to its last write (G: the bank; F: the output word
-        of the last row): the operand read cycle, then the MAC's latency for that operation."""
-        return 1 + self._mac(silent=True).latency[MacOp[kind]]
 
     def readers(self, item: str) -> list[str]:
         """Names of this PE's read sides of ``item`` (one per task that reads it)."""
-        return [f"{p.name}_{item}" for p in self.plans if item in p.reads()]
-
-    # -- helpers ------------------------------------------------------------------------
-    def _mac(self, silent: bool = False) -> VectorMAC:
-        """The PE's vector MAC unit: the operations its tasks need, tags carrying the write address."""
-        b_chunks = [p.chunks for p in self.plans if p.kind == "B"]
-        mac = VectorMAC(self.fmt, self.lanes, max_chunks=max(b_chunks, default=1),
-                        ops=tuple(k for k in ("F", "B", "G") if any(p.kind == k for p in self.plans)),
-                        tag_shape=self.tag_layout)
-        mac._MustUse__silence = silent  # asked for its latency or estimate only
-        return mac
+        return self.pe_plan.readers(item)
 
     def elaborate(self, platform):
         m = Module()
-        lanes, bits = self.lanes, self.fmt.data_bits
         plans = self.plans
-        if not plans:  # nothing to run: through from the start
-            m.d.comb += self.finished.eq(1)
-            return m
         m.submodules.sequencer = seq = Sequencer(self.table.period_cycles,
                                                  [(p.start, p.lag, p.cycles) for p in plans])
         m.d.comb += [seq.samples.eq(self.samples), self.launch.eq(seq.launch), self.task.eq(seq.task),
                      self.sample.eq(seq.sample), self.finished.eq(seq.finished)]
-        m.submodules.mac = mac = self._mac()
+        pe_plan = self.pe_plan
+        m.submodules.mac = mac = VectorMAC(self.fmt, self.lanes, max_chunks=pe_plan.mac_max_chunks,
+                                           ops=pe_plan.mac_ops, tag_shape=pe_plan.tag_layout)
+        issue = self._issue_iterator(m, seq)
+        self._weight_requests(m, issue)
+        self._read_requests(m, issue)
+        s1, here1, wdata = self._operands(m, issue, mac)
+        self._stash_writes(m, s1, here1, wdata)
+        self._write_back(m, mac, s1, here1)
+        return m
 
-        max_issues = max(p.issues for p in plans)
-        max_chunks = max(p.chunks for p in plans)
+    def _meta(self, prefix: str) -> dict:
+        """The iterator's state: task, row address ``lin`` = j·C + c, chunk c, row j = je·lanes + jl, flags."""
+        plans, lanes = self.plans, self.lanes
         max_rows = max(p.rows for p in plans)
-        task_shape = _index(len(plans))
+        return {
+            "valid": Signal(name=f"{prefix}_valid"), "task": Signal(index_shape(len(plans)), name=f"{prefix}_task"),
+            "lin": Signal(index_shape(max(p.issues for p in plans)), name=f"{prefix}_lin"),
+            "c": Signal(index_shape(max(p.chunks for p in plans)), name=f"{prefix}_c"),
+            "j": Signal(index_shape(max_rows), name=f"{prefix}_j"),
+            "jl": Signal(index_shape(lanes), name=f"{prefix}_jl"),
+            "je": Signal(index_shape(math.ceil(max_rows / lanes)), name=f"{prefix}_je"),
+            "first_c": Signal(name=f"{prefix}_first_c"), "last_c": Signal(name=f"{prefix}_last_c"),
+            "first_row": Signal(name=f"{prefix}_first_row"), "last_row": Signal(name=f"{prefix}_last_row"),
+        }
 
-        def meta(prefix):
-            return {
-                "valid": Signal(name=f"{prefix}_valid"), "task": Signal(task_shape, name=f"{prefix}_task"),
-                "lin": Signal(_index(max_issues), name=f"{prefix}_lin"),
-                "c": Signal(_index(max_chunks), name=f"{prefix}_c"), "j": Signal(_index(max_rows), name=f"{prefix}_j"),
-                "jl": Signal(_index(lanes), name=f"{prefix}_jl"),
-                "je": Signal(_index(math.ceil(max_rows / lanes)), name=f"{prefix}_je"),
-                "first_c": Signal(name=f"{prefix}_first_c"), "last_c": Signal(name=f"{prefix}_last_c"),
-                "first_row": Signal(name=f"{prefix}_first_row"), "last_row": Signal(name=f"{prefix}_last_row"),
-            }
+    def _issue_iterator(self, m, seq) -> _Issue:
+        """The row/chunk iterator; a launch issues its first chunk in the same cycle.
 
-        # -- issue: the row/chunk iterator; a launch issues its first chunk in the same cycle ----
-        # The issue stage ``s0`` is a set of registers, computed one cycle ahead (``nx``) from
-        # the sequencer's ``next_launch`` and the current issue: a launch restarts the
-        # iterator, otherwise a running task moves on to its next chunk until its last one.
-        # Per-task select bits (``here``) and the task's last issue are registered too, so the
-        # memory requests leave the PE straight from flip-flops. The reset values are the
-        # issue of cycle 0 (the sequencer's launch of cycle 0, N ≥ 1).
-        first = seq.first_launch()
-        first_plan = plans[first] if first is not None else None
-        s0 = meta("s0")
+        The issue stage ``s0`` is a set of registers, computed one cycle ahead (``nx``) from
+        the sequencer's ``next_launch`` and the current issue: a launch restarts the
+        iterator, otherwise a running task moves on to its next chunk until its last one.
+        Per-task select bits (``here``) and the task's last issue are registered too, so the
+        memory requests leave the PE straight from flip-flops. The reset values are the
+        issue of cycle 0 (the sequencer's launch of cycle 0, N ≥ 1).
+        """
+        plans, lanes = self.plans, self.lanes
+        first_plan = self.pe_plan.first_task
+        s0 = self._meta("s0")
         if first_plan is not None:
             for key, value in (("valid", 1), ("task", first_plan.index), ("first_c", 1), ("first_row", 1),
                                ("last_c", int(first_plan.chunks == 1)), ("last_row", int(first_plan.rows == 1))):
@@ -428,7 +183,7 @@ class PE(wiring.Component):
         here0 = {p.index: Signal(name=f"s0_here{p.index}", init=int(p is first_plan)) for p in plans}
         end0 = Signal(name="s0_end", init=int(first_plan is not None and first_plan.issues == 1))
         s0_f = Signal(name="s0_is_f", init=int(first_plan is not None and first_plan.kind == "F"))
-        nx = meta("nx")
+        nx = self._meta("nx")
         with m.If(seq.next_launch):
             m.d.comb += [nx["valid"].eq(1), nx["task"].eq(seq.next_task)]
         with m.Elif(s0["valid"] & ~end0):
@@ -468,56 +223,65 @@ class PE(wiring.Component):
         m.d.sync += end0.eq(last_c_next & last_row_next)
         m.d.comb += [self.next_launch.eq(seq.next_launch), self.next_task.eq(seq.next_task),
                      self.next_launches.eq(seq.next_hits)]
+        return _Issue(s0, nx, here0, here_next, end0, s0_f, launch, cont, hits)
 
-        # -- weight rows (bank, stash) are requested a cycle ahead of their issue, from ``nx``, and
-        #    registered on arrival, so that a block RAM's clock-to-out (5.8 ns on the ECP5) ends at a
-        #    flip-flop instead of running on through the operand multiplexers. The issue of
-        #    schedule cycle 0 has no cycle ahead inside the run: ``prime`` (the cycle before, with
-        #    the PE held in reset) requests its rows.
-        # A stash read side moves on to the next sample with the task's last issue, a cycle after
-        # its last read: from registers, and long before the next run's first read.
-        early_here = {p.index: Mux(self.prime, int(p is first_plan), here_next[p.index]) for p in plans}
+    def _weight_requests(self, m, issue: _Issue) -> None:
+        """Weight rows (bank, stash), requested a cycle ahead of their issue, from ``nx``.
+
+        They are registered on arrival, so that a block RAM's clock-to-out (5.8 ns on the
+        ECP5) ends at a flip-flop instead of running on through the operand multiplexers. The
+        issue of schedule cycle 0 has no cycle ahead inside the run: ``prime`` (the cycle
+        before, with the PE held in reset) requests its rows. A stash read side moves on to
+        the next sample with the task's last issue, a cycle after its last read: from
+        registers, and long before the next run's first read.
+        """
+        first_plan = self.pe_plan.first_task
+        early_here = {p.index: Mux(self.prime, int(p is first_plan), issue.here_next[p.index]) for p in self.plans}
         # The row address of the next issue: 0 at a launch, else the current one + 1, kept in a
         # register (a don't-care while no task reads), so no adder lies on the request path.
-        lin_inc = Signal.like(s0["lin"], name="s0_lin_inc", init=1)
-        m.d.sync += lin_inc.eq(nx["lin"] + 1)
-        early_lin = Mux(self.prime | launch, 0, lin_inc)
-        for p in plans:
+        lin_inc = Signal.like(issue.s0["lin"], name="s0_lin_inc", init=1)
+        m.d.sync += lin_inc.eq(issue.nx["lin"] + 1)
+        early_lin = Mux(self.prime | issue.launch, 0, lin_inc)
+        for p in self.plans:
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")
                 m.d.comb += [port.addr.eq(early_lin), port.en.eq(early_here[p.index])]
             if p.stash and p.kind == "B":
                 port = getattr(self, f"{p.name}_stash")
                 m.d.comb += [port.chunk.eq(early_lin), port.en.eq(early_here[p.index]),
-                             port.advance.eq(here0[p.index] & end0)]
+                             port.advance.eq(issue.here0[p.index] & issue.end0)]
 
-        # -- issue requests: delay-line rows; each read side moves on to the next sample with the
-        #    task's last issue
-        for p in plans:
-            here = here0[p.index]
-            last_issue = here & end0
+    def _read_requests(self, m, issue: _Issue) -> None:
+        """Delay-line rows of the issue; each read side moves on to the next sample with the task's last issue."""
+        s0 = issue.s0
+        for p in self.plans:
+            here = issue.here0[p.index]
+            last_issue = here & issue.end0
             rows = {p.vec: s0["c"], p.err: s0["je"], p.mask: s0["je"], p.target: s0["je"]}
             for item in p.reads():
                 port = getattr(self, f"{p.name}_{item}")
                 enable = here & s0["last_c"] if item == p.target else here
                 m.d.comb += [port.chunk.eq(rows[item]), port.en.eq(enable), port.advance.eq(last_issue)]
 
-        # -- operand cycle: read data into the MAC ---------------------------------------------
-        s1 = meta("s1")
+    def _operands(self, m, issue: _Issue, mac):
+        """The operand cycle: read data into the MAC. Returns its state, select bits and weight chunk."""
+        plans, s0 = self.plans, issue.s0
+        s1 = self._meta("s1")
         m.d.sync += [s1[key].eq(s0[key]) for key in s0]
         # per-task select bits and the op decode of the operand cycle, registered in the issue
         # stage: the operand multiplexers are AND-OR trees driven by flip-flops
         here1 = {p.index: Signal(name=f"s1_here{p.index}") for p in plans}
-        m.d.sync += [here1[p.index].eq(here0[p.index]) for p in plans]
+        m.d.sync += [here1[p.index].eq(issue.here0[p.index]) for p in plans]
         kinds = {kind: [p for p in plans if p.kind == kind] for kind in ("F", "B", "G")}
         f1, b1, relu1 = Signal(name="s1_is_f"), Signal(name="s1_is_b"), Signal(name="s1_relu")
         first1, last1 = Signal(name="s1_first"), Signal(name="s1_last")
-        m.d.sync += [f1.eq(any_of(here0[p.index] for p in kinds["F"])),
-                     b1.eq(any_of(here0[p.index] for p in kinds["B"])),
-                     relu1.eq(any_of(here0[p.index] for p in kinds["F"] if not p.result)),
-                     first1.eq(Mux(s0_f, s0["first_c"], s0["first_row"])),
-                     last1.eq(Mux(s0_f, s0["last_c"], s0["last_row"]))]
-        m.d.sync += s0_f.eq(Mux(launch, by_launch(lambda p: p.kind == "F"), cont & s0_f))
+        m.d.sync += [f1.eq(any_of(issue.here0[p.index] for p in kinds["F"])),
+                     b1.eq(any_of(issue.here0[p.index] for p in kinds["B"])),
+                     relu1.eq(any_of(issue.here0[p.index] for p in kinds["F"] if not p.result)),
+                     first1.eq(Mux(issue.s0_f, s0["first_c"], s0["first_row"])),
+                     last1.eq(Mux(issue.s0_f, s0["last_c"], s0["last_row"]))]
+        m.d.sync += issue.s0_f.eq(Mux(issue.launch, any_of(issue.hits[p.index] for p in kinds["F"]),
+                                      issue.cont & issue.s0_f))
 
         def select(values):
             """AND-OR multiplexer: the value of the task whose select bit is set (0 if none)."""
@@ -528,7 +292,7 @@ class PE(wiring.Component):
 
         wdata = Signal(self.weight_row, name="s1_weights")
         vdata = Signal(self.weight_row, name="s1_vector")
-        eword = Signal(signed(bits), name="s1_error")
+        eword = Signal(signed(self.fmt.data_bits), name="s1_error")
         mbit = Signal(name="s1_mask")
         sources = []
         for p in plans:
@@ -563,44 +327,30 @@ class PE(wiring.Component):
             m.d.comb += mac.chunk.eq(s1["c"])
         if hasattr(mac, "relu"):
             m.d.comb += mac.relu.eq(relu1)
-        all_lanes = (1 << lanes) - 1
-        for p in plans:
-            if p.stash and p.kind == "F":  # the version F read, for B of the same sample
+        return s1, here1, wdata
+
+    def _stash_writes(self, m, s1, here1, wdata) -> None:
+        """F under ``stash`` copies the weight chunk it reads: the version B of the same sample reads."""
+        all_lanes = (1 << self.lanes) - 1
+        for p in self.plans:
+            if p.stash and p.kind == "F":
                 port = getattr(self, f"{p.name}_stash")
                 here = here1[p.index]
                 m.d.comb += [port.chunk.eq(s1["lin"]), port.data.eq(wdata), port.en.eq(Mux(here, all_lanes, 0)),
                              port.advance.eq(here & s1["last_c"] & s1["last_row"])]
 
-        # -- MAC results to the delay lines and the bank --------------------------------------------
+    def _write_back(self, m, mac, s1, here1) -> None:
+        """MAC results to the delay lines (F, B), the bank (G) and the result port (F_L)."""
+        lanes = self.lanes
+        all_lanes = (1 << lanes) - 1
         lane_one = Const(1, lanes)
-        for p in plans:
+        for p in self.plans:
             if p.kind == "F":
                 here = mac.dot_valid & (mac.dot_tag.task == p.index)
                 last_row = (mac.dot_tag.je == (p.rows - 1) // lanes) & (mac.dot_tag.jl == (p.rows - 1) % lanes)
-                outputs = [(getattr(self, f"{p.out_word}_wr"), None)]
                 if p.result:
-                    # target t_j was read with the row's last chunk: align it with the MAC's dot output
-                    latency = mac.latency[MacOp.F]
-                    early = delayed(m, getattr(self, f"{p.name}_{p.target}").data[s1["jl"]], "target", latency - 1)
-                    target = delayed(m, early, "target_aligned")
-                    # z − t without waiting for z's saturation: the low word of the unsaturated z minus
-                    # t, or, when z saturates, the bound minus t (registered a cycle early from t)
-                    wide = mac.dot_wide
-                    bound_diff = [Signal(signed(bits + 1), name=f"output_{name}_diff") for name in ("max", "min")]
-                    m.d.sync += [bound_diff[0].eq(self.fmt.data_max - early),
-                                 bound_diff[1].eq(self.fmt.data_min - early)]
-                    diff = Signal(signed(bits + 1), name="output_diff")
-                    delta = Signal(signed(bits), name="output_delta")
-                    # the sample's last output, as a register: F_L's last issue delayed to the output cycle
-                    m.d.comb += self.result.last.eq(
-                        delayed(m, here1[p.index] & s1["last_c"] & s1["last_row"], "result_last", latency))
-                    m.d.comb += [diff.eq(Mux(overflows(wide, bits), Mux(wide[-1], bound_diff[1], bound_diff[0]),
-                                             wide[:bits].as_signed() - target)),
-                                 delta.eq(saturate(diff, bits)),
-                                 self.result.valid.eq(here),
-                                 self.result.index.eq(mac.dot_tag.je * lanes + mac.dot_tag.jl),
-                                 self.result.value.eq(mac.dot_z), self.result.diff.eq(diff)]
-                    outputs[0] = (outputs[0][0], delta)
+                    delta = self._result(m, mac, p, s1, here1, here)
+                    outputs = [(getattr(self, f"{p.out_word}_wr"), delta)]
                 else:
                     outputs = [(getattr(self, f"{p.out_word}_wr"), mac.dot_act),
                                (getattr(self, f"{p.out_mask}_wr"), mac.dot_mask)]
@@ -618,35 +368,29 @@ class PE(wiring.Component):
                 port = getattr(self, f"{p.name}_wr")
                 m.d.comb += [port.addr.eq(mac.upd_tag.lin), port.data.eq(mac.upd_weights),
                              port.en.eq(mac.upd_valid & (mac.upd_tag.task == p.index))]
-        return m
 
-    # -- resources -------------------------------------------------------------------------
-    def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
-        """The PE's logic (hw/estimate.py's assumptions): its VectorMAC, sequencer, iterator and
-        operand selection. Memories (banks, delay lines, stash) are the accelerator's."""
-        if not self.plans:
-            return est.Resources()
-        fam = est.get_family(family)
-        period = self.table.period_cycles
-        count_bits = max(1, math.ceil(math.log2(max(2, period))))
-        index_bits = SAMPLE_BITS + 1
-        n = len(self.plans)
-        total = self._mac(silent=True).estimate(fam)
-        # sequencer: offset and period counters, one start compare and lag window per task
-        total += est.register(count_bits + index_bits) + est.adder(count_bits) + est.adder(index_bits)
-        total += (est.logic(count_bits, 1, fam) + est.adder(index_bits) * 3) * n
-        # end of the run: the duration down-counter, the pending bits, the sample N − 1 compare
-        total += est.register(count_bits + 2 * n + 1) + est.adder(count_bits) + est.adder(SAMPLE_BITS) \
-            + est.mux(count_bits, n, fam)
-        # iterator and the operand-cycle copy of its state
-        tag_bits = data.Layout.cast(self.tag_layout).size
-        meta_bits = tag_bits + math.ceil(math.log2(max(2, max(p.chunks for p in self.plans)))) \
-            + math.ceil(math.log2(max(2, max(p.rows for p in self.plans)))) + 6
-        total += est.register(2 * meta_bits) + est.adder(meta_bits) + est.logic(4, 4 * n, fam)
-        # operand multiplexers: weights and vector by task, error word and mask bit by lane
-        total += est.mux(self.lanes * self.fmt.data_bits, n, fam) * 2
-        total += est.mux(self.fmt.data_bits, self.lanes, fam) + est.mux(1, self.lanes, fam)
-        if any(p.result for p in self.plans):
-            total += est.register(self.fmt.data_bits * 3) + est.adder(self.fmt.data_bits + 1) \
-                + est.saturator(self.fmt.data_bits + 1, self.fmt.data_bits, fam)
-        return total
+    def _result(self, m, mac, p, s1, here1, here):
+        """F_L's output word and δ_L = sat(z − t) to the result port; returns δ_L (err_L's word)."""
+        bits = self.fmt.data_bits
+        # target t_j was read with the row's last chunk: align it with the MAC's dot output
+        latency = mac.latency[MacOp.F]
+        early = delayed(m, getattr(self, f"{p.name}_{p.target}").data[s1["jl"]], "target", latency - 1)
+        target = delayed(m, early, "target_aligned")
+        # z − t without waiting for z's saturation: the low word of the unsaturated z minus
+        # t, or, when z saturates, the bound minus t (registered a cycle early from t)
+        wide = mac.dot_wide
+        bound_diff = [Signal(signed(bits + 1), name=f"output_{name}_diff") for name in ("max", "min")]
+        m.d.sync += [bound_diff[0].eq(self.fmt.data_max - early),
+                     bound_diff[1].eq(self.fmt.data_min - early)]
+        diff = Signal(signed(bits + 1), name="output_diff")
+        delta = Signal(signed(bits), name="output_delta")
+        # the sample's last output, as a register: F_L's last issue delayed to the output cycle
+        m.d.comb += self.result.last.eq(
+            delayed(m, here1[p.index] & s1["last_c"] & s1["last_row"], "result_last", latency))
+        m.d.comb += [diff.eq(Mux(overflows(wide, bits), Mux(wide[-1], bound_diff[1], bound_diff[0]),
+                                 wide[:bits].as_signed() - target)),
+                     delta.eq(saturate(diff, bits)),
+                     self.result.valid.eq(here),
+                     self.result.index.eq(mac.dot_tag.je * self.lanes + mac.dot_tag.jl),
+                     self.result.value.eq(mac.dot_z), self.result.diff.eq(diff)]
+        return delta

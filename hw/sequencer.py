@@ -40,6 +40,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from layerpipe.errors import LayerPipeError
+from layerpipe.hw.checked import CheckedFirst
 
 __all__ = ["SAMPLE_BITS", "Sequencer"]
 
@@ -47,7 +48,7 @@ __all__ = ["SAMPLE_BITS", "Sequencer"]
 SAMPLE_BITS = 24
 
 
-class Sequencer(wiring.Component):
+class Sequencer(CheckedFirst, wiring.Component):
     """Task launcher for one processor.
 
     Parameters
@@ -83,21 +84,23 @@ class Sequencer(wiring.Component):
     the schedule only then); ``launch`` itself is masked with N ≠ 0.
     """
 
-    def __init__(self, period: int, entries: Sequence[tuple[int, int, int]]):
-        self._MustUse__silence = True  # a refused sequencer is not an unused one
+    @staticmethod
+    def check(period: int, entries: Sequence[tuple[int, int, int]]) -> None:
         if period < 2:
             raise LayerPipeError(f"sequencer: period is {period}; it must be at least 2 cycles")
+        starts = [int(start) for start, _, _ in entries]
+        if len(set(starts)) != len(starts):
+            raise LayerPipeError("sequencer: two tasks of one processor start at the same offset")
+        for start, lag, cycles in entries:
+            if not 0 <= int(start) < period or int(lag) < 0:
+                raise LayerPipeError(f"sequencer: task start {start} / lag {lag} outside the period {period}")
+            if not 1 <= int(cycles) <= period:
+                raise LayerPipeError(f"sequencer: task duration {cycles} outside 1..{period} (the period)")
+
+    def __init__(self, period: int, entries: Sequence[tuple[int, int, int]]):
         self.period = period
         self.entries = [(int(start), int(lag)) for start, lag, _ in entries]
         self.durations = [int(cycles) for _, _, cycles in entries]
-        starts = [start for start, _ in self.entries]
-        if len(set(starts)) != len(starts):
-            raise LayerPipeError("sequencer: two tasks of one processor start at the same offset")
-        for (start, lag), cycles in zip(self.entries, self.durations):
-            if not 0 <= start < period or lag < 0:
-                raise LayerPipeError(f"sequencer: task start {start} / lag {lag} outside the period {period}")
-            if not 1 <= cycles <= period:
-                raise LayerPipeError(f"sequencer: task duration {cycles} outside 1..{period} (the period)")
         max_lag = max((lag for _, lag in self.entries), default=0)
         self.index_bits = max(SAMPLE_BITS, bits_for(max_lag)) + 1
         super().__init__({
@@ -113,7 +116,6 @@ class Sequencer(wiring.Component):
             "next_hits": Out(max(1, len(self.entries))),
             "finished": Out(1),
         })
-        self._MustUse__silence = False
 
     def first_launch(self):
         """ROM index of the task launched in cycle 0 (start 0, lag 0, N ≥ 1), or None."""

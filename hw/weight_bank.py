@@ -49,14 +49,17 @@ import math
 import numpy as np
 from amaranth.hdl import Module, signed
 from amaranth.lib import data, memory, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2
 
 from layerpipe.hw import estimate as est
+from layerpipe.hw.checked import CheckedFirst
+from layerpipe.hw.signatures import BankPortSignature
 from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights", "pack_chunk",
-           "unpack_chunk", "weights_to_words", "words_to_weights", "BankPortSignature", "WeightBank"]
+           "unpack_chunk", "weights_to_words", "words_to_weights", "BankPortSignature", "WeightBank",
+           "bank_resources"]
 
 
 # -- chunk words ------------------------------------------------------------------------------
@@ -127,17 +130,7 @@ def words_to_weights(words, fmt: FixedFormat, lanes: int, out_size: int, in_size
 # -- the bank ----------------------------------------------------------------------------------
 
 
-class BankPortSignature(wiring.Signature):
-    """One bank port, from the user's side: one address, read enable/data, write enable/data."""
-
-    def __init__(self, addr_bits: int, word, writable: bool = True):
-        members = {"addr": Out(addr_bits), "read_en": Out(1), "read_data": In(word)}
-        if writable:
-            members.update(write_en=Out(1), write_data=Out(word))
-        super().__init__(members)
-
-
-class WeightBank(wiring.Component):
+class WeightBank(CheckedFirst, wiring.Component):
     """A layer's ``out_size × in_size`` weights on a two-port Memory (module docstring).
 
     ``init``: initial weights as an integer (N_out, N_in) array of data words (default
@@ -149,9 +142,9 @@ class WeightBank(wiring.Component):
     one bit wide.
     """
 
-    def __init__(self, fmt: FixedFormat, lanes: int, out_size: int, in_size: int, init=None,
-                 writable=("a", "b"), exact_collisions: bool = False):
-        self._MustUse__silence = True  # a refused component is not an unused one
+    @staticmethod
+    def check(fmt: FixedFormat, lanes: int, out_size: int, in_size: int, init=None, writable=("a", "b"),
+              exact_collisions: bool = False) -> None:
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if out_size < 1 or in_size < 1:
@@ -159,24 +152,27 @@ class WeightBank(wiring.Component):
         unknown = set(writable) - {"a", "b"}
         if unknown:
             raise ValueError(f"writable ports are 'a' and 'b', not {sorted(unknown)}")
+        if init is not None:
+            init = np.asarray(init, dtype=np.int64)
+            if init.shape != (out_size, in_size):
+                raise ValueError(f"initial weights have shape {init.shape}, the bank is {(out_size, in_size)}")
+            if init.size and (init.min() < fmt.data_min or init.max() > fmt.data_max):
+                raise ValueError(f"initial weights exceed the {fmt.data_bits}-bit data range")
+
+    def __init__(self, fmt: FixedFormat, lanes: int, out_size: int, in_size: int, init=None,
+                 writable=("a", "b"), exact_collisions: bool = False):
         self.fmt, self.lanes, self.out_size, self.in_size = fmt, lanes, out_size, in_size
         self.chunks = math.ceil(in_size / lanes)
         self.depth = bank_depth(out_size, in_size, lanes)
         self.writable = tuple(port for port in ("a", "b") if port in writable)
         if init is None:
             init = np.zeros((out_size, in_size), dtype=np.int64)
-        init = np.asarray(init, dtype=np.int64)
-        if init.shape != (out_size, in_size):
-            raise ValueError(f"initial weights have shape {init.shape}, the bank is {(out_size, in_size)}")
-        if init.size and (init.min() < fmt.data_min or init.max() > fmt.data_max):
-            raise ValueError(f"initial weights exceed the {fmt.data_bits}-bit data range")
-        self.init = init
+        self.init = np.asarray(init, dtype=np.int64)
         self.exact_collisions = bool(exact_collisions)
         self.word = chunk_layout(fmt, lanes)
         self.addr_bits = ceil_log2(max(2, self.depth))
         super().__init__({port: In(BankPortSignature(self.addr_bits, self.word, port in self.writable))
                           for port in ("a", "b")})
-        self._MustUse__silence = False
 
     def elaborate(self, platform):
         m = Module()
@@ -193,12 +189,17 @@ class WeightBank(wiring.Component):
         return m
 
     def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
-        """Block RAM (or flip-flops where Yosys cannot use block RAM; module docstring's table)."""
-        fam = est.get_family(family)
-        depth, width = max(2, self.depth), self.lanes * self.fmt.data_bits
-        tdp = fam.true_dual_port and not self.exact_collisions
-        if tdp:
-            return est.memory(depth, width, fam, two_ports=True)
-        if len(self.writable) == 2:
-            return est.flipflop_memory(depth, width, 2, fam)
-        return est.memory(depth, width, fam) * 2  # one simple-dual-port copy per read port
+        return bank_resources(self.fmt, self.lanes, self.depth, len(self.writable), self.exact_collisions, family)
+
+
+def bank_resources(fmt: FixedFormat, lanes: int, depth: int, writable: int, exact_collisions: bool = False,
+                   family: est.Family | str = est.ECP5) -> est.Resources:
+    """A bank of ``depth`` words with ``writable`` write ports: block RAM, or flip-flops where Yosys cannot
+    use block RAM (module docstring's table)."""
+    fam = est.get_family(family)
+    depth, width = max(2, depth), lanes * fmt.data_bits
+    if fam.true_dual_port and not exact_collisions:
+        return est.memory(depth, width, fam, two_ports=True)
+    if writable == 2:
+        return est.flipflop_memory(depth, width, 2, fam)
+    return est.memory(depth, width, fam) * 2  # one simple-dual-port copy per read port

@@ -15,7 +15,7 @@ from pathlib import Path
 from layerpipe.errors import LayerPipeError
 from layerpipe.hw.accelerator import WEIGHT_POLICIES
 from layerpipe.hw.generate import generate
-from layerpipe.hw.pe import check_supported
+from layerpipe.hw.plan import check_supported
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network
 from layerpipe.sched.scheduler import schedule

@@ -11,6 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from layerpipe.hw.accelerator import Accelerator, sample_layout
+from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import words_to_weights
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import network_from_dict
@@ -62,7 +63,7 @@ def reference(table, fmt, policy, weights, inputs, targets):
 
 def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, backpressure=0.0, seed=1):
     """Train on the samples in Amaranth's simulator; returns outputs, errors and counters/final weights."""
-    dut = Accelerator(table, fmt, policy, weights)
+    dut = Accelerator(hardware_plan(table, fmt, policy), weights)
     layout_in = sample_layout(table, fmt)
     samples = len(inputs)
     rng = random.Random(seed)
@@ -223,7 +224,7 @@ def test_a_second_run_continues_training_from_the_first_runs_weights():
     weights carry over, so run 2 is a fresh golden run from run 1's final weights."""
     table = tiny_table("layerpipe", 2)
     weights, inputs, targets = random_problem(table.network, FMT, 6, seed=7)
-    dut = Accelerator(table, FMT, "stash", weights)
+    dut = Accelerator(hardware_plan(table, FMT, "stash"), weights)
     layout = sample_layout(table, FMT)
     runs = [(inputs[:3], targets[:3]), (inputs[3:], targets[3:])]
     seen = []

@@ -9,7 +9,8 @@ from amaranth.hdl import ResetInserter
 from amaranth.sim import Simulator
 
 from layerpipe.errors import LayerPipeError
-from layerpipe.hw.pe import PE, buffer_geometry
+from layerpipe.hw.pe import PE
+from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import weights_to_words, words_to_weights
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
@@ -51,9 +52,9 @@ class RingModel:
 def run_pe(table, fmt, weights, inputs, targets):
     """Run PE 0 of a one-processor table; banks, delay lines, the input stream and the result sink
     are Python models. Returns final weights, outputs and every (cycle, access) the PE made."""
-    pe = PE(table, 0, fmt, "stash")
+    pe = PE(hardware_plan(table, fmt, "stash"), 0)
     lanes, bits = table.cost.lanes, fmt.data_bits
-    geometry = buffer_geometry(table, fmt)
+    geometry = pe.plan.buffers
     samples = len(inputs)
     banks = {layer.index: weights_to_words(weights[layer.index - 1], fmt, lanes) for layer in table.network.layers}
     rings = {item: RingModel(geom, fmt) for item, geom in geometry.items()}
@@ -168,7 +169,7 @@ def test_sequential_pe_is_bit_and_cycle_exact(network, lanes, samples):
                    if start <= c < end and kind == "write" and memory.startswith("bank"))
 
 
-def test_pe_refuses_a_short_overhead():
+def test_plan_refuses_a_short_overhead():
     table = schedule(tiny_network(), 1, "sequential", CostModel(lanes=4, task_overhead_cycles=2))
     with pytest.raises(LayerPipeError, match="overhead"):
-        PE(table, 0, FMT)
+        hardware_plan(table, FMT)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from layerpipe.hw.mac import MacOp, VectorMAC
+from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.sim import fixed, golden
 from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.packing import bank_rows, pack_lanes
@@ -188,9 +188,7 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
                              fmt=fmt, init=weights)
     f_last = next(p for p in pe.plans if p.result)
     # hw/pe.py: z_j reaches the result port one read cycle + F's MAC latency after the row's last issue
-    mac = VectorMAC(fmt, lanes, ops=("F",))
-    mac._MustUse__silence = True  # asked for its declared latency only
-    after_issue = 1 + mac.latency[MacOp.F]
+    after_issue = 1 + mac_latency(("F",))[MacOp.F]
     results = []
     for n in range(samples):
         start = (n + f_last.lag) * period + f_last.start

@@ -2,12 +2,18 @@
 against numpy models (tests/verify/component_models.py): every output value and the cycle it
 appears in. Each bench also gets a deliberately wrong model once, to show that it notices."""
 
+import math
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+from amaranth.lib import data
 
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.mac import VectorMAC
 from layerpipe.hw.pe import PE
+from layerpipe.hw.plan import hardware_plan
+from layerpipe.hw.signatures import element_shape
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim.numerics import FixedFormat
@@ -93,8 +99,9 @@ def delay_line_plan(key, seed, model_delays=None):
     rng = np.random.default_rng(seed)
     low, high = (0, 1) if element == "mask" else (FMT.data_min, FMT.data_max)
     samples = rng.integers(low, high + 1, (3 * depth + 4, words))
-    line = DelayLine.for_words(FMT, lanes, words, depth, delays, element)
-    line._MustUse__silence = True  # its geometry only: the bench runs the converted copy
+    # its geometry only (the bench runs the converted copy): no component built to be asked
+    line = SimpleNamespace(lanes=lanes, chunks=math.ceil(words / lanes), delays=tuple(delays),
+                           row=data.ArrayLayout(element_shape(FMT, element), lanes))
     return delay_line_stimulus(line, samples, period, write_at, list(read_at), wordwise, model_delays)
 
 
@@ -120,7 +127,7 @@ def test_delay_line_bench_catches_a_wrong_delay(delay_lines, tmp_path, verilator
 @pytest.fixture(scope="module")
 def pe_case(tmp_path_factory):
     table = schedule(tiny_network(), 1, "sequential", CostModel(lanes=4))
-    pe = PE(table, 0, PE_FMT, "stash")
+    pe = PE(hardware_plan(table, PE_FMT, "stash"), 0)
     weights, inputs, targets = random_problem(table.network, PE_FMT, samples=6, seed=3)
     config = pe_bench_config(pe, weights, inputs, targets)
     return component_verilog(pe, tmp_path_factory.mktemp("pe"), "pe"), config

@@ -13,6 +13,7 @@ from layerpipe.errors import LayerPipeError
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.mac import VectorMAC
 from layerpipe.hw.pe import PE
+from layerpipe.hw.plan import hardware_plan
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.verify.convert import component_verilog
@@ -66,7 +67,7 @@ def test_delay_line_is_exact_on_icarus(key, tmp_path, verilator_cache):
 @needs_icarus
 def test_pe_trains_bit_and_cycle_exact_on_icarus(tmp_path, verilator_cache):
     table = schedule(tiny_network(), 1, "sequential", CostModel(lanes=4))
-    pe = PE(table, 0, PE_FMT, "stash")
+    pe = PE(hardware_plan(table, PE_FMT, "stash"), 0)
     weights, inputs, targets = random_problem(table.network, PE_FMT, samples=6, seed=3)
     config = pe_bench_config(pe, weights, inputs, targets)
     design = component_verilog(pe, tmp_path / "rtl", "pe")
