@@ -137,14 +137,9 @@ def build(verilog: Path, top: str, cache_dir: Path, public_ports: list[str] | No
     text = Path(verilog).read_text()
     cache_dir = Path(cache_dir).resolve()
     folder = cache_dir / f"{top}-{_build_key(text, _verilator_recipe(top, public_ports, waves, cxx_opt, root))}"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same design: wait for it
-        if (folder / "build.done").exists():
-            return Build(folder, 0.0, True)
-        began = time.perf_counter()
-        sources = [folder / f"{top}.v"]
-        sources[0].write_text(text)
+
+    def compile_(source: Path) -> None:
+        sources = [source]
         if public_ports is not None:
             from cocotb_tools.runner import VerilatorControlFile
 
@@ -153,37 +148,43 @@ def build(verilog: Path, top: str, cache_dir: Path, public_ports: list[str] | No
                 f'public_flat_rw -module "{top}" -var "{port}"\n' for port in public_ports))
             sources.insert(0, VerilatorControlFile(control))
         runner = _verilator_runner(public_ports, cxx_opt, cache_dir / "runtime-objects")
-        try:
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=folder,
-                         build_args=list(AMARANTH_WIDTH_WARNINGS), waves=waves, timescale=("1ns", "1ps"),
-                         log_file=folder / "build.log")
-        except RuntimeError as error:  # cocotb: "Command failed with return code: N"
-            raise BenchFailed(f"Verilator build of {top} failed ({error}); log in {folder / 'build.log'}") from None
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=folder, build_args=list(AMARANTH_WIDTH_WARNINGS),
+                     waves=waves, timescale=("1ns", "1ps"), log_file=folder / "build.log")
         # precompiled headers are 145 of a build's 149 MB, and only a rebuild reads them: a finished build is never
         # rebuilt (its folder is named by its content), so they would only fill the user's cache
         for header in folder.glob("*.gch"):
             header.unlink()
-        (folder / "build.done").write_text("")
-        return Build(folder, round(time.perf_counter() - began, 2), False)
+
+    return _cached_build(folder, text, top, "Verilator", compile_)
 
 
 def _build_icarus(text: str, top: str, cache_dir: Path, waves: bool) -> Build:
     from cocotb_tools.runner import get_runner
 
     folder = cache_dir / f"{top}-{_build_key(text, _icarus_recipe(top, waves))}"
+
+    def compile_(source: Path) -> None:
+        get_runner("icarus").build(sources=[source], hdl_toplevel=top, build_dir=folder, waves=waves,
+                                   timescale=("1ns", "1ps"), log_file=folder / "build.log")
+
+    return _cached_build(folder, text, top, "Icarus", compile_)
+
+
+def _cached_build(folder: Path, text: str, top: str, simulator: str, compile_) -> Build:
+    """``compile_(folder/<top>.v)`` once per ``folder`` (named by the build's content): a second process
+    building the same design waits for the first, and a finished build is marked done."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same design: wait for it
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if (folder / "build.done").exists():
             return Build(folder, 0.0, True)
         began = time.perf_counter()
         source = folder / f"{top}.v"
         source.write_text(text)
         try:
-            get_runner("icarus").build(sources=[source], hdl_toplevel=top, build_dir=folder, waves=waves,
-                                       timescale=("1ns", "1ps"), log_file=folder / "build.log")
+            compile_(source)
         except RuntimeError as error:  # cocotb: "Command failed with return code: N"
-            raise BenchFailed(f"Icarus build of {top} failed ({error}); log in {folder / 'build.log'}") from None
+            raise BenchFailed(f"{simulator} build of {top} failed ({error}); log in {folder / 'build.log'}") from None
         (folder / "build.done").write_text("")
         return Build(folder, round(time.perf_counter() - began, 2), False)
 
