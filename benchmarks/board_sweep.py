@@ -28,9 +28,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from layerpipe.boards.build import DESIGNS, build, design_from_spec, write_json_atomic
-from layerpipe.boards.report import format_table
 from layerpipe.options import parse_processors
 from layerpipe.sched.scheduler import POLICIES
+from layerpipe.text import format_rows
 
 
 def run_one(job: dict) -> dict:
@@ -94,7 +94,7 @@ def print_rows(title: str, rows: list[dict], available: dict, kinds=("LUT", "FF"
                       "" if r["samples_per_s"] is None else f"{r['samples_per_s']:,.0f}",
                       (f"= {r['same_as']} (same table)" if r.get("same_as") else
                        ("fits" if r["fits"] else "DOES NOT FIT") + f", {r['seconds']:.0f} s")])
-    print(format_table(table, ["policy", "P", "K", "period", *kinds, "Fmax MHz", "samples/s", "result"]))
+    print(format_rows(["policy", "P", "K", "period", *kinds, "Fmax MHz", "samples/s", "result"], table))
 
 
 def main(argv=None) -> int:

@@ -25,9 +25,9 @@ import time
 from layerpipe.options import parse_processors
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, network_from_dict
-from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
+from layerpipe.text import format_rows
 
 CHAINS = 10
 QUICK_CHAINS = 3

@@ -14,10 +14,10 @@ import argparse
 import time
 
 from layerpipe.sched.costs import CostModel
-from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate
+from layerpipe.text import format_rows
 
 POLICIES = ("pipedream", "layerpipe")
 TIMING_TARGET = ("vgg16", 9, 10_000, 5.0)  # network, processors, samples, seconds

@@ -8,10 +8,10 @@ import sys
 import time
 
 from layerpipe.sched.costs import CostModel
-from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate
+from layerpipe.text import format_rows
 
 SAMPLE_COUNTS = (1, 2, 17, 100)
 

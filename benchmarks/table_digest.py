@@ -12,9 +12,9 @@ import json
 import sys
 
 from layerpipe.sched.costs import MEMORY_MODELS, CostModel
-from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
+from layerpipe.text import format_rows
 
 PROCESSORS = range(1, 10)
 

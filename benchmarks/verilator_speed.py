@@ -24,9 +24,9 @@ from pathlib import Path
 from layerpipe.errors import LayerPipeError
 from layerpipe.options import HELP_FORMATTER
 from layerpipe.sched.costs import CostModel
-from layerpipe.sched.report import format_rows
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
+from layerpipe.text import format_rows
 from layerpipe.verify.flow import verify_table
 from layerpipe.verify.runner import CXX_OPT
 

@@ -21,8 +21,9 @@ import re
 from pathlib import Path
 
 from layerpipe.boards.targets import Target
+from layerpipe.text import format_rows
 
-__all__ = ["load_json", "parse_nextpnr_report", "parse_yosys_stat", "count_multipliers", "summarize", "format_table",
+__all__ = ["load_json", "parse_nextpnr_report", "parse_yosys_stat", "count_multipliers", "summarize",
            "format_summary", "format_duration", "format_step_times", "RESOURCE_ORDER"]
 
 RESOURCE_ORDER = ("LC", "LUT", "FF", "DSP", "BRAM", "SPRAM", "IO")
@@ -201,17 +202,6 @@ def _synth_bel_count(target: Target, bel: str, cells: dict) -> int:
     return cells.get(cell, 0) if cell else 0
 
 
-def format_table(rows: list[list], header: list[str]) -> str:
-    """Plain text table with right-aligned numbers."""
-    text = [[str(c) for c in header]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in text) for i in range(len(header))]
-
-    def line(row):
-        return "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)).rstrip()
-
-    return "\n".join([line(text[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in text[1:]])
-
-
 def format_duration(seconds: float) -> str:
     """``42 s``, ``2 min 30 s``: what a person reads in a progress line."""
     minutes, rest = divmod(round(seconds), 60)
@@ -222,11 +212,7 @@ def format_step_times(report: dict) -> str:
     """Where a build's time went: each step of ``report["steps"]`` with its status and seconds, and the total."""
     rows = [[step["step"], step["status"], f"{step['seconds']:.1f} s"] for step in report.get("steps", [])]
     rows.append(["total", "", f"{report.get('total_seconds', 0.0):.1f} s"])
-    return format_table(rows, ["step", "status", "time"])
-
-
-def _numeric(text: str) -> bool:
-    return bool(re.fullmatch(r"[-+]?[\d.,]+( ?%| MHz| s)?", text))
+    return format_rows(["step", "status", "time"], rows)
 
 
 def _short(source: str) -> str:
@@ -249,7 +235,7 @@ def format_summary(summary: dict) -> str:
     header = ["resource", "used", "available", "use", "estimate", "unit"]
     if not estimate:
         rows, header = [r[:4] + r[5:] for r in rows], header[:4] + header[5:]
-    text = [format_table(rows, header)]
+    text = [format_rows(header, rows)]
     for clock, c in summary.get("clocks", {}).items():
         met = "met" if c["met"] else "NOT met"
         text.append(f"Fmax {clock}: {c['achieved_mhz']:.2f} MHz (constraint {c['constraint_mhz']:.2f} MHz, {met})")
@@ -263,8 +249,8 @@ def format_summary(summary: dict) -> str:
     if modules:
         top = sorted(modules.items(), key=lambda kv: -kv[1]["LUT"])[:12]
         text.append("LUT4s by module (own cells, largest first; multipliers and RAMs as cells):")
-        text.append(format_table([[name, v["LUT"], v["FF"], v["MACC"], v["RAM"]] for name, v in top],
-                                 ["module", "LUT", "FF", "mul/macc", "RAM"]))
+        text.append(format_rows(["module", "LUT", "FF", "mul/macc", "RAM"],
+                                [[name, v["LUT"], v["FF"], v["MACC"], v["RAM"]] for name, v in top]))
     alone = summary.get("without_harness")
     if alone:
         text.append("without the pin harness (estimate): " + ", ".join(

@@ -328,7 +328,7 @@ def _summary(network, config: DemoConfig, tables, sweep, sequential_period: int,
 
 
 def format_summary(summary: dict) -> str:
-    from layerpipe.sched.report import format_rows
+    from layerpipe.text import format_rows
 
     def cell(value, digits=2):
         if value is None:

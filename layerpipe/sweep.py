@@ -47,9 +47,10 @@ from layerpipe.errors import LayerPipeError
 from layerpipe.files import write_text_atomic
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network, load_network
-from layerpipe.sched.report import COMPARISON_HEADER, compare_rows, format_rows
+from layerpipe.sched.report import COMPARISON_HEADER, compare_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.table import ScheduleTable
+from layerpipe.text import format_rows
 
 __all__ = ["SCHEMA", "PAPER_NETWORKS", "DEFAULT_PROCESSORS", "DEFAULT_POLICIES", "DESIGNS", "Point", "SweepResult",
            "parse_list", "parse_networks", "parse_policies", "parse_boards",

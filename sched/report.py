@@ -5,22 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from layerpipe.sched.table import ScheduleTable
+from layerpipe.text import format_rows
 
-__all__ = ["describe_table", "time_limit_note", "ComparisonRow", "compare_rows", "format_rows"]
-
-
-def format_rows(header: list[str], rows: list[list]) -> str:
-    cells = [header] + [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+__all__ = ["describe_table", "time_limit_note", "ComparisonRow", "compare_rows"]
 
 
 def time_limit_note(table: ScheduleTable) -> str | None:

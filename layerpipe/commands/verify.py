@@ -8,7 +8,7 @@ from pathlib import Path
 
 from layerpipe import cache, options
 from layerpipe.commands.cache import add_cache_dir
-from layerpipe.sched.report import format_rows
+from layerpipe.text import format_rows
 from layerpipe.verify.flow import verify_table
 from layerpipe.verify.runner import SIMULATORS
 

@@ -33,6 +33,7 @@ from layerpipe.cli import main
 from layerpipe.errors import LayerPipeError
 from layerpipe.hw.mac import VectorMAC
 from layerpipe.sim.numerics import FixedFormat
+from layerpipe.text import format_rows
 
 DATA = Path(__file__).parent / "data"
 needs_boards = pytest.mark.skipif(importlib.util.find_spec("amaranth_boards") is None,
@@ -164,11 +165,13 @@ def test_summarize_does_not_fit_without_nextpnr_report():
     assert "fits: NO" in report.format_summary(summary)
 
 
-def test_format_table_aligns_numbers():
-    text = report.format_table([["LUT", 5, "10.0 %"], ["FF", 1234, ""]], ["resource", "used", "use"])
+def test_format_rows_aligns_numbers_right_and_names_left():
+    text = format_rows(["resource", "used", "use"], [["LUT", 5, "10.0 %"], ["FF", 1234, None]])
     lines = text.splitlines()
     assert lines[0].startswith("resource") and set(lines[1]) <= {"-", " "}
     assert lines[2].index("5") == lines[3].index("1234") + 3  # right-aligned
+    assert lines[2].startswith("LUT ") and lines[3].startswith("FF ")  # left-aligned
+    assert lines[3].endswith("1234")  # None is an empty cell
 
 
 def test_throughput():
