@@ -1,9 +1,9 @@
 """Plain-text tables, one format for every command, benchmark and report.
 
-Numbers (``1,234``, ``0.750``, ``10.0 %``, ``98.2 MHz``, ``4.5 s``) are right-aligned and
-everything else left-aligned, so columns of figures line up on their last digit and names
-read from the left; a dashed rule separates the header. Floats show three decimals; None is
-an empty cell.
+A column of numbers (``1,234``, ``0.750``, ``10.0 %``, ``98.2 MHz``, ``4.5 s``; empty cells
+aside) is right-aligned, header included, so figures line up on their last digit; every
+other column is left-aligned, so names read from the left. A dashed rule separates the
+header. Floats show three decimals; None is an empty cell.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ def _cell(value) -> str:
 def format_rows(header: list[str], rows: list[list]) -> str:
     cells = [[str(c) for c in header]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    numeric = [all(_NUMBER.fullmatch(row[i]) for row in cells[1:] if row[i]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if _NUMBER.fullmatch(c) else c.ljust(w)
-                         for c, w in zip(row, widths, strict=True)).rstrip()
+        return "  ".join(c.rjust(w) if right else c.ljust(w)
+                         for c, w, right in zip(row, widths, numeric, strict=True)).rstrip()
 
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(row) for row in cells[1:]])
