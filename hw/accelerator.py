@@ -80,6 +80,7 @@ from layerpipe.hw.plan import (
     result_layout,
     sample_layout,
 )
+from layerpipe.hw.plan_estimate import design_resources
 from layerpipe.hw.receiver import Receiver
 from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.weight_bank import WeightBank
@@ -158,9 +159,6 @@ class Accelerator(wiring.Component):
             "wread_data": Out(self.lanes * fmt.data_bits),
         })
 
-    def consumers(self, item: str) -> list[int]:
-        return self.plan.consumers(item)
-
     def _task_pe(self, name: str) -> PE:
         return self.pes[self.plan.task_pe(name)[0]]
 
@@ -205,8 +203,6 @@ class Accelerator(wiring.Component):
     def estimate(self, family: est.Family | str = est.ECP5) -> dict[str, est.Resources]:
         """Expected LUT/FF/DSP/BRAM per processing element, plus the shared top-level logic
         (:func:`~layerpipe.hw.plan_estimate.design_resources`)."""
-        from layerpipe.hw.plan_estimate import design_resources  # it reads this module's constants
-
         return design_resources(self.plan, family)
 
     # -- elaboration ----------------------------------------------------------------------
@@ -323,7 +319,7 @@ class Accelerator(wiring.Component):
             producer = self.plan.producer(item)
             source = getattr(self.pes[producer], f"{item}_wr")
             links = {link.consumer: link for link in self.plan.links(item)}
-            for q in self.consumers(item):
+            for q in self.plan.consumers(item):
                 sides = self.pes[q].readers(item)
                 line = DelayLine(fmt, geom.lanes, geom.entries, geom.slots, delays=(0,) * len(sides),
                                  element=geom.element)

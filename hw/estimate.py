@@ -1,8 +1,10 @@
 """Analytic resource estimates (FINN-style): what a component should cost before synthesis.
 
 Each hardware component has an ``estimate(family)`` method that adds up the formulas
-below for the logic it builds; they count what the RTL asks for, not what a synthesis
-tool may later share, pack or duplicate. Compare with a real build (``boards/``).
+below for the logic it builds, from a pure function of its parameters that
+:mod:`layerpipe.hw.plan_estimate` adds up for a whole design from its plan; they count
+what the RTL asks for, not what a synthesis tool may later share, pack or duplicate.
+Compare with a real build (``boards/``).
 
 Assumptions, per family (:class:`Family`):
 
