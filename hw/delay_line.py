@@ -3,7 +3,7 @@
 A delay line holds the last ``depth`` samples of one data item (an activation vector
 a_l or a ReLU mask mask_l), each sample ``chunks`` memory rows of ``lanes`` elements
 (chunk c holds elements c·lanes … c·lanes + lanes − 1; pad the last chunk). It is the
-FIFO that makes a_{l−1} wait Delay(l) samples for G_l (DESIGN.md §4); its depth is the
+FIFO that makes a_{l−1} wait Delay(l) samples for G_l (docs/semantics.md); its depth is the
 table's ``delay_lines[].depth``.
 
 One write side and one or more read sides, each with its own *sample pointer* that
