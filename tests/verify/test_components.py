@@ -1,6 +1,7 @@
-"""The MAC unit, the delay line and the processing element on Verilator (cocotb), random stimulus
-against numpy models (tests/verify/component_models.py): every output value and the cycle it
-appears in. Each bench also gets a deliberately wrong model once, to show that it notices."""
+"""The MAC unit, the delay line and the processing element on Verilator and Icarus (cocotb),
+random stimulus against numpy models (tests/verify/component_models.py): every output value and
+the cycle it appears in, the same Verilog in both simulators. Each bench also gets a deliberately
+wrong model once, to show that it notices."""
 
 import math
 from types import SimpleNamespace
@@ -32,9 +33,10 @@ FMT = FixedFormat()
 LANES, MAX_CHUNKS = 4, 3
 
 
-def static_bench(design, run_dir, cache, columns, monitors):
+def static_bench(design, run_dir, cache, columns, monitors, simulator="verilator"):
     results = run_bench(design.verilog, design.top, "static_timing", run_dir, {"drive": columns, "monitors": monitors},
-                        public_ports=design.port_names, cache_dir=cache)
+                        public_ports=design.port_names, cache_dir=cache, simulator=simulator)
+    assert results["runner"]["simulator"] == simulator
     return results["monitors"]
 
 
@@ -53,10 +55,10 @@ def mac_plan(latency, seed):
     return mac_stimulus(FMT, LANES, latency, random_mac_tasks(FMT, LANES, MAX_CHUNKS, 36, rng), rng, bubble=0.25)
 
 
-def test_mac_random_tasks_are_bit_and_cycle_exact(mac, tmp_path, verilator_cache):
+def test_mac_random_tasks_are_bit_and_cycle_exact(mac, tmp_path, verilator_cache, simulator):
     design, latency = mac
     columns, monitors = mac_plan(latency, seed=11)
-    verdict = static_bench(design, tmp_path, verilator_cache, columns, monitors)
+    verdict = static_bench(design, tmp_path, verilator_cache, columns, monitors, simulator)
     for spec in monitors:
         assert len(spec["expected"]) > 10, spec["name"]  # every operation is exercised
         assert verdict[spec["name"]] == {"mismatches": [], "observed": len(spec["expected"])}
@@ -106,9 +108,10 @@ def delay_line_plan(key, seed, model_delays=None):
 
 
 @pytest.mark.parametrize("key", DELAY_LINES)
-def test_delay_line_returns_the_sample_written_delay_samples_ago(delay_lines, key, tmp_path, verilator_cache):
+def test_delay_line_returns_the_sample_written_delay_samples_ago(delay_lines, key, tmp_path, verilator_cache,
+                                                                 simulator):
     columns, monitors = delay_line_plan(key, seed=5)
-    verdict = static_bench(delay_lines[key], tmp_path, verilator_cache, columns, monitors)
+    verdict = static_bench(delay_lines[key], tmp_path, verilator_cache, columns, monitors, simulator)
     for spec in monitors:
         assert spec["expected"], spec["name"]
         assert verdict[spec["name"]] == {"mismatches": [], "observed": len(spec["expected"])}
@@ -133,10 +136,10 @@ def pe_case(tmp_path_factory):
     return component_verilog(pe, tmp_path_factory.mktemp("pe"), "pe"), config
 
 
-def test_pe_trains_bit_and_cycle_exact_against_the_golden_model(pe_case, tmp_path, verilator_cache):
+def test_pe_trains_bit_and_cycle_exact_against_the_golden_model(pe_case, tmp_path, verilator_cache, simulator):
     design, config = pe_case
     results = run_bench(design.verilog, design.top, "pe", tmp_path, config, public_ports=design.port_names,
-                        cache_dir=verilator_cache)
+                        cache_dir=verilator_cache, simulator=simulator)
     assert results["result_mismatches"] == [] and results["bank_mismatches"] == []
     assert results["results"] == 6 * 3  # every output neuron of every sample
 
