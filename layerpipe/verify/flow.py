@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from layerpipe.errors import LayerPipeError
-from layerpipe.hw.accelerator import WEIGHT_POLICIES
 from layerpipe.hw.generate import generate
-from layerpipe.hw.plan import check_supported
+from layerpipe.hw.plan import hardware_plan
 from layerpipe.sched.costs import CostModel
 from layerpipe.sched.network import Network
 from layerpipe.sched.scheduler import schedule
@@ -90,10 +89,8 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = No
     missing = simulator_available(simulator)
     if missing:
         raise LayerPipeError(missing)
-    if weights not in WEIGHT_POLICIES:
-        raise LayerPipeError(f"weight policy '{weights}' is not built in RTL; use one of {', '.join(WEIGHT_POLICIES)}")
     fmt = fmt or FixedFormat()
-    check_supported(table, fmt)
+    hardware_plan(table, fmt, weights)  # the RTL's checks, before anything is written
     digits = load_digits()
     if samples > len(digits.train):
         raise LayerPipeError(f"samples is {samples}; the digits training split has {len(digits.train)}")
