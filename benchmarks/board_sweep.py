@@ -28,9 +28,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from layerpipe.boards.build import DESIGNS, build, design_from_spec, write_json_atomic
+from layerpipe.core.text import format_rows
 from layerpipe.options import parse_processors
 from layerpipe.sched.scheduler import POLICIES
-from layerpipe.text import format_rows
 
 
 def run_one(job: dict) -> dict:
@@ -180,9 +180,9 @@ def main(argv=None) -> int:
 
 def _table_key(job: dict) -> str | None:
     """The job's schedule table without its policy name: equal keys build the same hardware."""
-    from layerpipe.sched.costs import CostModel
-    from layerpipe.sched.network import load_network
+    from layerpipe.core.costs import CostModel
     from layerpipe.sched.scheduler import schedule
+    from layerpipe.sched.zoo import load_network
 
     try:
         table = schedule(load_network(job["network"]), job["processors"], job["policy"], CostModel(lanes=job["lanes"]))

@@ -19,13 +19,13 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.options import HELP_FORMATTER, parse_processors
 from layerpipe.plots import pyplot, save_figure
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim.golden import WEIGHT_POLICIES, staleness_from_table
 from layerpipe.sim.learning import learning_curve
-from layerpipe.sim.numerics import FixedFormat
 
 NETWORK = "mlp-digits"
 SGD_FLOOR = 95.0  # plain SGD, float: test accuracy at least this (%)

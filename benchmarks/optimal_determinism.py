@@ -22,12 +22,12 @@ import statistics
 import sys
 import time
 
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import Network, network_from_dict
+from layerpipe.core.text import format_rows
 from layerpipe.options import parse_processors
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network, network_from_dict
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
-from layerpipe.text import format_rows
 
 CHAINS = 10
 QUICK_CHAINS = 3

@@ -24,15 +24,15 @@ import argparse
 import statistics
 import time
 
+from layerpipe.core.costs import MEMORY_MODELS, CostModel
+from layerpipe.core.text import format_rows
 from layerpipe.options import parse_processors
-from layerpipe.sched.costs import MEMORY_MODELS, CostModel
 from layerpipe.sched.placement import back_to_back, bank_conflicts
 from layerpipe.sched.placement_milp import bank_pairs, greedy_starts
 from layerpipe.sched.policies import layerpipe
 from layerpipe.sched.policies.optimal import DEFAULT_TIME_LIMIT, solve
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
-from layerpipe.text import format_rows
 
 PAPER_NETWORKS = ("vgg16", "alexnet", "resnet18")
 TARGETS = {"ideal": {"mean speedup": 1.30, "best speedup at P 7..9": 1.8, "mean ratio": 1.03},

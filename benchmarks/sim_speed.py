@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
+from layerpipe.core.text import format_rows
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate
-from layerpipe.text import format_rows
 
 POLICIES = ("pipedream", "layerpipe")
 TIMING_TARGET = ("vgg16", 9, 10_000, 5.0)  # network, processors, samples, seconds

@@ -7,11 +7,11 @@ the tests run the same check on a subset (the `optimal` ILP takes seconds per ta
 import sys
 import time
 
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
+from layerpipe.core.text import format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate
-from layerpipe.text import format_rows
 
 SAMPLE_COUNTS = (1, 2, 17, 100)
 

@@ -11,10 +11,10 @@ import hashlib
 import json
 import sys
 
-from layerpipe.sched.costs import MEMORY_MODELS, CostModel
+from layerpipe.core.costs import MEMORY_MODELS, CostModel
+from layerpipe.core.text import format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
-from layerpipe.text import format_rows
 
 PROCESSORS = range(1, 10)
 

@@ -21,12 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.text import format_rows
 from layerpipe.options import HELP_FORMATTER
-from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.text import format_rows
 from layerpipe.verify.flow import verify_table
 from layerpipe.verify.runner import CXX_OPT
 

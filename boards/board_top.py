@@ -24,7 +24,7 @@ import numpy as np
 from amaranth import Cat, Const, Elaboratable, Module, Signal
 from amaranth.lib import io, memory
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.checked import CheckedFirst
 
 __all__ = ["BoardTop", "weights_checksum", "golden_checksum", "bank_rows", "fold32", "board_problem"]
@@ -70,8 +70,8 @@ def golden_checksum(table, fmt, inputs, targets, initial, policy: str = "stash")
 def board_problem(table, samples: int, fmt=None, seed: int = 0):
     """``(inputs, targets, initial weights, fmt)`` in data words: the digits training set for a
     64-input, 10-output network (the default workload), else seeded uniform random data."""
+    from layerpipe.core.numerics import FixedFormat
     from layerpipe.sim import golden
-    from layerpipe.sim.numerics import FixedFormat
 
     fmt = fmt or FixedFormat()
     network = table.network
@@ -107,9 +107,9 @@ class BoardTop(CheckedFirst, Elaboratable):
 
     def __init__(self, table, inputs, targets, initial, fmt=None, policy: str = "stash", expected: int | None = None,
                  leds=(("led_g", 0, None), ("led_r", 0, None))):
+        from layerpipe.core.numerics import FixedFormat
         from layerpipe.hw.accelerator import Accelerator, sample_layout
         from layerpipe.hw.plan import hardware_plan
-        from layerpipe.sim.numerics import FixedFormat
 
         self.fmt = fmt or FixedFormat()
         self.table, self.policy, self.leds = table, policy, leds

@@ -46,7 +46,7 @@ from pathlib import Path
 from layerpipe.boards import report as report_mod
 from layerpipe.boards import toolchain
 from layerpipe.boards.targets import Target, get_target
-from layerpipe.files import write_text_atomic
+from layerpipe.core.files import write_text_atomic
 
 __all__ = ["STEPS", "REPORT_SCHEMA", "DESIGNS", "build", "design_for_table", "design_from_spec", "write_json_atomic",
            "throughput", "dfu_suffix", "pack_only_args"]
@@ -551,7 +551,7 @@ def design_for_table(table, lanes: int | None = None, prefer: str = "accelerator
     one-line LayerPipeError). ``prefer="board-top"``: the self-checking
     :class:`~layerpipe.boards.board_top.BoardTop` (``samples`` in its ROM).
     """
-    from layerpipe.errors import LayerPipeError
+    from layerpipe.core.errors import LayerPipeError
 
     lanes = lanes or table.cost.lanes
     if prefer == "board-top":
@@ -576,14 +576,15 @@ def design_from_spec(spec: dict):
     "design": "accelerator"|"board-top"}``, the design :func:`design_for_table` builds for that
     schedule (the table is returned too).
     """
-    from layerpipe.errors import LayerPipeError
+    from layerpipe.core.errors import LayerPipeError
 
     kind = spec.get("kind")
     if kind != "table":
         raise LayerPipeError(f"design spec 'kind' is {kind!r}; use 'table'")
-    from layerpipe.sched.costs import CostModel
-    from layerpipe.sched.network import load_network, network_from_dict
+    from layerpipe.core.costs import CostModel
+    from layerpipe.core.network import network_from_dict
     from layerpipe.sched.scheduler import schedule
+    from layerpipe.sched.zoo import load_network
 
     cost = CostModel(lanes=spec.get("lanes", CostModel().lanes))
     net = spec.get("network", "mlp-digits")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from layerpipe.boards import toolchain
 from layerpipe.boards.targets import BOARD_NAMES, TARGETS, Loader, Target
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["LOADER_COMMAND", "LOADER_ENV", "Programming", "loader_for", "plan", "program"]
 

@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from layerpipe.boards.targets import Target
-from layerpipe.text import format_rows
+from layerpipe.core.text import format_rows
 
 __all__ = ["load_json", "parse_nextpnr_report", "parse_yosys_stat", "count_multipliers", "summarize",
            "format_summary", "format_duration", "format_step_times", "RESOURCE_ORDER"]

@@ -23,7 +23,7 @@ import copy
 import importlib
 from dataclasses import dataclass, field
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["Target", "Loader", "TARGETS", "BOARD_NAMES", "get_target"]
 

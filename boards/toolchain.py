@@ -26,7 +26,7 @@ import sysconfig
 from importlib import metadata
 from pathlib import Path
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["TOOLS", "PINNED", "PIN_REASON", "find_command", "tool_path", "toolchain_env", "use_toolchain", "run_tool",
            "error_line", "installed_versions", "version_mismatches", "synth_options"]

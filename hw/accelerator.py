@@ -62,7 +62,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw import estimate as est
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.link import Link

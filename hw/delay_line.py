@@ -36,10 +36,10 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw import estimate as est
 from layerpipe.hw.checked import CheckedFirst
 from layerpipe.hw.signatures import ELEMENTS, DelayReadSignature, DelayWriteSignature, element_shape
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["ELEMENTS", "element_shape", "DelayWriteSignature", "DelayReadSignature", "DelayLine",
            "delay_line_resources"]

@@ -21,8 +21,10 @@ import numpy as np
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.files import write_text_atomic
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.files import write_text_atomic
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.table import ScheduleTable, table_from_dict
 from layerpipe.hw.accelerator import Accelerator
 from layerpipe.hw.plan import (
     CYCLE_BITS,
@@ -35,9 +37,7 @@ from layerpipe.hw.plan import (
 )
 from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.verilog_writer import convert
-from layerpipe.sched.table import ScheduleTable, table_from_dict
 from layerpipe.sim import golden
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["SIDECAR_SCHEMA", "SIDECAR_VERSION", "DEFAULT_TOP", "Generated", "initial_weights",
            "accelerator_for_table", "component_ports", "generate", "sidecar"]

@@ -23,10 +23,10 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw import estimate as est
 from layerpipe.hw.checked import CheckedFirst
 from layerpipe.hw.signatures import element_shape
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["link_signature", "Link", "link_resources"]
 

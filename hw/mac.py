@@ -1,7 +1,7 @@
 """Vector MAC unit: ``lanes`` signed multipliers and the three PE operations on one row chunk per cycle.
 
 A processing element streams a layer's weights one row chunk W[i, c:c+lanes] per cycle,
-row by row (sched/costs.py). Every operation multiplies lane by lane in one shared
+row by row (core/costs.py). Every operation multiplies lane by lane in one shared
 multiplier array (``lanes`` plain ``*`` on signed data words, so synthesis maps each to a
 DSP block) and then differs only in what it does with the products:
 
@@ -20,7 +20,7 @@ op     multiplier lane k                             after the products register
                                                      weight_step(δ_i · a[c+k]))
 =====  ============================================  ===========================================
 
-Arithmetic is :class:`~layerpipe.sim.numerics.FixedFormat`'s, bit for bit: products and
+Arithmetic is :class:`~layerpipe.core.numerics.FixedFormat`'s, bit for bit: products and
 sums exact in ``acc_bits``, round half up, saturation to the data range.
 
 Timing (static, no handshake). Operands are presented with ``valid`` in cycle t (the
@@ -57,10 +57,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, enum, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw import estimate as est
 from layerpipe.hw.checked import CheckedFirst
 from layerpipe.hw.weight_bank import chunk_layout
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["MacOp", "VectorMAC", "mac_latency", "mac_resources", "round_shift", "overflows", "saturate", "delayed",
            "to_data", "weight_step"]

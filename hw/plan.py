@@ -20,13 +20,13 @@ from functools import cached_property
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.table import table_from_dict
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape
 from layerpipe.hw.weight_bank import bank_depth
 from layerpipe.sched.table import check as check_table
-from layerpipe.sched.table import table_from_dict
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["INPUT_ITEMS", "WEIGHT_POLICIES", "PORT_NAMES", "BufferGeometry", "TaskPlan", "PortUse", "LinkPlan",
            "PEPlan", "HardwarePlan", "hardware_plan", "check_supported", "buffer_geometry", "stash_versions",

@@ -6,9 +6,9 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.link import link_signature
 from layerpipe.hw.plan import BufferGeometry, index_shape
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["Receiver"]
 

@@ -39,7 +39,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.checked import CheckedFirst
 
 __all__ = ["SAMPLE_BITS", "Sequencer"]

@@ -10,7 +10,7 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from layerpipe.sim.numerics import FixedFormat
+from layerpipe.core.numerics import FixedFormat
 
 __all__ = ["ELEMENTS", "element_shape", "ReadRequest", "WriteRequest", "DelayWriteSignature", "DelayReadSignature",
            "BankPortSignature", "ResultSignature"]

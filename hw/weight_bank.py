@@ -3,7 +3,7 @@
 Layout: word ``i·C + c`` (C = ceil(N_in / lanes)) holds the row chunk W[i, c·lanes : c·lanes
 + lanes]; lane k is ``data_bits`` wide at bits ``[k·data_bits, (k+1)·data_bits)`` (an
 ``ArrayLayout(signed(data_bits), lanes)``), the last chunk of a row padded with zeros.
-This is the order a processing element streams the weights in (sched/costs.py);
+This is the order a processing element streams the weights in (core/costs.py);
 :func:`weights_to_words` / :func:`words_to_weights` convert for a testbench or a weight
 read-back.
 
@@ -52,10 +52,10 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In
 from amaranth.utils import ceil_log2
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw import estimate as est
 from layerpipe.hw.checked import CheckedFirst
 from layerpipe.hw.signatures import BankPortSignature
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights", "pack_chunk",
            "unpack_chunk", "weights_to_words", "words_to_weights", "BankPortSignature", "WeightBank",

@@ -13,7 +13,7 @@ import pkgutil
 import sys
 
 from layerpipe import __version__
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["main", "build_parser"]
 

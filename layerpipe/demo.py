@@ -12,7 +12,7 @@ Named steps, each reported on stderr with its time:
 
 The report folder holds the report only (summary, tables, Gantt charts, Verilog, plots:
 about 3 MB for the default network). What is kept to save time lives in the user cache
-(:mod:`layerpipe.cache`): results of ``train`` and ``rtl`` (with the Verilog) under a key
+(:mod:`layerpipe.core.cache`): results of ``train`` and ``rtl`` (with the Verilog) under a key
 made of their inputs and a digest of the installed layerpipe sources, so a second run with
 the same settings reuses them and any change to the code or the inputs recomputes; and the
 Verilator builds, shared with ``layerpipe verify``. The bench's own files go to a temporary
@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import layerpipe
-from layerpipe import cache as user_cache
-from layerpipe.errors import LayerPipeError
-from layerpipe.files import write_text_atomic
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import load_network
-from layerpipe.sched.zoo import DEFAULT_NETWORK
+from layerpipe.core import cache as user_cache
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.files import write_text_atomic
+from layerpipe.sched.zoo import DEFAULT_NETWORK, load_network
 
 __all__ = ["DemoConfig", "run_demo", "SUMMARY_HEADER", "format_summary"]
 
@@ -130,7 +129,7 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
              cache_dir: str | Path | None = None, keep_build: bool = False) -> dict:
     """Run every step into ``out_dir``; returns the summary (also in ``out_dir/summary.json``).
 
-    ``cache_dir``: the cache folder (default: :func:`layerpipe.cache.cache_root`); ``use_cache``
+    ``cache_dir``: the cache folder (default: :func:`layerpipe.core.cache.cache_root`); ``use_cache``
     False recomputes the results (Verilator builds are still reused: they are the same builds).
     """
     config.check()
@@ -328,7 +327,7 @@ def _summary(network, config: DemoConfig, tables, sweep, sequential_period: int,
 
 
 def format_summary(summary: dict) -> str:
-    from layerpipe.text import format_rows
+    from layerpipe.core.text import format_rows
 
     def cell(value, digits=2):
         if value is None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.costs import MEMORY_MODELS, CostModel
-from layerpipe.sched.network import Network, load_network
+from layerpipe.core.costs import MEMORY_MODELS, CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
 from layerpipe.sched.scheduler import POLICIES
-from layerpipe.sched.zoo import DEFAULT_NETWORK
+from layerpipe.sched.zoo import DEFAULT_NETWORK, load_network
 
 DEFAULTS = CostModel()
 
@@ -61,8 +61,8 @@ def table(args: argparse.Namespace, word_bits: int | None = None):
     counting ``word_bits``-bit words, when given)."""
     import dataclasses
 
+    from layerpipe.core.table import load_table
     from layerpipe.sched.scheduler import schedule
-    from layerpipe.sched.table import load_table
 
     if args.table:
         return load_table(args.table)

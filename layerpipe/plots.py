@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.files import open_atomic
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.files import open_atomic
 
 __all__ = ["pyplot", "figure_format", "save_figure", "draw_gantt", "plot_speedup", "plot_learning_curves"]
 

@@ -43,14 +43,15 @@ from pathlib import Path
 
 from layerpipe import __version__
 from layerpipe.boards.build import DESIGNS
-from layerpipe.errors import LayerPipeError
-from layerpipe.files import write_text_atomic
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network, load_network
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.files import write_text_atomic
+from layerpipe.core.network import Network
+from layerpipe.core.table import ScheduleTable
+from layerpipe.core.text import format_rows
 from layerpipe.sched.report import COMPARISON_HEADER, compare_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
-from layerpipe.sched.table import ScheduleTable
-from layerpipe.text import format_rows
+from layerpipe.sched.zoo import load_network
 
 __all__ = ["SCHEMA", "PAPER_NETWORKS", "DEFAULT_PROCESSORS", "DEFAULT_POLICIES", "DESIGNS", "Point", "SweepResult",
            "parse_list", "parse_networks", "parse_policies", "parse_boards",

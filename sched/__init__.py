@@ -1,1 +1,1 @@
-"""Scheduler: network model, cost model, task graph, retiming and the ScheduleTable."""
+"""Scheduler: task placement, retiming, the policies and the zoo; it builds the ScheduleTable (core/table.py)."""

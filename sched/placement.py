@@ -8,9 +8,9 @@ different processors; then the offsets are solved exactly (:mod:`.placement_milp
 
 from __future__ import annotations
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
-from layerpipe.sched.tasks import Task
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import Network
+from layerpipe.core.tasks import Task
 from layerpipe.sched.timing import PlacedTask, bank_overuse, bank_usage, lockstep_groups
 
 __all__ = ["Assignment", "place", "back_to_back"]

@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
-from layerpipe.sched.tasks import Task
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.tasks import Task
 from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups
 
 __all__ = ["Milp", "MilpResult", "STOPS", "combined_stop", "DualPortPlacement", "bank_pairs", "anchor_sides",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layerpipe.sched.table import ScheduleTable
-from layerpipe.text import format_rows
+from layerpipe.core.table import ScheduleTable
+from layerpipe.core.text import format_rows
 
 __all__ = ["describe_table", "time_limit_note", "ComparisonRow", "compare_rows"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.table import ScheduleTable
 from layerpipe.sched.placement import place
-from layerpipe.sched.table import ScheduleTable, build_table
+from layerpipe.sched.table import build_table
 
 __all__ = ["POLICIES", "schedule"]
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
-from layerpipe.sched.tasks import INPUT, DataItem, Task, data_items, dependencies, training_tasks
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.tasks import INPUT, DataItem, Task, data_items, dependencies, training_tasks
 
 __all__ = ["PlacedTask", "Analysis", "analyse", "bank_usage", "bank_overuse", "lockstep_groups", "lower_bound",
            "ceil_div"]

@@ -10,10 +10,12 @@ and weights too (docs/networks.md).
 
 from __future__ import annotations
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import Network, network_from_dict
+from pathlib import Path
 
-__all__ = ["ZOO", "DEFAULT_NETWORK", "zoo_network"]
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import NETWORK_FILE_TYPES, Network, network_from_dict, read_network_file
+
+__all__ = ["ZOO", "DEFAULT_NETWORK", "zoo_network", "load_network"]
 
 DEFAULT_NETWORK = "mlp-digits"
 
@@ -77,3 +79,14 @@ def zoo_network(name: str) -> Network:
     if name not in ZOO:
         raise LayerPipeError(f"unknown zoo network '{name}'; choose one of {', '.join(ZOO)}")
     return network_from_dict(ZOO[name], source=name)
+
+
+def load_network(name_or_path: str) -> Network:
+    """A zoo name (``mlp-digits``, ``vgg16``, …) or the path of a network file."""
+    if name_or_path in ZOO:
+        return zoo_network(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix.lower() in NETWORK_FILE_TYPES:
+        return read_network_file(path)
+    raise LayerPipeError(f"unknown network '{name_or_path}'; use a zoo name ({', '.join(ZOO)}) "
+                         "or a .toml/.yaml/.json file")

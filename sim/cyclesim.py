@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.table import ScheduleTable
-from layerpipe.sched.tasks import INPUT, Task, data_items, training_tasks
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.table import ScheduleTable
+from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
 
 __all__ = ["SimulationError", "SimResult", "Run", "simulate", "prediction_mismatches"]
 

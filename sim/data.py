@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import Network
-from layerpipe.sim.numerics import FixedFormat
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.numerics import FixedFormat
 
 __all__ = ["INPUTS", "CLASSES", "TEST_SIZE", "SPLIT_SEED", "Split", "Digits", "load_digits", "check_network",
            "scale_pixels", "one_hot"]

@@ -3,7 +3,7 @@
 Shared by the golden model (:mod:`layerpipe.sim.golden`) and the cycle simulator's
 datapath (:mod:`layerpipe.sim.functional`), so the two cannot drift apart. Every value
 is a data word of ``fmt`` (binary point ``fmt.frac_bits``) unless said otherwise; all
-rounding and saturation goes through :class:`~layerpipe.sim.numerics.FixedFormat`.
+rounding and saturation goes through :class:`~layerpipe.core.numerics.FixedFormat`.
 
 Matrix products are exact: numpy's int64 matmul is exact as long as nothing exceeds
 63 bits, and ``fmt.check_fan_in`` already guarantees the sum fits in ``fmt.acc_bits``
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layerpipe.sim.numerics import FixedFormat
+from layerpipe.core.numerics import FixedFormat
 
 __all__ = ["forward", "output_delta", "squared_error", "backward", "mask_error", "update"]
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import Network
-from layerpipe.sched.table import ScheduleTable
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.table import ScheduleTable
 from layerpipe.sim import fixed
 from layerpipe.sim.cyclesim import SimResult, simulate
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["WEIGHT_POLICIES", "FunctionalResult", "FixedPointDatapath", "run_functional", "training_setup"]
 

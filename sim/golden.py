@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import Network
-from layerpipe.sched.table import ScheduleTable
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.table import ScheduleTable
 from layerpipe.sim import fixed, floatmodel
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["WEIGHT_POLICIES", "NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
            "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
@@ -84,7 +84,7 @@ class Staleness:
 
 
 def staleness_from_table(table: ScheduleTable) -> Staleness:
-    """The per-layer delays a :class:`~layerpipe.sched.table.ScheduleTable` implies."""
+    """The per-layer delays a :class:`~layerpipe.core.table.ScheduleTable` implies."""
     stale = table.staleness
     return Staleness(dict(stale["forward"]), dict(stale["backward_latest"]))
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.sim import data, golden
-from layerpipe.sim.numerics import FixedFormat
 
 __all__ = ["EpochResult", "LearningCurve", "learning_curve"]
 

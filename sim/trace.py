@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vcd import VCDWriter
 
-from layerpipe.files import open_atomic, write_text_atomic
+from layerpipe.core.files import open_atomic, write_text_atomic
 from layerpipe.sim.cyclesim import Run, SimResult
 
 __all__ = ["chrome_trace", "write_chrome_trace", "write_vcd", "KIND_CODES"]

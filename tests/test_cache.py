@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from layerpipe import cache
 from layerpipe.cli import main
+from layerpipe.core import cache
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from layerpipe.files import open_atomic, write_text_atomic
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
+from layerpipe.core.files import open_atomic, write_text_atomic
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 

@@ -39,9 +39,18 @@ def test_the_layers_are_kept(tmp_path):
 
 def test_an_upward_import_breaks_them(tmp_path):
     layout = installed_layout(tmp_path)
-    with open(layout / "layerpipe" / "sched" / "costs.py", "a") as module:
+    with open(layout / "layerpipe" / "sched" / "timing.py", "a") as module:
         module.write("\nimport layerpipe.hw.pe  # the scheduler reaching up into the hardware\n")
     result = lint_imports(layout)
     assert result.returncode != 0
     assert "layerpipe.sched is not allowed to import layerpipe.hw" in result.stdout
-    assert "layerpipe.sched.costs -> layerpipe.hw.pe" in result.stdout
+    assert "layerpipe.sched.timing -> layerpipe.hw.pe" in result.stdout
+
+
+def test_the_contracts_import_no_layer_above_them(tmp_path):
+    layout = installed_layout(tmp_path)
+    with open(layout / "layerpipe" / "core" / "table.py", "a") as module:
+        module.write("\nimport layerpipe.sched.timing  # the table contract reaching up into the scheduler\n")
+    result = lint_imports(layout)
+    assert result.returncode != 0
+    assert "layerpipe.core is not allowed to import layerpipe.sched" in result.stdout

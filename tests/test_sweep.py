@@ -10,7 +10,7 @@ import re
 import pytest
 
 from layerpipe.cli import build_parser, main
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sweep import Point, assemble_rows, schedule_point

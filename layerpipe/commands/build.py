@@ -56,7 +56,7 @@ def run(args) -> int:
     from layerpipe.boards.program import loader_for, plan
     from layerpipe.boards.report import format_step_times, format_summary
     from layerpipe.boards.targets import get_target
-    from layerpipe.errors import LayerPipeError
+    from layerpipe.core.errors import LayerPipeError
     from layerpipe.sched.scheduler import schedule
 
     target = get_target(args.board)

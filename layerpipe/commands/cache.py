@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from layerpipe import cache, options
+from layerpipe import options
+from layerpipe.core import cache
 
 
 def register(subparsers) -> None:

@@ -6,11 +6,11 @@ import json
 import sys
 
 from layerpipe import options
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.text import format_rows
 from layerpipe.plots import figure_format, plot_speedup
 from layerpipe.sched.report import COMPARISON_HEADER, compare_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
-from layerpipe.text import format_rows
 
 DEFAULT_POLICIES = ("sequential", "pipedream", "layerpipe", "optimal")
 

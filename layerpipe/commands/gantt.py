@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from layerpipe import options
+from layerpipe.core.table import load_table
 from layerpipe.plots import draw_gantt, figure_format
-from layerpipe.sched.table import load_table
 
 
 def register(subparsers) -> None:

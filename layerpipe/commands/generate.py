@@ -8,16 +8,16 @@ it was built from), then prints the design summary and the resource estimate per
 from __future__ import annotations
 
 from layerpipe import options
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 _FORMAT_FIELDS = ("data_bits", "frac_bits", "acc_bits", "lr_shift")
 
 
 def register(subparsers) -> None:
+    from layerpipe.core.numerics import FixedFormat
     from layerpipe.hw.accelerator import WEIGHT_POLICIES
     from layerpipe.hw.estimate import FAMILIES
     from layerpipe.hw.generate import DEFAULT_TOP
-    from layerpipe.sim.numerics import FixedFormat
 
     parser = subparsers.add_parser("generate", help="generate the accelerator's Verilog for a schedule",
                                    description="Schedule a network (or load a ScheduleTable) and generate its "
@@ -43,9 +43,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from layerpipe.core.numerics import FixedFormat
     from layerpipe.hw.accelerator import WEIGHT_POLICIES
     from layerpipe.hw.generate import generate
-    from layerpipe.sim.numerics import FixedFormat
 
     if args.weights not in WEIGHT_POLICIES:
         raise LayerPipeError(f"--weights {args.weights}: the RTL builds {' and '.join(WEIGHT_POLICIES)}")

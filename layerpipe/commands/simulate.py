@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from layerpipe import options
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.table import ScheduleTable, load_table
+from layerpipe.core.text import format_rows
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import ScheduleTable, load_table
 from layerpipe.sim.cyclesim import SimResult, prediction_mismatches, simulate
-from layerpipe.text import format_rows
 
 WEIGHT_POLICIES = ("stash", "latest")
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from layerpipe import options
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 DEFAULT_OUTPUT = "sweep-results"
 

@@ -6,12 +6,12 @@ import json
 import sys
 
 from layerpipe import options
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim import data
 from layerpipe.sim.golden import NUMERICS, WEIGHT_POLICIES, staleness_from_table
 from layerpipe.sim.learning import learning_curve
-from layerpipe.sim.numerics import FixedFormat
 
 DEFAULT_EPOCHS = 15
 

@@ -6,9 +6,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from layerpipe import cache, options
+from layerpipe import options
 from layerpipe.commands.cache import add_cache_dir
-from layerpipe.text import format_rows
+from layerpipe.core import cache
+from layerpipe.core.text import format_rows
 from layerpipe.verify.flow import verify_table
 from layerpipe.verify.runner import SIMULATORS
 

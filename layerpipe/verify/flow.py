@@ -12,17 +12,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Network
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.table import ScheduleTable
 from layerpipe.hw.generate import generate
 from layerpipe.hw.plan import hardware_plan
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import ScheduleTable
 from layerpipe.sim import golden
 from layerpipe.sim.cyclesim import simulate
 from layerpipe.sim.data import load_digits
-from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.packing import bank_rows, pack_fields
 from layerpipe.verify.runner import run_bench, simulator_available
 

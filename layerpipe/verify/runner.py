@@ -9,7 +9,7 @@ environment variable (cocotb's own switch).
 Builds are cached by content: the build folder is named by a hash of the Verilog text,
 the top module, the public ports and every build option, so a design that two parameter
 sets generate alike is compiled once. The cache lives in ``cache_dir``, else in the
-user cache's ``verilator`` folder (:func:`layerpipe.cache.cache_dir`: the folder named by
+user cache's ``verilator`` folder (:func:`layerpipe.core.cache.cache_dir`: the folder named by
 ``LAYERPIPE_VERILATOR_CACHE``, which CI can keep between runs, else the user cache folder),
 never in a report or build folder, so that a build folder can be temporary.
 
@@ -43,8 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerpipe import cache as layerpipe_cache
-from layerpipe.errors import LayerPipeError
+from layerpipe.core import cache as layerpipe_cache
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.verify.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 
 __all__ = ["CXX_OPT", "SIMULATORS", "Build", "BenchFailed", "simulator_available", "build", "run_bench"]

@@ -8,8 +8,8 @@ programming, so a stage boundary may fall inside a layer.
 
 from __future__ import annotations
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import Network
 from layerpipe.sched.placement import Assignment
 from layerpipe.sched.policies.partition import split
 from layerpipe.sched.policies.pipedream import layer_tasks

@@ -46,14 +46,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import Network
+from layerpipe.core.tasks import INPUT, Task, data_items
 from layerpipe.sched.placement import Assignment, back_to_back, place
 from layerpipe.sched.placement_milp import Milp, anchor_sides, combined_stop, solve_dual_port
 from layerpipe.sched.policies import layerpipe, pipedream
 from layerpipe.sched.policies.partition import stage_order
 from layerpipe.sched.table import PlacedTasks
-from layerpipe.sched.tasks import INPUT, Task, data_items
 from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups, lower_bound
 
 __all__ = ["OptimalResult", "solve", "schedule"]

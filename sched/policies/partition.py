@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerpipe.sched.tasks import Task
+from layerpipe.core.tasks import Task
 
 
 def min_max_partition(weights: list[int], parts: int) -> list[int]:

@@ -7,11 +7,11 @@ stay together on F_l's processor, back to back (the indivisible backward).
 
 from __future__ import annotations
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import Network
+from layerpipe.core.tasks import Task
 from layerpipe.sched.placement import Assignment
 from layerpipe.sched.policies.partition import min_max_partition, stage_order
-from layerpipe.sched.tasks import Task
 
 
 def layer_tasks(layer: int) -> list[Task]:

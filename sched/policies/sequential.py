@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import Network
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import Network
+from layerpipe.core.tasks import training_tasks
 from layerpipe.sched.placement import Assignment
-from layerpipe.sched.tasks import training_tasks
 
 
 def assign(network: Network, processors: int, cost: CostModel) -> Assignment:

@@ -30,10 +30,10 @@ from layerpipe.boards.build import design_for_table, design_from_spec, dfu_suffi
 from layerpipe.boards.harness import PinHarness, port_bits
 from layerpipe.boards.targets import BOARD_NAMES, TARGETS, get_target
 from layerpipe.cli import main
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.text import format_rows
 from layerpipe.hw.mac import VectorMAC
-from layerpipe.sim.numerics import FixedFormat
-from layerpipe.text import format_rows
 
 DATA = Path(__file__).parent / "data"
 needs_boards = pytest.mark.skipif(importlib.util.find_spec("amaranth_boards") is None,
@@ -295,8 +295,8 @@ def test_harness_counts_port_bits():
 
 
 def test_design_for_table_builds_the_accelerator():
+    from layerpipe.core.costs import CostModel
     from layerpipe.hw.accelerator import Accelerator
-    from layerpipe.sched.costs import CostModel
     from layerpipe.sched.scheduler import schedule
     from layerpipe.sched.zoo import zoo_network
 
@@ -343,7 +343,7 @@ class _FakeTools:
 
 def _fake_build(tmp_path, monkeypatch, fake):
     from layerpipe.boards.build import build
-    from layerpipe.sched.costs import CostModel
+    from layerpipe.core.costs import CostModel
     from layerpipe.sched.scheduler import schedule
     from layerpipe.sched.zoo import zoo_network
 
@@ -490,10 +490,10 @@ TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind"
 
 def _tiny_problem(samples=4):
     from layerpipe.boards.board_top import board_problem
-    from layerpipe.sched.costs import CostModel
-    from layerpipe.sched.network import network_from_dict
+    from layerpipe.core.costs import CostModel
+    from layerpipe.core.network import network_from_dict
+    from layerpipe.core.numerics import FixedFormat
     from layerpipe.sched.scheduler import schedule
-    from layerpipe.sim.numerics import FixedFormat
 
     table = schedule(network_from_dict(TINY), 2, "layerpipe", CostModel(lanes=2))
     inputs, targets, initial, fmt = board_problem(table, samples, FixedFormat(lr_shift=2))

@@ -10,19 +10,19 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import network_from_dict
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.tasks import Task
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import words_to_weights
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import network_from_dict
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import build_table, check
-from layerpipe.sched.tasks import Task
 from layerpipe.sched.timing import PlacedTask
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import golden
 from layerpipe.sim.data import load_digits
-from layerpipe.sim.numerics import FixedFormat
 
 TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind": "fc", "out": 4},
                                                {"kind": "fc", "out": 3}]}

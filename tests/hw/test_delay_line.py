@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.estimate import ECP5, ICE40
-from layerpipe.sim.numerics import FixedFormat
 from tests.hw.test_mac import elaborated, lint_wall
 
 FMT = FixedFormat()

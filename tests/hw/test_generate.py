@@ -10,16 +10,16 @@ import pytest
 from amaranth.sim import Simulator
 
 from layerpipe.cli import main
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.table import load_table, table_from_dict
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.generate import accelerator_for_table, generate, initial_weights
 from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.plan_estimate import design_resources
-from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import load_table, table_from_dict
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.toolchain import lint, verilator_root
 from tests.hw.test_accelerator import FMT, random_problem, tiny_network
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from layerpipe.core.costs import CostModel
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5
 from layerpipe.hw.link import Link, link_signature
-from layerpipe.sched.costs import CostModel
-from layerpipe.sim.numerics import FixedFormat
 from tests.hw.test_mac import elaborated, lint_wall
 
 FMT = FixedFormat()

@@ -16,9 +16,9 @@ from amaranth.back import verilog
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5, ICE40, XILINX7, Resources
 from layerpipe.hw.mac import MacOp, VectorMAC
-from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
 
 FMT = FixedFormat()

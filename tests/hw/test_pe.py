@@ -8,11 +8,11 @@ import pytest
 from amaranth.hdl import ResetInserter
 from amaranth.sim import Simulator
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.pe import PE
 from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import weights_to_words, words_to_weights
-from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from tests.hw.test_accelerator import FMT, random_problem, reference, tiny_network

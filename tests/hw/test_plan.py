@@ -10,13 +10,13 @@ from amaranth.hdl import Fragment, UnusedElaboratable, signed
 from amaranth.lib import data
 
 import layerpipe.hw.plan as plan_module
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.generate import generate
 from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.plan_estimate import design_resources
 from layerpipe.hw.signatures import DelayReadSignature, ReadRequest, WriteRequest
-from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from tests.hw.test_accelerator import FMT, tiny_network
 

@@ -8,7 +8,7 @@ import pytest
 from amaranth.hdl import EnableInserter, Module, Signal
 from amaranth.sim import Simulator
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.sequencer import Sequencer
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network

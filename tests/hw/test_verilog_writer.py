@@ -9,9 +9,9 @@ from amaranth.hdl import Print
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from layerpipe.core.costs import CostModel
 from layerpipe.hw.generate import accelerator_for_table, generate
 from layerpipe.hw.verilog_writer import convert, time_zero_dependencies
-from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.verify.runner import simulator_available
 from tests.hw.test_accelerator import FMT, tiny_network

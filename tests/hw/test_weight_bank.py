@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5, ICE40, XILINX7
 from layerpipe.hw.weight_bank import (
     WeightBank,
@@ -18,7 +19,6 @@ from layerpipe.hw.weight_bank import (
     weights_to_words,
     words_to_weights,
 )
-from layerpipe.sim.numerics import FixedFormat
 from tests.hw.test_mac import elaborated, lint_wall
 
 FMT = FixedFormat()

@@ -2,8 +2,8 @@
 
 from hypothesis import strategies as st
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import network_from_dict
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import network_from_dict
 
 
 @st.composite

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from layerpipe.cli import main
-from layerpipe.sched.network import load_network
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import check
+from layerpipe.sched.zoo import load_network
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.[ty]*ml"))
 

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import load_network, network_from_dict
-from layerpipe.sched.zoo import ZOO, zoo_network
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import network_from_dict
+from layerpipe.sched.zoo import ZOO, load_network, zoo_network
 
 # Published forward MAC totals (torchvision shapes): within 1 %.
 PUBLISHED_GMACS = {"vgg16": 15.5, "alexnet": 0.714, "resnet18": 1.82}

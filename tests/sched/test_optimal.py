@@ -5,15 +5,16 @@ import json
 
 import pytest
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import network_from_dict
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import network_from_dict
+from layerpipe.core.table import table_from_dict
+from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
 from layerpipe.sched.placement_milp import solve_dual_port
 from layerpipe.sched.policies import optimal
 from layerpipe.sched.policies.optimal import solve
 from layerpipe.sched.report import describe_table
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import build_table, check, table_from_dict
-from layerpipe.sched.tasks import INPUT, Task, data_items, training_tasks
+from layerpipe.sched.table import build_table, check
 from layerpipe.sched.zoo import zoo_network
 
 IDEAL = CostModel(lanes=1, task_overhead_cycles=0, memory="ideal")  # cycles = out * in

@@ -4,8 +4,9 @@ import random
 
 import pytest
 
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import network_from_dict
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import network_from_dict
+from layerpipe.core.tasks import Task, training_tasks
 from layerpipe.sched.placement import back_to_back, bank_conflicts, place
 from layerpipe.sched.placement_milp import (
     _candidate,
@@ -16,7 +17,6 @@ from layerpipe.sched.placement_milp import (
     timed,
 )
 from layerpipe.sched.policies import layerpipe
-from layerpipe.sched.tasks import Task, training_tasks
 from layerpipe.sched.timing import analyse
 from layerpipe.sched.zoo import zoo_network
 

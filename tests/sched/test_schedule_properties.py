@@ -3,9 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from layerpipe.core.tasks import training_tasks
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import check
-from layerpipe.sched.tasks import training_tasks
 from layerpipe.sched.timing import BANK_PORTS
 
 from .strategies import cost_models, fc_chains

@@ -2,10 +2,11 @@ import copy
 
 import pytest
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.table import load_table, table_from_dict
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import check, load_table, table_from_dict
+from layerpipe.sched.table import check
 from layerpipe.sched.zoo import zoo_network
 
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerpipe.cli import main
-from layerpipe.sched.costs import CostModel
-from layerpipe.sched.network import network_from_dict
+from layerpipe.core.costs import CostModel
+from layerpipe.core.network import network_from_dict
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate

@@ -11,12 +11,12 @@ import functools
 import numpy as np
 import pytest
 
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import golden
 from layerpipe.sim.functional import FixedPointDatapath, run_functional, training_setup
-from layerpipe.sim.numerics import FixedFormat
 
 SAMPLES = 240  # ≥ 200 and well past every table's fill: the staleness has to be right in steady state
 
@@ -89,7 +89,7 @@ def test_more_samples_than_the_training_split_repeat_in_order():
 
 
 def test_datapath_refuses_a_convolution_network_and_bad_weights():
-    from layerpipe.errors import LayerPipeError
+    from layerpipe.core.errors import LayerPipeError
 
     fmt = FixedFormat()
     with pytest.raises(LayerPipeError, match="fully connected"):

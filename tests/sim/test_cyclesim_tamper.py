@@ -12,9 +12,9 @@ import copy
 
 import pytest
 
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
+from layerpipe.core.table import table_from_dict
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sched.table import table_from_dict
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim.cyclesim import SimulationError, simulate
 

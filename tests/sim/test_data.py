@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import network_from_dict
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import network_from_dict
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import data
-from layerpipe.sim.numerics import FixedFormat
 
 
 def test_split_is_fixed_disjoint_and_complete():

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from apytypes import APyFixedArray, OverflowMode, QuantizationMode
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat, round_shift
 from layerpipe.sim import fixed
-from layerpipe.sim.numerics import FixedFormat, round_shift
 
 FMT = FixedFormat()
 INT_BITS = FMT.data_bits - FMT.frac_bits

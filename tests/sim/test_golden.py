@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import network_from_dict
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import network_from_dict
+from layerpipe.core.numerics import FixedFormat, round_shift
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import golden
 from layerpipe.sim.functional import run_functional
 from layerpipe.sim.golden import Staleness
-from layerpipe.sim.numerics import FixedFormat, round_shift
 
 SIZES = [64, 32, 16, 10]
 

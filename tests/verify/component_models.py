@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.sim import fixed, golden
-from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.packing import bank_rows, pack_lanes
 
 MAC_MONITORS = {"dot": ("dot_valid", ["dot_z", "dot_act", "dot_mask", "dot_tag"]),

@@ -7,7 +7,7 @@ designs are compiled once.
 
 import pytest
 
-from layerpipe.cache import cache_dir
+from layerpipe.core.cache import cache_dir
 from layerpipe.verify.runner import simulator_available
 from layerpipe.verify.toolchain import verilator_root
 

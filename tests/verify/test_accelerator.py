@@ -20,7 +20,7 @@ import itertools
 
 import pytest
 
-from layerpipe.sched.costs import CostModel
+from layerpipe.core.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.verify.flow import verify_table

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from amaranth.lib import data
 
+from layerpipe.core.costs import CostModel
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.mac import VectorMAC
 from layerpipe.hw.pe import PE
 from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.signatures import element_shape
-from layerpipe.sched.costs import CostModel
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.convert import component_verilog
 from layerpipe.verify.runner import run_bench
 from tests.hw.test_accelerator import FMT as PE_FMT

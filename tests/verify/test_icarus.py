@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.delay_line import DelayLine
-from layerpipe.sim.numerics import FixedFormat
 from layerpipe.verify.convert import component_verilog
 from layerpipe.verify.runner import build, run_bench, simulator_available
 

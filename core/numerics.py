@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["FixedFormat", "round_shift", "saturate"]
 

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["CACHE_ENV", "VERILATOR_CACHE_ENV", "USES", "cache_root", "cache_dir", "Usage", "usage", "clear",
            "folder_size", "format_size"]

@@ -30,9 +30,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layerpipe.errors import LayerPipeError
+from layerpipe.core.errors import LayerPipeError
 
-__all__ = ["Layer", "Network", "load_network", "network_from_dict"]
+__all__ = ["NETWORK_FILE_TYPES", "Layer", "Network", "network_from_dict", "read_network_file"]
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,16 @@ def network_from_dict(spec, source: str = "network") -> Network:
     return Network(name, _parse_input(spec["input"], name), tuple(layers))
 
 
+NETWORK_FILE_TYPES = (".toml", ".yaml", ".yml", ".json")
+
+
+def read_network_file(path: Path) -> Network:
+    """A network file (TOML, YAML or JSON), validated; every problem is a one-line LayerPipeError."""
+    if not path.is_file():
+        raise LayerPipeError(f"network file '{path}' does not exist")
+    return network_from_dict(_read_file(path), source=str(path))
+
+
 def _read_file(path: Path):
     import yaml
 
@@ -230,18 +240,3 @@ def _read_file(path: Path):
         first_line = str(exc).splitlines()[0]
         raise LayerPipeError(f"{path}: not valid {suffix[1:].upper()}: {first_line}") from None
     raise LayerPipeError(f"{path}: unknown file type '{suffix}'; use .toml, .yaml, .yml or .json")
-
-
-def load_network(name_or_path: str) -> Network:
-    """A zoo name (``mlp-digits``, ``vgg16``, …) or the path of a network file."""
-    from layerpipe.sched.zoo import ZOO, zoo_network
-
-    if name_or_path in ZOO:
-        return zoo_network(name_or_path)
-    path = Path(name_or_path)
-    if path.suffix.lower() in (".toml", ".yaml", ".yml", ".json"):
-        if not path.is_file():
-            raise LayerPipeError(f"network file '{path}' does not exist")
-        return network_from_dict(_read_file(path), source=str(path))
-    raise LayerPipeError(f"unknown network '{name_or_path}'; use a zoo name ({', '.join(ZOO)}) "
-                         "or a .toml/.yaml/.json file")

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
-from layerpipe.errors import LayerPipeError
-from layerpipe.sched.network import Layer
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import Layer
 
 __all__ = ["MEMORY_MODELS", "CostModel"]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from layerpipe.sched.network import Network
+from layerpipe.core.network import Network
 
 __all__ = ["KINDS", "Task", "DataItem", "training_tasks", "data_items", "dependencies"]
 
