@@ -28,7 +28,8 @@ from layerpipe.core.costs import MEMORY_MODELS, CostModel
 from layerpipe.core.text import format_rows
 from layerpipe.options import parse_processors
 from layerpipe.sched.placement import back_to_back, bank_conflicts
-from layerpipe.sched.placement_milp import bank_pairs, greedy_starts
+from layerpipe.sched.placement_constructions import greedy_starts
+from layerpipe.sched.placement_milp import bank_pairs
 from layerpipe.sched.policies import layerpipe
 from layerpipe.sched.policies.optimal import DEFAULT_TIME_LIMIT, solve
 from layerpipe.sched.scheduler import schedule

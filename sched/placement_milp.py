@@ -7,16 +7,14 @@ as) or time-disjoint from each of F_l and B_l on other processors; F_l and B_l m
 overlap freely. These *bank pairs* are the only cross-processor constraints.
 
 The period can never be below the busiest processor's load, so a placement reaching
-it is optimal. Cheap constructions are tried first (the given order back to back; the
-*anchored* layout, which reaches the load bound whenever every processor touches at
-most two split layers that can be given opposite ends of the period, as contiguous
-stages do; list scheduling, in order or filling bank waits with other tasks, which is
-always valid). Only if none reaches the bound, a MILP (HiGHS) decides the
-per-processor orders and the lockstep/before/after relation of each bank pair, started
-from the best construction; it has order binaries only on processors with bank pairs,
-and none between interchangeable tasks (equal cycles, no bank pair). It is exact when
-it finishes; under a node limit ``DualPortPlacement.proven`` says whether the
-least period was proven. Node limits decide the result, so it does not depend on the
+it is optimal. Cheap constructions are tried first (:mod:`.placement_constructions`:
+back to back, the anchored layout, list scheduling, which is always valid). Only if
+none reaches the bound, a MILP (HiGHS, :mod:`.milp`) decides the per-processor orders
+and the lockstep/before/after relation of each bank pair, started from the best
+construction; it has order binaries only on processors with bank pairs, and none
+between interchangeable tasks (equal cycles, no bank pair). It is exact when it
+finishes; under a node limit ``DualPortPlacement.proven`` says whether the least
+period was proven. Node limits decide the result, so it does not depend on the
 machine's speed or load; the time limit is a safety net, and
 ``DualPortPlacement.stopped_by`` says when it (``"time"``) or a node limit (``"work"``)
 cut a solve.
@@ -27,183 +25,33 @@ exactly (:func:`timed`), so cycle counts of 10⁹ do not meet floating-point
 tolerances. :func:`timed` also applies the secondary preference: forward tasks as
 early and backward tasks as late as the period allows (smaller staleness and delay
 lines).
-
-:class:`Milp` is the small HiGHS model builder shared with the ``optimal`` policy.
 """
 
 from __future__ import annotations
 
-import math
-import os
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import highspy
-import numpy as np
-
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import Network
 from layerpipe.core.tasks import Task
+from layerpipe.sched.milp import Milp, combined_stop
+from layerpipe.sched.placement_constructions import anchored_starts, back_to_back_starts, greedy_starts
 from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups
 
-__all__ = ["Milp", "MilpResult", "STOPS", "combined_stop", "DualPortPlacement", "bank_pairs", "anchor_sides",
-           "greedy_starts", "timed", "solve_dual_port", "place_dual_port"]
+__all__ = ["DualPortPlacement", "bank_pairs", "timed", "solve_dual_port", "place_dual_port"]
 
 DEFAULT_TIME_LIMIT = 10.0  # seconds, a safety net; the solver stops earlier when it proves the optimum
 DEFAULT_NODE_LIMIT = 2_000  # branch-and-bound nodes (the deterministic budget)
 PREFERENCE_SHARE = 5  # the preference solve gets 1/5 of the period solve's node limit
 NODE_WORK = 40_000_000  # a node limit is cut to this many nodes per squared column count
 PREFERENCE_COLUMNS = 250  # the preference solve runs on models up to this size (its root is slow)
-STDERR = 2  # the file descriptor, not sys.stderr (which a test harness may replace)
 
 Sequences = list[list[Task]]
 Relation = str  # "lockstep" | "before" (G ends before the other starts) | "after"
-
-
-# -- HiGHS model builder ----------------------------------------------------------------
-
-
-STOPS = (None, "work", "time")  # what can cut a search short, each outranking the one before
-
-
-def combined_stop(*stops: str | None) -> str | None:
-    """What cut a search made of parts: the time limit if it cut any part, else a work limit if one did."""
-    return max(stops, key=STOPS.index)
-
-
-@dataclass
-class MilpResult:
-    status: str
-    values: list[float] | None
-    objective: float | None
-    bound: float | None
-    optimal: bool
-    nodes: int = 0
-    timed_out: bool = False
-
-    @property
-    def stopped_by(self) -> str | None:
-        """"time" when the time limit cut the solve, "work" when a node limit did, else None."""
-        if self.timed_out:
-            return "time"
-        return None if self.optimal or self.status == "Infeasible" else "work"
-
-
-class Milp:
-    """Columns and rows collected in Python, passed to HiGHS in one go (fast and deterministic)."""
-
-    def __init__(self):
-        self.lower: list[float] = []
-        self.upper: list[float] = []
-        self.cost: list[float] = []
-        self.integer: list[bool] = []
-        self.rows: list[tuple[float, float, list[int], list[float]]] = []
-
-    @property
-    def size(self) -> int:
-        return len(self.lower)
-
-    def var(self, lower: float = 0.0, upper: float = math.inf, cost: float = 0.0, integer: bool = False) -> int:
-        self.lower.append(float(lower))
-        self.upper.append(float(upper))
-        self.cost.append(float(cost))
-        self.integer.append(integer)
-        return len(self.lower) - 1
-
-    def binary(self, cost: float = 0.0) -> int:
-        return self.var(0.0, 1.0, cost, integer=True)
-
-    def row(self, terms: dict[int, float] | list[tuple[int, float]], lower: float = -math.inf,
-            upper: float = math.inf) -> None:
-        merged: dict[int, float] = defaultdict(float)
-        for column, value in (terms.items() if isinstance(terms, dict) else terms):
-            merged[column] += value
-        columns = [c for c, v in merged.items() if v != 0.0]
-        self.rows.append((float(lower), float(upper), columns, [merged[c] for c in columns]))
-
-    def solve(self, *, time_limit: float, start: list[float] | None = None, verbose: bool = False,
-              node_limit: int | None = None, absolute_gap: float = 0.0, tolerance: float | None = None,
-              options: dict | None = None) -> MilpResult:
-        highs = _new_highs(verbose)
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = self.size, len(self.rows)
-        lp.col_cost_ = np.array(self.cost)
-        lp.col_lower_ = np.array(self.lower)
-        lp.col_upper_ = np.array(self.upper)
-        lp.row_lower_ = np.array([r[0] for r in self.rows])
-        lp.row_upper_ = np.array([r[1] for r in self.rows])
-        starts, index, value = [0], [], []
-        for _, _, columns, values in self.rows:
-            index += columns
-            value += values
-            starts.append(len(index))
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(value, dtype=float)
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                           for i in self.integer]
-        highs.passModel(lp)
-        # One thread and one seed: with the time limit out of reach, the same model gives the
-        # same search, whatever the machine's load.
-        options = {"time_limit": max(0.05, float(time_limit)), "mip_rel_gap": 0.0, "mip_abs_gap": absolute_gap,
-                   "random_seed": 0, "threads": 1, **(options or {})}
-        if node_limit is not None:
-            options["mip_max_nodes"] = int(node_limit)
-        if tolerance is not None:
-            options["mip_feasibility_tolerance"] = tolerance
-            options["primal_feasibility_tolerance"] = tolerance
-        for name, option in options.items():
-            if highs.setOptionValue(name, option) != highspy.HighsStatus.kOk:
-                raise AssertionError(f"HiGHS rejects option {name}={option}")
-        if start is not None:
-            solution = highspy.HighsSolution()
-            solution.col_value = [float(v) for v in start]
-            solution.value_valid = True
-            highs.setSolution(solution)
-        with _stdout_to(STDERR if verbose else None):
-            highs.run()
-        model_status = highs.getModelStatus()
-        status = highs.modelStatusToString(model_status)
-        info = highs.getInfo()
-        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        values = list(highs.getSolution().col_value) if has_solution else None
-        return MilpResult(status, values, info.objective_function_value if has_solution else None,
-                          info.mip_dual_bound, status == "Optimal", int(info.mip_node_count),
-                          model_status == highspy.HighsModelStatus.kTimeLimit)
-
-
-class _stdout_to:
-    """Point file descriptor 1 elsewhere (or to /dev/null) while HiGHS's C++ code runs.
-
-    HiGHS prints a banner on first construction and its log to the C stdout; the CLI's
-    ``--json`` output is on stdout, so solver text goes to stderr (verbose) or nowhere.
-    """
-
-    def __init__(self, target_fd: int | None):
-        self.target_fd = target_fd
-
-    def __enter__(self):
-        sys.stdout.flush()
-        self.saved = os.dup(1)
-        self.devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self.target_fd if self.target_fd is not None else self.devnull, 1)
-
-    def __exit__(self, *exc):
-        os.dup2(self.saved, 1)
-        os.close(self.saved)
-        os.close(self.devnull)
-        return False
-
-
-def _new_highs(verbose: bool) -> highspy.Highs:
-    with _stdout_to(STDERR if verbose else None):
-        highs = highspy.Highs()
-    highs.setOptionValue("output_flag", verbose)
-    return highs
 
 
 # -- bank pairs and exact timing of decisions --------------------------------------------
@@ -310,7 +158,7 @@ def conflicts(starts: dict[Task, int], processor_of: dict[Task, int], cycles: di
     return bank_overuse(bank_usage(by_task, lockstep_groups(by_task)))
 
 
-# -- constructions -------------------------------------------------------------------------
+# -- constructions, normalised -------------------------------------------------------------
 
 
 @dataclass
@@ -337,125 +185,6 @@ def _candidate(method: str, starts: dict[Task, int], processor_of: dict[Task, in
     if conflicts(normalised, processor_of, cycles):
         return None
     return _Candidate(method, period, normalised, sequences, relations)
-
-
-def _back_to_back(assignment: Sequences, cycles: dict[Task, int]) -> dict[Task, int]:
-    starts = {}
-    for tasks in assignment:
-        clock = 0
-        for t in tasks:
-            starts[t] = clock
-            clock += cycles[t]
-    return starts
-
-
-def anchor_sides(assignment: Sequences) -> dict[int, int] | None:
-    """Anchor of each split layer (0: start of the period, 1: end) if the anchored layout applies.
-
-    A processor touching two split layers needs opposite anchors for them, so this
-    applies when every processor touches at most two split layers and their conflict
-    graph is bipartite (always so for contiguous stages). Returns None otherwise.
-    """
-    processors_of_layer: dict[int, set[int]] = defaultdict(set)
-    for p, tasks in enumerate(assignment):
-        for t in tasks:
-            processors_of_layer[t.layer].add(p)
-    split = {layer for layer, procs in processors_of_layer.items() if len(procs) > 1}
-    touching = [sorted({t.layer for t in tasks} & split) for tasks in assignment]
-    if any(len(layers) > 2 for layers in touching):
-        return None
-    neighbours: dict[int, set[int]] = defaultdict(set)
-    for layers in touching:
-        if len(layers) == 2:
-            neighbours[layers[0]].add(layers[1])
-            neighbours[layers[1]].add(layers[0])
-    side: dict[int, int] = {}
-    for first in sorted(split):
-        if first in side:
-            continue
-        side[first], queue = 0, [first]
-        while queue:
-            layer = queue.pop()
-            for other in sorted(neighbours[layer]):
-                if other not in side:
-                    side[other] = 1 - side[layer]
-                    queue.append(other)
-                elif side[other] == side[layer]:
-                    return None
-    return side
-
-
-def _anchored(assignment: Sequences, cycles: dict[Task, int]) -> dict[Task, int] | None:
-    """Split layers at their anchor (:func:`anchor_sides`), in lockstep across processors.
-
-    At its anchor slot a layer's tasks on different processors run in lockstep; a
-    second task of the layer on one processor sits next to it, away from the anchor,
-    so it is time-disjoint from the lockstep group. G takes the anchor slot when
-    present, which keeps it aligned with every task on the other processors. The
-    period is the busiest load: head block, the other tasks, tail block ending at it.
-    """
-    side = anchor_sides(assignment)
-    if side is None:
-        return None
-    period = max(sum(cycles[t] for t in tasks) for tasks in assignment)
-    starts = {}
-    for tasks in assignment:
-        head = [t for t in tasks if side.get(t.layer) == 0]
-        tail = [t for t in tasks if side.get(t.layer) == 1]
-        middle = [t for t in tasks if t.layer not in side]
-        head.sort(key=lambda t: t.kind != "G")  # anchor slot first
-        tail.sort(key=lambda t: t.kind == "G")  # anchor slot last
-        clock = 0
-        for t in head + middle:
-            starts[t] = clock
-            clock += cycles[t]
-        clock = period - sum(cycles[t] for t in tail)
-        for t in tail:
-            starts[t] = clock
-            clock += cycles[t]
-    return starts
-
-
-def greedy_starts(assignment: Sequences, cycles: dict[Task, int], pairs: list[tuple[Task, Task]],
-            flexible: bool) -> dict[Task, int]:
-    """List scheduling, always valid: the processor free earliest places a task at the first
-    start the bank allows (aligned with a partner that starts later, or after the partners).
-
-    In order, each processor keeps its given sequence; ``flexible``, it takes the first
-    of its remaining tasks that can start without idling (else the one that can start
-    soonest), so bank waits are filled with other work.
-    """
-    partners: dict[Task, list[Task]] = defaultdict(list)
-    for g, x in pairs:
-        partners[g].append(x)
-        partners[x].append(g)
-    starts: dict[Task, int] = {}
-    ready = [0] * len(assignment)
-    remaining = [list(tasks) for tasks in assignment]
-
-    def earliest(task: Task, clock: int) -> int:
-        placed = [x for x in partners[task] if x in starts]
-        options = sorted({clock} | {v for x in placed for v in (starts[x], starts[x] + cycles[x]) if v >= clock})
-        for option in options:  # the last option is after every partner, so one always fits
-            if all(option == starts[x] or option + cycles[task] <= starts[x] or starts[x] + cycles[x] <= option
-                   for x in placed):
-                return option
-        raise AssertionError("no start after the partners")
-
-    while any(remaining):
-        p = min((q for q in range(len(assignment)) if remaining[q]), key=lambda q: (ready[q], q))
-        choice = None
-        for task in remaining[p] if flexible else remaining[p][:1]:
-            option = earliest(task, ready[p])
-            if choice is None or option < choice[1]:
-                choice = (task, option)
-            if option == ready[p]:
-                break
-        task, option = choice
-        remaining[p].remove(task)
-        starts[task] = option
-        ready[p] = option + cycles[task]
-    return starts
 
 
 # -- the exact model ----------------------------------------------------------------------
@@ -605,8 +334,8 @@ def solve_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
     processors = len(assignment)
 
     candidates = []
-    for method, construct in (("back-to-back", lambda: _back_to_back(assignment, cycles)),
-                              ("anchored", lambda: _anchored(assignment, cycles)),
+    for method, construct in (("back-to-back", lambda: back_to_back_starts(assignment, cycles)),
+                              ("anchored", lambda: anchored_starts(assignment, cycles)),
                               ("flexible greedy", lambda: greedy_starts(assignment, cycles, pairs, flexible=True)),
                               ("greedy", lambda: greedy_starts(assignment, cycles, pairs, flexible=False))):
         starts = construct()

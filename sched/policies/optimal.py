@@ -49,8 +49,10 @@ from dataclasses import dataclass, field
 from layerpipe.core.costs import CostModel
 from layerpipe.core.network import Network
 from layerpipe.core.tasks import INPUT, Task, data_items
+from layerpipe.sched.milp import Milp, combined_stop
 from layerpipe.sched.placement import Assignment, back_to_back, place
-from layerpipe.sched.placement_milp import Milp, anchor_sides, combined_stop, solve_dual_port
+from layerpipe.sched.placement_constructions import anchor_sides
+from layerpipe.sched.placement_milp import solve_dual_port
 from layerpipe.sched.policies import layerpipe, pipedream
 from layerpipe.sched.policies.partition import stage_order
 from layerpipe.sched.table import PlacedTasks

@@ -8,14 +8,8 @@ from layerpipe.core.costs import CostModel
 from layerpipe.core.network import network_from_dict
 from layerpipe.core.tasks import Task, training_tasks
 from layerpipe.sched.placement import back_to_back, bank_conflicts, place
-from layerpipe.sched.placement_milp import (
-    _candidate,
-    _milp,
-    bank_pairs,
-    greedy_starts,
-    solve_dual_port,
-    timed,
-)
+from layerpipe.sched.placement_constructions import greedy_starts
+from layerpipe.sched.placement_milp import _candidate, _milp, bank_pairs, solve_dual_port, timed
 from layerpipe.sched.policies import layerpipe
 from layerpipe.sched.timing import analyse
 from layerpipe.sched.zoo import zoo_network
