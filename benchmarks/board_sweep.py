@@ -27,7 +27,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from layerpipe.boards.build import DESIGNS, build, design_from_spec, write_json_atomic
+from layerpipe.boards.build import build
+from layerpipe.boards.build_record import write_json_atomic
+from layerpipe.boards.designs import DESIGNS, design_from_spec
 from layerpipe.core.text import format_rows
 from layerpipe.options import parse_processors
 from layerpipe.sched.scheduler import POLICIES

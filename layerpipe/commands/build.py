@@ -20,7 +20,7 @@ from layerpipe.commands import program
 
 
 def register(subparsers) -> None:
-    from layerpipe.boards.build import DESIGNS
+    from layerpipe.boards.designs import DESIGNS
     from layerpipe.boards.targets import BOARD_NAMES
 
     parser = subparsers.add_parser("build", help="build the accelerator for an FPGA board (or Verilog only)",
@@ -52,7 +52,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from layerpipe.boards.build import build, design_for_table
+    from layerpipe.boards.build import build
+    from layerpipe.boards.designs import design_for_table
     from layerpipe.boards.program import loader_for, plan
     from layerpipe.boards.report import format_step_times, format_summary
     from layerpipe.boards.targets import get_target

@@ -26,7 +26,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from layerpipe.boards import report, toolchain
-from layerpipe.boards.build import design_for_table, design_from_spec, dfu_suffix, throughput, write_json_atomic
+from layerpipe.boards.build import throughput
+from layerpipe.boards.build_commands import dfu_suffix
+from layerpipe.boards.build_record import write_json_atomic
+from layerpipe.boards.designs import design_for_table, design_from_spec
 from layerpipe.boards.harness import PinHarness, port_bits
 from layerpipe.boards.targets import BOARD_NAMES, TARGETS, get_target
 from layerpipe.cli import main
@@ -188,7 +191,7 @@ def test_write_json_atomic(tmp_path):
 
 
 def test_pack_only_args_and_no_fit_detection(tmp_path):
-    from layerpipe.boards.build import _no_fit_bel, pack_only_args
+    from layerpipe.boards.build_steps import _no_fit_bel, pack_only_args
 
     argv = ["nextpnr-ice40", "--quiet", "--report", "top.pnr.json", "--timing-allow-fail", "--log", "top.tim",
             "--up5k", "--package", "sg48", "--json", "top.json", "--pcf", "top.pcf", "--asc", "top.asc"]
@@ -204,7 +207,7 @@ def test_pack_only_args_and_no_fit_detection(tmp_path):
 
 
 def test_abc9_assertion_fallback_script(tmp_path):
-    from layerpipe.boards.build import _abc9_crashed, _use_abc_fallback
+    from layerpipe.boards.build_steps import _abc9_crashed, _use_abc_fallback
 
     rpt = tmp_path / "top.rpt"
     rpt.write_text("2.46. Executing ABC9 pass.\n...\nERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' "

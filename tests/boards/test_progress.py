@@ -18,7 +18,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from layerpipe.boards import report, toolchain
-from layerpipe.boards.build import STEPS, build
+from layerpipe.boards.build import build
+from layerpipe.boards.build_record import STEPS
 from layerpipe.cli import main
 
 pytest.importorskip("amaranth_boards")
