@@ -37,7 +37,7 @@ def _write_trace(path, writer):
 
 
 def _write_sweep(path):
-    from layerpipe.sweep import write_results
+    from layerpipe.sweep.results import write_results
 
     write_results(path.parent, {}, [{"a": 1}], ["a"])
 

@@ -13,7 +13,9 @@ from layerpipe.cli import build_parser, main
 from layerpipe.core.costs import CostModel
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.sweep import Point, assemble_rows, schedule_point
+from layerpipe.sweep.points import Point
+from layerpipe.sweep.results import assemble_rows
+from layerpipe.sweep.tasks import schedule_point
 
 SMALL = ["--networks", "mlp-digits,lenet5", "--processors", "1-3", "--policies", "sequential,pipedream,layerpipe"]
 
@@ -93,16 +95,16 @@ def test_small_sweep_on_a_local_cluster(tmp_path, capsys):
 
 def _inject_failure():
     """Runs on each worker (client.run): schedule() fails for lenet5 P=2 layerpipe in that process only."""
-    import layerpipe.sweep as sweep
+    import layerpipe.sweep.tasks as tasks
 
-    original = sweep.schedule
+    original = tasks.schedule
 
     def failing(network, processors, policy, cost):
         if (network.name, processors, policy) == ("lenet5", 2, "layerpipe"):
             raise RuntimeError("injected failure on the worker")
         return original(network, processors, policy, cost)
 
-    sweep.schedule = failing
+    tasks.schedule = failing
 
 
 def test_failing_points_become_error_rows_on_an_existing_cluster(tmp_path, capsys):
@@ -138,16 +140,16 @@ def _exit_on_point():
     """Runs on each worker (client.run): the process dies while scheduling mlp-digits P=2 layerpipe."""
     import os
 
-    import layerpipe.sweep as sweep
+    import layerpipe.sweep.tasks as tasks
 
-    original = sweep.schedule
+    original = tasks.schedule
 
     def dying(network, processors, policy, cost):
         if (network.name, processors, policy) == ("mlp-digits", 2, "layerpipe"):
             os._exit(3)
         return original(network, processors, policy, cost)
 
-    sweep.schedule = dying
+    tasks.schedule = dying
 
 
 def test_a_worker_that_dies_is_an_error_row(tmp_path, capsys):

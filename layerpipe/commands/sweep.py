@@ -19,9 +19,11 @@ DEFAULT_OUTPUT = "sweep-results"
 
 
 def register(subparsers) -> None:
+    from layerpipe.boards.designs import DESIGNS
     from layerpipe.boards.targets import BOARD_NAMES
     from layerpipe.sched.scheduler import POLICIES
-    from layerpipe.sweep import DEFAULT_POLICIES, DEFAULT_PROCESSORS, DESIGNS, PAPER_NETWORKS, default_workers
+    from layerpipe.sweep.cluster import default_workers
+    from layerpipe.sweep.points import DEFAULT_POLICIES, DEFAULT_PROCESSORS, PAPER_NETWORKS
 
     parser = subparsers.add_parser(
         "sweep", help="sweep networks × processor counts × policies (× boards) on Dask workers",
@@ -81,12 +83,15 @@ def _canonical(args, networks, counts, policies, boards) -> list[str]:
 
 
 def run(args) -> int:
-    from layerpipe import sweep
+    from layerpipe.sweep.cluster import connect, parse_cluster_address
+    from layerpipe.sweep.points import command_line, parse_boards, parse_list, parse_networks, parse_policies
+    from layerpipe.sweep.results import format_table
+    from layerpipe.sweep.run import run_sweep
 
-    networks = sweep.parse_networks(args.networks)
+    networks = parse_networks(args.networks)
     counts = options.parse_processors(args.processors)
-    policies = sweep.parse_policies(args.policies)
-    boards = sweep.parse_boards(args.boards)
+    policies = parse_policies(args.policies)
+    boards = parse_boards(args.boards)
     cost = options.cost_model(args)
     if args.workers < 1:
         raise LayerPipeError(f"--workers {args.workers}: use at least 1 worker process")
@@ -95,26 +100,25 @@ def run(args) -> int:
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise LayerPipeError(f"--clock-mhz {args.clock_mhz}: use a positive frequency in MHz")
     if args.cluster:
-        sweep.parse_cluster_address(args.cluster)
+        parse_cluster_address(args.cluster)
     if Path(args.output).exists() and not Path(args.output).is_dir():
         raise LayerPipeError(f"-o {args.output}: exists and is not a folder; give a folder for the results")
-    command = sweep.command_line(_canonical(args, sweep.parse_list(args.networks, "--networks"), counts, policies,
-                                            boards))
+    command = command_line(_canonical(args, parse_list(args.networks, "--networks"), counts, policies, boards))
     progress = None if args.quiet else sys.stderr
     points = len(networks) * len(counts) * len(policies)
-    with sweep.connect(args.cluster, args.workers, args.connect_timeout) as cluster:
+    with connect(args.cluster, args.workers, args.connect_timeout) as cluster:
         where = (f"{cluster.address} ({cluster.workers()} workers)" if args.cluster
                  else f"a LocalCluster of {args.workers} worker processes")
         if progress:
             print(f"sweep: {points} points ({len(networks)} networks × {len(counts)} processor counts × "
                   f"{len(policies)} policies)" + (f" × {len(boards)} boards" if boards else "") + f" on {where}",
                   file=progress)
-        result = sweep.run_sweep(networks, counts, policies, cost, args.output, boards=boards, cluster=cluster,
-                                 design=args.design, clock_mhz=args.clock_mhz, seed=args.seed, command=command,
-                                 progress=progress, plots=not args.no_plots)
+        result = run_sweep(networks, counts, policies, cost, args.output, boards=boards, cluster=cluster,
+                           design=args.design, clock_mhz=args.clock_mhz, seed=args.seed, command=command,
+                           progress=progress, plots=not args.no_plots)
     doc = result.document
     print(f"cost model: {cost.describe()}")
-    print(sweep.format_table(result.rows, boards=bool(boards)))
+    print(format_table(result.rows, boards=bool(boards)))
     for error in result.errors:
         print(f"error: {error['network']} P={error['P']} {error['policy']}"
               + (f" on {error['board']}" if error.get("board") else "") + f": {error['error']}")
