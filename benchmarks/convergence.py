@@ -20,11 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.weight_policies import WEIGHT_POLICIES
 from layerpipe.options import HELP_FORMATTER, parse_processors
 from layerpipe.plots import pyplot, save_figure
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.sim.golden import WEIGHT_POLICIES, staleness_from_table
+from layerpipe.sim.golden import staleness_from_table
 from layerpipe.sim.learning import learning_curve
 
 NETWORK = "mlp-digits"
@@ -46,10 +47,8 @@ def configurations(counts: list[int]) -> list[tuple[int, str, str]]:
     """Plain SGD (P = 1: no staleness; the weight policy is irrelevant there) and LayerPipe at each P."""
     keys = [(1, "stash", numerics) for numerics in ("float", "fixed")]
     for processors in counts:
-        for policy in WEIGHT_POLICIES:
-            for numerics in ("float", "fixed"):
-                if not (policy == "ema" and numerics == "fixed"):  # ema is modelled in float only
-                    keys.append((processors, policy, numerics))
+        for policy, entry in WEIGHT_POLICIES.items():
+            keys += [(processors, policy, numerics) for numerics in ("float", "fixed") if numerics in entry.models]
     return keys
 
 

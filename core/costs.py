@@ -1,11 +1,11 @@
 """Cost model: one config object for every cycle the scheduler, simulator and RTL count.
 
 A processing element has ``lanes`` multipliers and streams a layer's weights one
-``lanes``-word row chunk per cycle, row by row (docs/hardware.md). F, B and G of a fully
-connected layer with N_out rows and N_in columns therefore each take
-``N_out · ceil(N_in / lanes)`` cycles, plus ``task_overhead_cycles`` for the
-pipeline fill (memory read, multiply, adder tree, write-back). Convolution layers are
-scheduled only, at ``ceil(MACs / lanes)`` cycles.
+``lanes``-word row chunk per cycle, row by row (docs/hardware.md). F, B and G of a layer
+each take its kind's streaming cycles (core/layer_kinds.py: ``N_out · ceil(N_in / lanes)``
+for a fully connected layer with N_out rows and N_in columns, ``ceil(MACs / lanes)`` for a
+convolution), plus ``task_overhead_cycles`` for the pipeline fill (memory read, multiply,
+adder tree, write-back).
 
 The σ' product (ReLU mask) is applied to the incoming error as it streams into the
 consumer of δ (B and G of the previous layer, docs/semantics.md); a mask is a select, not a
@@ -21,6 +21,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import LAYER_KINDS
 from layerpipe.core.network import Layer
 
 __all__ = ["MEMORY_MODELS", "CostModel"]
@@ -52,9 +53,7 @@ class CostModel:
 
     def stream_cycles(self, layer: Layer) -> int:
         """Cycles to stream the layer's weights once (no overhead)."""
-        if layer.kind == "fc":
-            return layer.out_size * math.ceil(layer.in_size / self.lanes)
-        return math.ceil(layer.macs / self.lanes)
+        return LAYER_KINDS[layer.kind].stream_cycles(layer, self.lanes)
 
     def task_cycles(self, layer: Layer) -> int:
         """Cycles of each of F, B and G of ``layer`` (they are equal by construction)."""

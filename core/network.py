@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import LAYER_KINDS, positive_int
+from layerpipe.core.registry import or_list
 
 __all__ = ["NETWORK_FILE_TYPES", "Layer", "Network", "network_from_dict", "read_network_file"]
 
@@ -41,7 +43,7 @@ class Layer:
 
     index: int
     name: str
-    kind: str  # "fc" or "conv"
+    kind: str  # a name in LAYER_KINDS (core/layer_kinds.py)
     in_shape: tuple[int, ...]  # (features,) or (channels, height, width)
     out_shape: tuple[int, ...]  # shape seen by the next layer (after pooling)
     macs: int  # multiply-accumulates of each of F, B and G for one sample
@@ -62,15 +64,7 @@ class Layer:
         return math.prod(self.out_shape)
 
     def to_dict(self) -> dict:
-        spec = {"name": self.name, "kind": self.kind}
-        if self.kind == "fc":
-            spec["out"] = self.out_size
-        else:
-            spec.update(out_channels=self.out_shape[0], kernel=self.kernel, stride=self.stride,
-                        padding=self.padding, pool=self.pool)
-            if self.projection:
-                spec["projection"] = True
-        return spec
+        return {"name": self.name, "kind": self.kind} | LAYER_KINDS[self.kind].spec(self)
 
 
 @dataclass(frozen=True)
@@ -82,10 +76,6 @@ class Network:
     @property
     def depth(self) -> int:
         return len(self.layers)
-
-    @property
-    def is_fully_connected(self) -> bool:
-        return all(layer.kind == "fc" for layer in self.layers)
 
     @property
     def forward_macs(self) -> int:
@@ -104,30 +94,14 @@ class Network:
         return {"name": self.name, "input": shape, "layers": [layer.to_dict() for layer in self.layers]}
 
 
-_FC_FIELDS = {"kind", "name", "in", "out"}
-_CONV_FIELDS = {"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
-                "projection"}
-
-
-def _positive_int(value, where: str, field_name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise LayerPipeError(f"{where}: field '{field_name}' is {value!r}; set it to {bound}")
-    return value
-
-
 def _parse_input(value, net_name: str) -> tuple[int, ...]:
     where = f"network '{net_name}'"
     if isinstance(value, list):
         if len(value) != 3:
             raise LayerPipeError(f"{where}: field 'input' is {value!r}; give a feature count or "
                                  "[channels, height, width]")
-        return tuple(_positive_int(v, where, "input") for v in value)
-    return (_positive_int(value, where, "input"),)
-
-
-def _conv_out(h: int, kernel: int, stride: int, padding: int) -> int:
-    return (h + 2 * padding - kernel) // stride + 1
+        return tuple(positive_int(v, where, "input") for v in value)
+    return (positive_int(value, where, "input"),)
 
 
 def _build_layer(index: int, spec, in_shape: tuple[int, ...]) -> Layer:
@@ -136,54 +110,15 @@ def _build_layer(index: int, spec, in_shape: tuple[int, ...]) -> Layer:
     name = str(spec.get("name", f"layer{index}"))
     where = f"layer {index} ('{name}')"
     kind = spec.get("kind")
-    if kind not in ("fc", "conv"):
-        raise LayerPipeError(f"{where}: unknown kind {kind!r}; use 'fc' (fully connected) or 'conv'")
-    allowed = _FC_FIELDS if kind == "fc" else _CONV_FIELDS
+    if kind not in LAYER_KINDS:
+        choices = or_list(f"'{k}' ({LAYER_KINDS[k].title})" for k in LAYER_KINDS)
+        raise LayerPipeError(f"{where}: unknown kind {kind!r}; use {choices}")
+    allowed = LAYER_KINDS[kind].fields
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise LayerPipeError(f"{where}: unknown field '{unknown[0]}' for a {kind} layer; "
                              f"allowed fields are {', '.join(sorted(allowed))}")
-    if kind == "fc":
-        in_size = math.prod(in_shape)
-        if "in" in spec and _positive_int(spec["in"], where, "in") != in_size:
-            raise LayerPipeError(f"{where}: field 'in' is {spec['in']} but the previous layer gives "
-                                 f"{in_size} features; set 'in' to {in_size} or drop it")
-        out = _positive_int(spec.get("out"), where, "out")
-        return Layer(index, name, "fc", (in_size,), (out,), macs=in_size * out, weights=in_size * out)
-
-    if len(in_shape) != 3:
-        raise LayerPipeError(f"{where}: a conv layer needs a [channels, height, width] input but "
-                             f"gets {in_shape[0]} flat features; put conv layers before fc layers "
-                             "and give the network input as [channels, height, width]")
-    channels, height, width = in_shape
-    if "in_channels" in spec and _positive_int(spec["in_channels"], where, "in_channels") != channels:
-        raise LayerPipeError(f"{where}: field 'in_channels' is {spec['in_channels']} but the previous "
-                             f"layer gives {channels} channels; set it to {channels} or drop it")
-    out_channels = _positive_int(spec.get("out_channels"), where, "out_channels")
-    kernel = _positive_int(spec.get("kernel"), where, "kernel")
-    stride = _positive_int(spec.get("stride", 1), where, "stride")
-    padding = _positive_int(spec.get("padding", 0), where, "padding", minimum=0)
-    pool = _positive_int(spec.get("pool", 1), where, "pool")
-    projection = spec.get("projection", False)
-    if not isinstance(projection, bool):
-        raise LayerPipeError(f"{where}: field 'projection' is {projection!r}; set it to true or false")
-    out_h, out_w = _conv_out(height, kernel, stride, padding), _conv_out(width, kernel, stride, padding)
-    if out_h < 1 or out_w < 1:
-        raise LayerPipeError(f"{where}: kernel {kernel} with stride {stride} and padding {padding} "
-                             f"leaves no output from a {height}x{width} input; use a smaller kernel "
-                             "or more padding")
-    if out_h // pool < 1 or out_w // pool < 1:
-        raise LayerPipeError(f"{where}: pool {pool} is larger than the {out_h}x{out_w} output; "
-                             "use a smaller 'pool'")
-    positions = out_h * out_w
-    macs = positions * kernel * kernel * channels * out_channels
-    weights = kernel * kernel * channels * out_channels
-    if projection:  # 1x1 shortcut at the same stride, from the block input to its output channels
-        macs += positions * channels * out_channels
-        weights += channels * out_channels
-    return Layer(index, name, "conv", in_shape, (out_channels, out_h // pool, out_w // pool), macs=macs,
-                 weights=weights, kernel=kernel, stride=stride, padding=padding, pool=pool,
-                 projection=projection)
+    return Layer(index, name, kind, **LAYER_KINDS[kind].geometry(spec, in_shape, where))
 
 
 def network_from_dict(spec, source: str = "network") -> Network:

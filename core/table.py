@@ -1,9 +1,11 @@
 """ScheduleTable: the static processor-task table, the contract of sim/ and hw/.
 
-Plain JSON with a schema version (docs/architecture.md lists every field). Loading
-validates the structure and names the first bad field; it does not re-derive the
-schedule, so a table edited by hand loads and its timing faults are caught where the
-table is executed (the cycle simulator) or checked (:func:`layerpipe.sched.table.check`).
+Plain JSON with a schema version. :data:`TABLE_SCHEMA` declares every field a consumer
+reads (docs/architecture.md lists them); a :class:`ScheduleTable` is validated when it is
+made and names the first bad field. Validation does not re-derive the schedule, so a table
+edited by hand loads and its timing faults are caught where the table is executed (the
+cycle simulator) or checked (:func:`layerpipe.sched.table.check`). The properties are the
+typed view every consumer reads instead of the JSON.
 """
 
 from __future__ import annotations
@@ -16,16 +18,45 @@ from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import write_text_atomic
 from layerpipe.core.network import Network, network_from_dict
+from layerpipe.core.schema import Boolean, Integer, ListOf, MapOf, Nullable, Number, Record, Table, Text, raiser
 from layerpipe.core.tasks import KINDS, Task
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "SAMPLE_COUNTS", "TableTask", "ScheduleTable", "table_from_dict",
-           "load_table"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SAMPLE_COUNTS", "TABLE_SCHEMA", "TableTask", "DelayLine", "Transfer",
+           "BankAccess", "WeightVersions", "ScheduleTable", "load_table"]
 
 SCHEMA = "layerpipe-schedule-table"
 SCHEMA_VERSION = 1
 SAMPLE_COUNTS = (1, 2, 17, 100)  # the sample counts a table's predicted.total_cycles lists
-_TASK_FIELDS = {"kind": str, "layer": int, "start": int, "cycles": int, "lag": int}
-_STOPPED_BY = ("work", "time", None)  # what cut a policy's search short: a work budget, the time limit, nothing
+
+_COUNT, _CYCLE, _LAYER = Integer(0), Integer(0), Integer(1)
+TABLE_SCHEMA = Record({
+    "policy": Text(), "memory_model": Text(), "processors": Integer(1),
+    "network": Table(),  # validated by core/network.py
+    "cost_model": Table(),  # validated by core/costs.py
+    "period_cycles": Integer(1), "lower_bound_cycles": _CYCLE,
+    "processor_tasks": ListOf(ListOf(Record(
+        {"kind": Text(KINDS), "layer": _LAYER, "start": _CYCLE, "cycles": Integer(1), "lag": _COUNT,
+         "lockstep": Nullable(_COUNT)}, optional=frozenset({"lockstep"})))),
+    "staleness": ListOf(Record({"layer": _LAYER, "forward": _COUNT, "backward_latest": Nullable(Integer())})),
+    "delay_lines": ListOf(Record({"item": Text(), "words": Integer(1), "depth": _COUNT,
+                                  "consumers": ListOf(Text())})),
+    "transfers": ListOf(Record({"item": Text(), "from": _COUNT, "to": _COUNT, "words": Integer(1),
+                                "cycles": _CYCLE})),
+    "transfer_words_per_sample": _COUNT,
+    "bank_ports": ListOf(Record({"layer": _LAYER, "accesses": ListOf(Record(
+        {"tasks": ListOf(Text()), "start": _CYCLE, "end": _CYCLE, "ports": Integer(1)}))})),
+    "weight_versions": MapOf(Record({"versions": ListOf(_COUNT), "memory_words": _COUNT})),
+    "delay_line_words": _COUNT,
+    "retiming": Record({"loops": ListOf(Record({"layer": _LAYER, "cycles": _CYCLE, "delays": _COUNT})),
+                        "iteration_bound_cycles": Number()}),
+    "predicted": Record({"latency_cycles": Integer(1), "busy_cycles": ListOf(_CYCLE),
+                         "utilisation": ListOf(Number()), "utilisation_mean": Number(),
+                         "total_cycles_formula": Text(), "total_cycles": MapOf(Integer(1))}),
+})
+# The policy's account of its search, stored under the policy's name (optional: older tables have none).
+SEARCH_SCHEMA = Record({"proven": Boolean(), "stopped_by": Nullable(Text(("work", "time")))})
+
+_fail = raiser("schedule table")
 
 
 @dataclass(frozen=True)
@@ -53,15 +84,60 @@ class TableTask:
         return self.start + self.cycles
 
 
+@dataclass(frozen=True)
+class DelayLine:
+    """A data item's buffer: ``depth`` periods of ``words`` words, read by ``consumers``."""
+
+    item: str
+    words: int
+    depth: int
+    consumers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A data item crossing from processor ``source`` to ``destination`` once per sample."""
+
+    item: str
+    source: int
+    destination: int
+    words: int
+    cycles: int
+
+
+@dataclass(frozen=True)
+class BankAccess:
+    """Tasks reading a layer's weight bank together over [start, end) of the period, on ``ports`` ports."""
+
+    tasks: tuple[str, ...]
+    start: int
+    end: int
+    ports: int
+
+
+@dataclass(frozen=True)
+class WeightVersions:
+    """The weight versions a policy keeps beside the bank: per layer, and their words in all."""
+
+    versions: tuple[int, ...]
+    memory_words: int
+
+    @property
+    def per_layer(self) -> dict[int, int]:
+        return {layer: count for layer, count in enumerate(self.versions, start=1)}
+
+
 class ScheduleTable:
     """A validated table; ``data`` is the JSON document, the properties are typed views of it."""
 
     def __init__(self, data: dict):
+        _validate(data)
         self.data = data
         self.network: Network = network_from_dict(data["network"], source="table network")
         self.cost = CostModel.from_dict(data["cost_model"])
+        _check_against_network(self)
 
-    # -- the fields consumers use --------------------------------------------------
+    # -- how it was made -----------------------------------------------------------
     @property
     def policy(self) -> str:
         return self.data["policy"]
@@ -75,16 +151,18 @@ class ScheduleTable:
         return self.data["memory_model"]
 
     @property
+    def search(self) -> dict | None:
+        """The policy's account of its own search, where it gives one (``optimal``: ``proven``, ``stopped_by``)."""
+        return self.data.get(self.policy)
+
+    # -- the schedule --------------------------------------------------------------
+    @property
     def period_cycles(self) -> int:
         return self.data["period_cycles"]
 
     @property
     def lower_bound_cycles(self) -> int:
         return self.data["lower_bound_cycles"]
-
-    @property
-    def latency_cycles(self) -> int:
-        return self.data["predicted"]["latency_cycles"]
 
     @property
     def processor_tasks(self) -> list[list[TableTask]]:
@@ -103,22 +181,60 @@ class ScheduleTable:
                 "backward_latest": {r["layer"]: r["backward_latest"] for r in rows
                                     if r["backward_latest"] is not None}}
 
+    # -- what it stores and moves --------------------------------------------------
     @property
-    def delay_lines(self) -> list[dict]:
-        return self.data["delay_lines"]
+    def delay_lines(self) -> list[DelayLine]:
+        return [DelayLine(d["item"], d["words"], d["depth"], tuple(d["consumers"])) for d in self.data["delay_lines"]]
 
     @property
-    def utilisation(self) -> float:
-        return self.data["predicted"]["utilisation_mean"]
+    def delay_line_words(self) -> int:
+        return self.data["delay_line_words"]
+
+    @property
+    def transfers(self) -> list[Transfer]:
+        return [Transfer(t["item"], t["from"], t["to"], t["words"], t["cycles"]) for t in self.data["transfers"]]
 
     @property
     def transfer_words_per_sample(self) -> int:
         return self.data["transfer_words_per_sample"]
 
     @property
-    def search(self) -> dict | None:
-        """The policy's account of its own search, where it gives one (``optimal``: ``proven``, ``stopped_by``)."""
-        return self.data.get(self.policy)
+    def bank_ports(self) -> dict[int, tuple[BankAccess, ...]]:
+        """Per layer, the access groups on its weight bank within one period."""
+        return {entry["layer"]: tuple(BankAccess(tuple(a["tasks"]), a["start"], a["end"], a["ports"])
+                                      for a in entry["accesses"]) for entry in self.data["bank_ports"]}
+
+    @property
+    def weight_versions(self) -> dict[str, WeightVersions]:
+        """Per weight policy (core/weight_policies.py), the versions it keeps beside the bank."""
+        return {name: WeightVersions(tuple(v["versions"]), v["memory_words"])
+                for name, v in self.data["weight_versions"].items()}
+
+    @property
+    def iteration_bound_cycles(self) -> float:
+        return self.data["retiming"]["iteration_bound_cycles"]
+
+    # -- the prediction ------------------------------------------------------------
+    @property
+    def latency_cycles(self) -> int:
+        return self.data["predicted"]["latency_cycles"]
+
+    @property
+    def total_cycles_formula(self) -> str:
+        return self.data["predicted"]["total_cycles_formula"]
+
+    @property
+    def busy_cycles(self) -> list[int]:
+        """Per processor, the cycles of one period it runs tasks."""
+        return self.data["predicted"]["busy_cycles"]
+
+    @property
+    def processor_utilisation(self) -> list[float]:
+        return self.data["predicted"]["utilisation"]
+
+    @property
+    def utilisation(self) -> float:
+        return self.data["predicted"]["utilisation_mean"]
 
     def total_cycles(self, samples: int) -> int:
         """Cycles from the first sample's F_1 to the end of the last sample's last task."""
@@ -135,10 +251,6 @@ class ScheduleTable:
         write_text_atomic(path, self.to_json() + "\n")
 
 
-def _fail(path: str, message: str) -> None:
-    raise LayerPipeError(f"schedule table: {path}: {message}")
-
-
 def _validate(data) -> None:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise LayerPipeError("schedule table: not a LayerPipe schedule table (field 'schema' is not "
@@ -146,53 +258,25 @@ def _validate(data) -> None:
     if data.get("schema_version") != SCHEMA_VERSION:
         _fail("schema_version", f"is {data.get('schema_version')!r}, this tool reads version {SCHEMA_VERSION}; "
               "regenerate the table with this version of layerpipe")
-    for key, kind in (("policy", str), ("memory_model", str), ("processors", int), ("period_cycles", int),
-                      ("lower_bound_cycles", int), ("network", dict), ("cost_model", dict),
-                      ("processor_tasks", list), ("staleness", list), ("delay_lines", list),
-                      ("transfers", list), ("predicted", dict)):
-        if key not in data:
-            _fail(key, "is missing")
-        if not isinstance(data[key], kind) or isinstance(data[key], bool):
-            _fail(key, f"should be a {kind.__name__}, found {type(data[key]).__name__}")
-    if data["processors"] < 1 or len(data["processor_tasks"]) != data["processors"]:
+    TABLE_SCHEMA.check(data, "", _fail)
+    if len(data["processor_tasks"]) != data["processors"]:
         _fail("processor_tasks", f"has {len(data['processor_tasks'])} lists for {data['processors']} processors")
-    if data["period_cycles"] < 1:
-        _fail("period_cycles", "must be a positive integer")
-    for p, tasks in enumerate(data["processor_tasks"]):
-        if not isinstance(tasks, list):
-            _fail(f"processor_tasks[{p}]", "should be a list of tasks")
-        for i, task in enumerate(tasks):
-            where = f"processor_tasks[{p}][{i}]"
-            if not isinstance(task, dict):
-                _fail(where, "should be a table of fields")
-            for key, kind in _TASK_FIELDS.items():
-                if not isinstance(task.get(key), kind) or isinstance(task.get(key), bool):
-                    _fail(f"{where}.{key}", f"should be a {kind.__name__}, found {task.get(key)!r}")
-            if task["kind"] not in KINDS:
-                _fail(f"{where}.kind", f"is {task['kind']!r}; use one of {', '.join(KINDS)}")
-            if task["cycles"] < 1 or task["start"] < 0 or task["lag"] < 0:
-                _fail(where, "needs cycles >= 1, start >= 0 and lag >= 0")
-    if "latency_cycles" not in data["predicted"]:
-        _fail("predicted.latency_cycles", "is missing")
-    policy = data["policy"]
-    if policy in data:  # the policy's account of its search: optional, older tables have none
-        search = data[policy]
-        if not isinstance(search, dict):
-            _fail(policy, "should be a table of fields")
-        if not isinstance(search.get("proven"), bool):
-            _fail(f"{policy}.proven", f"should be true or false, found {search.get('proven')!r}")
-        if "stopped_by" not in search or search["stopped_by"] not in _STOPPED_BY:
-            _fail(f"{policy}.stopped_by", f"should be \"work\", \"time\" or null, found {search.get('stopped_by')!r}")
+    if data["policy"] in data:
+        SEARCH_SCHEMA.check(data[data["policy"]], data["policy"], _fail)
 
 
-def table_from_dict(data) -> ScheduleTable:
-    _validate(data)
-    table = ScheduleTable(data)
+def _check_against_network(table: ScheduleTable) -> None:
+    """The fields whose length or range the network fixes."""
     depth = table.network.depth
     for task in table.tasks:
-        if not 1 <= task.layer <= depth:
+        if task.layer > depth:
             _fail("processor_tasks", f"task {task.name} names layer {task.layer} of a {depth}-layer network")
-    return table
+    layers = sorted(row["layer"] for row in table.data["staleness"])
+    if layers != list(range(1, depth + 1)):
+        _fail("staleness", f"has rows for layers {layers}; a {depth}-layer network needs one for each of 1..{depth}")
+    for name, kept in table.weight_versions.items():
+        if len(kept.versions) != depth:
+            _fail(f"weight_versions.{name}.versions", f"has {len(kept.versions)} counts for {depth} layers")
 
 
 def load_table(path: str | Path) -> ScheduleTable:
@@ -203,6 +287,4 @@ def load_table(path: str | Path) -> ScheduleTable:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LayerPipeError(f"schedule table '{path}' is not valid JSON: {str(exc).splitlines()[0]}") from None
-    return table_from_dict(data)
-
-
+    return ScheduleTable(data)

@@ -1,7 +1,7 @@
 """The hardware plan: a ScheduleTable lowered, once, to what the RTL builds.
 
-:func:`hardware_plan` validates a table for a FixedFormat and a weight policy (schema,
-``sched.table.check``, what this RTL supports: :func:`check_supported`) exactly once and
+:func:`hardware_plan` validates a table for a FixedFormat and a weight policy (``sched.table.check``,
+what this RTL supports: :func:`check_supported`) exactly once and
 returns an immutable :class:`HardwarePlan`: per processing element its task plans
 (:class:`TaskPlan`, one ROM entry each), every data item's buffer (:class:`BufferGeometry`),
 the stashed weight versions, the static assignment of each weight bank's two ports
@@ -21,21 +21,21 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.numerics import FixedFormat
-from layerpipe.core.table import table_from_dict
+from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead, WeightPolicy
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape
 from layerpipe.hw.weight_bank import bank_depth
 from layerpipe.sched.table import check as check_table
 
-__all__ = ["INPUT_ITEMS", "WEIGHT_POLICIES", "PORT_NAMES", "BufferGeometry", "TaskPlan", "PortUse", "LinkPlan",
+__all__ = ["INPUT_ITEMS", "PORT_NAMES", "BufferGeometry", "TaskPlan", "PortUse", "LinkPlan",
            "PEPlan", "HardwarePlan", "hardware_plan", "check_supported", "buffer_geometry", "stash_versions",
            "task_plans", "bank_port_plan", "pipeline_cycles", "memory_depth", "index_shape", "CYCLE_BITS",
            "sample_layout", "result_layout", "error_bits"]
 
 CYCLE_BITS = 48  # the accelerator's cycle counters
 INPUT_ITEMS = ("a0", "target")  # written by the input stream: one extra (staging) slot
-WEIGHT_POLICIES = ("stash", "latest")
 PORT_NAMES = ("a", "b")  # bank port 0, 1
 
 
@@ -110,22 +110,18 @@ def buffer_geometry(table) -> dict[str, BufferGeometry]:
     lanes = table.cost.lanes
     result = {}
     for line in table.delay_lines:
-        item = line["item"]
-        slots = max(1, int(line["depth"])) + (1 if item in INPUT_ITEMS else 0)
+        item = line.item
+        slots = max(1, line.depth) + (1 if item in INPUT_ITEMS else 0)
         element = "mask" if item.startswith("mask") else "data"
         result[item] = BufferGeometry(item, _item_neurons(item, sizes), slots, lanes, element)
     return result
 
 
-def stash_versions(table, weights: str) -> dict[int, int]:
-    """Stashed weight versions per layer under ``weights`` (0: B reads the bank)."""
-    depth = table.network.depth
-    if weights == "latest":
-        return {layer: 0 for layer in range(1, depth + 1)}
-    versions = table.data.get("weight_versions", {}).get("stash", {}).get("versions")
-    if not isinstance(versions, list) or len(versions) != depth:
-        raise LayerPipeError("schedule table: weight_versions.stash.versions is missing or has the wrong length")
-    return {layer: int(versions[layer - 1]) for layer in range(1, depth + 1)}
+def stash_versions(table, policy: WeightPolicy) -> dict[int, int]:
+    """Stashed weight versions per layer under ``policy`` (0: B reads the bank)."""
+    if policy.reads is not BackwardRead.FORWARD:
+        return {layer.index: 0 for layer in table.network.layers}
+    return table.weight_versions[policy.name].per_layer
 
 
 @dataclass(frozen=True)
@@ -213,26 +209,25 @@ def bank_port_plan(table, versions: dict[int, int]) -> dict[int, tuple[PortUse, 
     one, write on the other). Tasks of one lockstep group share the read port.
     """
     plan = {}
-    for entry in table.data.get("bank_ports", []):
-        layer = entry["layer"]
+    for layer, accesses in table.bank_ports.items():
         taken = []  # (start, end, ports)
         uses = []
-        for group in sorted(entry["accesses"], key=lambda g: (g["start"], g["end"])):
+        for group in sorted(accesses, key=lambda g: (g.start, g.end)):
             busy = set()
             for start, end, ports in taken:
-                if start < group["end"] and group["start"] < end:
+                if start < group.end and group.start < end:
                     busy |= ports
             free = [p for p in (0, 1) if p not in busy]
-            names = group["tasks"]
+            names = group.tasks
             writes = any(name.startswith("G") for name in names)
             readers = [name for name in names if not (name.startswith("B") and versions[layer])]
             need = int(bool(readers)) + int(writes)
             if len(free) < need:
                 raise LayerPipeError(f"schedule table: the weight bank of layer {layer} needs more than two "
-                                     f"ports at cycle {group['start']} of the period; it is not a dual-port table")
+                                     f"ports at cycle {group.start} of the period; it is not a dual-port table")
             read_port = free[0] if readers else None
             write_port = free[-1] if writes else None
-            taken.append((group["start"], group["end"], {p for p in (read_port, write_port) if p is not None}))
+            taken.append((group.start, group.end, {p for p in (read_port, write_port) if p is not None}))
             for name in names:
                 uses.append(PortUse(name, read_port if name in readers else None,
                                     write_port if name.startswith("G") else None))
@@ -251,20 +246,17 @@ def pipeline_cycles() -> int:
 def check_supported(table, fmt) -> None:
     """Refuse (one-line LayerPipeError) what this RTL does not build.
 
-    The table must pass schema validation and ``sched.table.check`` (the RTL executes it
-    as written, so a hand-edited table with a broken dependency or a task length other
-    than the cost model's would train wrongly), be fully connected and ``dual-port``; the
+    The table (validated against its schema when it was made) must pass ``sched.table.check``
+    (the RTL executes it as written, so a hand-edited table with a broken dependency or a task
+    length other than the cost model's would train wrongly), use only layer kinds the RTL
+    builds (core/layer_kinds.py) and the ``dual-port`` memory model; the
     format must be a FixedFormat whose words are the table's and whose accumulator holds
     every dot product; the cost model's overhead must cover the PE pipeline.
     """
-    table_from_dict(table.data)  # schema validation, first bad field named
     if not isinstance(fmt, FixedFormat):
         raise LayerPipeError(f"numeric format {fmt!r} is not implemented in RTL; use a FixedFormat "
                              "(two's complement, round half up, saturation)")
-    if not table.network.is_fully_connected:
-        conv = next(layer for layer in table.network.layers if layer.kind != "fc")
-        raise LayerPipeError(f"network '{table.network.name}' has conv layer {conv.index} ('{conv.name}'); "
-                             "the RTL generator builds fully connected networks only")
+    require_layer_kinds(table.network, "rtl")
     if table.memory_model != "dual-port":
         raise LayerPipeError(f"schedule table uses the '{table.memory_model}' memory model; RTL needs "
                              "'dual-port' (schedule with --memory dual-port)")
@@ -406,11 +398,9 @@ class HardwarePlan:
 
 def hardware_plan(table, fmt: FixedFormat, weights: str = "stash") -> HardwarePlan:
     """Validate ``table`` for ``fmt`` and ``weights`` (one-line LayerPipeError) and lower it."""
-    if weights not in WEIGHT_POLICIES:
-        raise LayerPipeError(f"weight policy '{weights}' is not built in RTL; use one of "
-                             f"{', '.join(WEIGHT_POLICIES)}")
+    policy = WEIGHT_POLICIES.supported(weights, "rtl", "weights")
     check_supported(table, fmt)
-    versions = stash_versions(table, weights)
+    versions = stash_versions(table, policy)
     lanes = table.cost.lanes
     pes = {p: PEPlan(p, tuple(task_plans(table, p, versions)), lanes)
            for p, tasks in enumerate(table.processor_tasks) if tasks}

@@ -7,6 +7,7 @@ import argparse
 from layerpipe.core.costs import MEMORY_MODELS, CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import Network
+from layerpipe.core.weight_policies import WEIGHT_POLICIES
 from layerpipe.sched.scheduler import POLICIES
 from layerpipe.sched.zoo import DEFAULT_NETWORK, load_network
 
@@ -30,6 +31,19 @@ def add_network(parser: argparse.ArgumentParser) -> None:
 
 def add_policy(parser: argparse.ArgumentParser, default: str = "layerpipe") -> None:
     parser.add_argument("--policy", default=default, help=f"scheduling policy: {', '.join(POLICIES)}")
+
+
+def add_weights(parser: argparse.ArgumentParser, model: str | None, what: str) -> None:
+    """``--weights``: the weight policy (core/weight_policies.py) ``model`` runs (None: any model);
+    ``what`` says where it applies."""
+    names = WEIGHT_POLICIES.names(model)
+    parser.add_argument("--weights", default="stash", help=f"weight policy {what}: {', '.join(names)} "
+                                                           "(docs/semantics.md)")
+
+
+def weights(args: argparse.Namespace, model: str) -> str:
+    """``--weights``, checked against what ``model`` supports (a one-line error naming the choices)."""
+    return WEIGHT_POLICIES.supported(args.weights, model, "--weights").name
 
 
 def add_cost_model(parser: argparse.ArgumentParser) -> None:

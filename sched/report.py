@@ -21,19 +21,18 @@ def time_limit_note(table: ScheduleTable) -> str | None:
 
 
 def describe_table(table: ScheduleTable) -> str:
-    d = table.data
     lines = [f"network {table.network.name} ({table.network.depth} layers, "
              f"{table.network.forward_macs:,} forward MACs)  policy {table.policy}  "
              f"processors {table.processors}",
              f"cost model: {table.cost.describe()}",
              f"period {table.period_cycles:,} cycles  lower bound {table.lower_bound_cycles:,}  "
              f"ratio {table.period_cycles / table.lower_bound_cycles:.3f}  "
-             f"iteration bound {d['retiming']['iteration_bound_cycles']:,}",
-             f"latency {table.latency_cycles:,} cycles  total(N) = {d['predicted']['total_cycles_formula']}  "
+             f"iteration bound {table.iteration_bound_cycles:,}",
+             f"latency {table.latency_cycles:,} cycles  total(N) = {table.total_cycles_formula}  "
              f"utilisation {table.utilisation:.3f}",
              f"transfers {table.transfer_words_per_sample:,} words/sample  "
-             f"delay lines {d['delay_line_words']:,} words  "
-             + "  ".join(f"{k} weights +{v['memory_words']:,} words" for k, v in d["weight_versions"].items()),
+             f"delay lines {table.delay_line_words:,} words  "
+             + "  ".join(f"{k} weights +{v.memory_words:,} words" for k, v in table.weight_versions.items()),
              "staleness (samples) per layer: "
              + " ".join(f"L{layer}={stale}" for layer, stale in table.staleness["forward"].items()),
              ""]
@@ -62,7 +61,7 @@ class ComparisonRow:
                 t.period_cycles / t.lower_bound_cycles,
                 "-" if self.speedup_vs_pipedream is None else self.speedup_vs_pipedream,
                 self.speedup_vs_sequential, t.utilisation, t.transfer_words_per_sample,
-                t.data["delay_line_words"], t.data["weight_versions"]["stash"]["memory_words"],
+                t.delay_line_words, t.weight_versions["stash"].memory_words,
                 max(t.staleness["forward"].values())]
 
 

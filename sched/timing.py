@@ -29,6 +29,7 @@ from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import Network
 from layerpipe.core.tasks import INPUT, DataItem, Task, data_items, dependencies, training_tasks
+from layerpipe.core.weight_policies import WEIGHT_POLICIES
 
 __all__ = ["PlacedTask", "Analysis", "analyse", "bank_usage", "bank_overuse", "lockstep_groups", "lower_bound",
            "ceil_div"]
@@ -232,15 +233,12 @@ def analyse(network: Network, cost: CostModel, period: int, placed: list[PlacedT
     usage = bank_usage(tasks, lockstep)
     violations = bank_overuse(usage) if cost.memory == "dual-port" else []
 
-    versions = {"latest": {}, "stash": {}, "ema": {}}
+    versions = {name: {} for name in WEIGHT_POLICIES}
     for layer in range(1, depth + 1):
-        versions["latest"][layer] = 0
-        if layer == 1 or backward[layer] == forward[layer]:
-            versions["stash"][layer] = 0  # B reads the bank while it still holds F's version
-        else:
-            span = tasks[Task("B", layer)].absolute_end(period) - tasks[Task("F", layer)].absolute_start(period)
-            versions["stash"][layer] = ceil_div(span, period)
-        versions["ema"][layer] = int(layer > 1 and forward[layer] > 0)
+        span = 0 if layer == 1 else ceil_div(
+            tasks[Task("B", layer)].absolute_end(period) - tasks[Task("F", layer)].absolute_start(period), period)
+        for name, policy in WEIGHT_POLICIES.items():
+            versions[name][layer] = policy.versions(layer, forward[layer], backward.get(layer), span)
 
     loops, bound = [], 0.0
     for layer in range(1, depth + 1):

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 
@@ -99,12 +100,10 @@ def _frozen_split(pixels: np.ndarray, labels: np.ndarray) -> Split:
 
 
 def check_network(network_or_sizes) -> None:
-    """Refuse a network that cannot train on digits: 64 inputs, 10 outputs, fully connected."""
+    """Refuse a network that cannot train on digits: 64 inputs, 10 outputs, layers the golden model trains."""
     if isinstance(network_or_sizes, Network):
         name = f"network '{network_or_sizes.name}'"
-        if not network_or_sizes.is_fully_connected:
-            raise LayerPipeError(f"{name} has convolution layers; the digits golden model trains fully connected "
-                                 f"networks with input {INPUTS} and {CLASSES} outputs (e.g. mlp-digits)")
+        require_layer_kinds(network_or_sizes, "fixed")
         sizes = network_or_sizes.sizes
     else:
         name, sizes = "the network", list(network_or_sizes)

@@ -23,15 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
+from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
 from layerpipe.sim import fixed
 from layerpipe.sim.cyclesim import SimResult, simulate
 
-__all__ = ["WEIGHT_POLICIES", "FunctionalResult", "FixedPointDatapath", "run_functional", "training_setup"]
-
-WEIGHT_POLICIES = ("stash", "latest")
+__all__ = ["FunctionalResult", "FixedPointDatapath", "run_functional", "training_setup"]
 
 
 @dataclass
@@ -46,11 +46,8 @@ class FunctionalResult:
 class FixedPointDatapath:
     def __init__(self, network: Network, weights: list[np.ndarray], inputs: np.ndarray, targets: np.ndarray,
                  fmt: FixedFormat, policy: str = "stash"):
-        if not network.is_fully_connected:
-            raise LayerPipeError(f"functional mode needs a fully connected network; {network.name} has "
-                                 "convolution layers (simulate it in timing mode)")
-        if policy not in WEIGHT_POLICIES:
-            raise LayerPipeError(f"weight policy '{policy}' is not simulated; use one of {', '.join(WEIGHT_POLICIES)}")
+        require_layer_kinds(network, "functional")
+        self.stashes = WEIGHT_POLICIES.supported(policy, "functional", "weights").reads is BackwardRead.FORWARD
         sizes = network.sizes
         if len(weights) != network.depth:
             raise LayerPipeError(f"{len(weights)} weight matrices for a {network.depth}-layer network")
@@ -58,7 +55,7 @@ class FixedPointDatapath:
             if np.shape(w) != (sizes[layer], sizes[layer - 1]):
                 raise LayerPipeError(f"weights of layer {layer} have shape {np.shape(w)}; the network needs "
                                      f"{(sizes[layer], sizes[layer - 1])}")
-        self.depth, self.fmt, self.policy = network.depth, fmt, policy
+        self.depth, self.fmt = network.depth, fmt
         self.inputs, self.targets = inputs, targets
         self.bank = {layer: np.array(w, dtype=np.int64) for layer, w in enumerate(weights, start=1)}
         self.pending: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.bank}  # issued updates
@@ -76,7 +73,7 @@ class FixedPointDatapath:
             return self._forward(layer, sample, values)
         delta = self._delta(layer, values)
         if kind == "B":
-            weights = self.stash[layer].pop(sample) if self.policy == "stash" else self.bank[layer]
+            weights = self.stash[layer].pop(sample) if self.stashes else self.bank[layer]
             return {f"err{layer - 1}": fixed.backward(weights, delta, self.fmt)}
         self.pending[layer][sample] = fixed.update(self.bank[layer], delta, values[f"a{layer - 1}"], self.fmt)
         return {}
@@ -95,7 +92,7 @@ class FixedPointDatapath:
         weights = self.bank[layer]
         hidden = layer < self.depth
         a_out, mask = fixed.forward(weights, values[f"a{layer - 1}"], self.fmt, hidden)
-        if self.policy == "stash" and layer > 1:  # B of this sample must see this version
+        if self.stashes and layer > 1:  # B of this sample must see this version
             self.stash[layer][sample] = weights  # banks are replaced, never written in place
             self._count_stash(layer)
         if hidden:

@@ -33,15 +33,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
+from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
 from layerpipe.sim import fixed, floatmodel
 
-__all__ = ["WEIGHT_POLICIES", "NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
+__all__ = ["NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
            "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
 
-WEIGHT_POLICIES = ("stash", "latest", "ema")
 NUMERICS = ("float", "fixed")
 
 
@@ -71,7 +72,7 @@ class Staleness:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise LayerPipeError(f"staleness: forward delay of layer {layer} is {value!r}; "
                                      "give an integer >= 0 for every layer")
-        if policy == "stash":
+        if WEIGHT_POLICIES[policy].reads is BackwardRead.FORWARD:
             return  # B reads F's version: its own delay is never used
         for layer in range(2, depth + 1):
             value = self.backward_latest.get(layer)
@@ -104,11 +105,9 @@ def _as_staleness(value, depth: int) -> Staleness:
 
 # -- network and initial weights ------------------------------------------------------------
 
-def _sizes(network_or_sizes) -> list[int]:
+def _sizes(network_or_sizes, numerics: str = "float") -> list[int]:
     if isinstance(network_or_sizes, Network):
-        if not network_or_sizes.is_fully_connected:
-            raise LayerPipeError(f"the golden model trains fully connected networks; {network_or_sizes.name} "
-                                 "has convolution layers")
+        require_layer_kinds(network_or_sizes, numerics)
         return network_or_sizes.sizes
     sizes = list(network_or_sizes)
     if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1 for n in sizes):
@@ -269,17 +268,12 @@ class GoldenModel:
 
     def __init__(self, network_or_sizes, staleness=None, weights: str = "stash", numerics: str = "fixed",
                  fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None):
-        self.sizes = _sizes(network_or_sizes)
-        self.depth = len(self.sizes) - 1
         self.fmt = fmt or FixedFormat()
         self.numerics = numerics
         self.arith = _arithmetic(numerics, self.fmt, lr)
-        if weights not in WEIGHT_POLICIES:
-            raise LayerPipeError(f"weight policy '{weights}' is unknown; use one of {', '.join(WEIGHT_POLICIES)}")
-        if weights == "ema" and numerics == "fixed":
-            raise LayerPipeError("weight policy 'ema' is modelled in float only; use numerics 'float' or "
-                                 "weights 'stash' or 'latest'")
-        self.policy = weights
+        self.sizes = _sizes(network_or_sizes, numerics)
+        self.depth = len(self.sizes) - 1
+        self.policy = WEIGHT_POLICIES.supported(weights, numerics, "weights")
         self.staleness = _as_staleness(staleness, self.depth)
         self.staleness.check(self.depth, weights)
         if numerics == "fixed":
@@ -290,7 +284,7 @@ class GoldenModel:
         # F reads D_F + 1 versions back; the EMA may lag the bank by one more before its read
         self.history = [_History(w, keep=forward[layer] + 3) for layer, w in enumerate(start, start=1)]
         self.ema = {}
-        if weights == "ema":
+        if self.policy.reads is BackwardRead.AVERAGE:
             for layer in range(2, self.depth + 1):
                 delay = forward[layer] - self.staleness.backward_latest[layer]
                 self.ema[layer] = _WeightEMA(start[layer - 1], delay)
@@ -351,9 +345,9 @@ class GoldenModel:
             versions.append(arith.update(versions[m - 1], delta, acts[layer - 1]))  # G_l(m): W^(m)
             if layer == 1:
                 break  # layer 1 has no B
-            if self.policy == "stash":
+            if self.policy.reads is BackwardRead.FORWARD:
                 w = read_by_f[layer]
-            elif self.policy == "latest":
+            elif self.policy.reads is BackwardRead.BANK:
                 w = versions[m - 1 - d_backward[layer]]
             else:
                 w = self.ema[layer].read(versions, m - 1 - d_backward[layer])

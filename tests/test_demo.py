@@ -117,7 +117,8 @@ def test_progress_names_every_step(demo):
 @pytest.mark.parametrize("option, value, message", [
     ("--samples", "0", "--samples 0: use at least 1"),
     ("--policies", "fastest", "'fastest' is not a policy"),
-    ("--weights", "ema", "--weights ema: the RTL builds stash or latest"),
+    ("--weights", "ema", "--weights ema: the RTL generator supports latest or stash only"),
+    ("--weights", "newest", "--weights newest: not a weight policy; use latest or stash"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, capsys, option, value, message):
     assert main(["demo", "-o", str(tmp_path), option, value]) == 2

@@ -8,14 +8,12 @@ it was built from), then prints the design summary and the resource estimate per
 from __future__ import annotations
 
 from layerpipe import options
-from layerpipe.core.errors import LayerPipeError
 
 _FORMAT_FIELDS = ("data_bits", "frac_bits", "acc_bits", "lr_shift")
 
 
 def register(subparsers) -> None:
     from layerpipe.core.numerics import FixedFormat
-    from layerpipe.hw.accelerator import WEIGHT_POLICIES
     from layerpipe.hw.estimate import FAMILIES
     from layerpipe.hw.generate import DEFAULT_TOP
 
@@ -28,7 +26,7 @@ def register(subparsers) -> None:
     options.add_policy(parser)
     options.add_cost_model(parser)
     options.add_table(parser)
-    parser.add_argument("--weights", default="stash", help=f"weight policy of B: {', '.join(WEIGHT_POLICIES)}")
+    options.add_weights(parser, "rtl", "built in RTL")
     defaults = FixedFormat()
     group = parser.add_argument_group("numeric format")
     for name in _FORMAT_FIELDS:
@@ -44,11 +42,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from layerpipe.core.numerics import FixedFormat
-    from layerpipe.hw.accelerator import WEIGHT_POLICIES
     from layerpipe.hw.generate import generate
 
-    if args.weights not in WEIGHT_POLICIES:
-        raise LayerPipeError(f"--weights {args.weights}: the RTL builds {' and '.join(WEIGHT_POLICIES)}")
+    options.weights(args, "rtl")
     fmt = FixedFormat(**{name: getattr(args, name) for name in _FORMAT_FIELDS})
     table = options.table(args, word_bits=fmt.data_bits)  # the links and masks count words of the format
     result = generate(table, args.output, fmt=fmt, weights=args.weights, seed=args.seed, top=args.top)

@@ -6,12 +6,11 @@ import json
 
 from layerpipe import options
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.table import ScheduleTable, load_table
 from layerpipe.core.text import format_rows
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim.cyclesim import SimResult, prediction_mismatches, simulate
-
-WEIGHT_POLICIES = ("stash", "latest")
 
 
 def register(subparsers) -> None:
@@ -31,8 +30,7 @@ def register(subparsers) -> None:
     parser.add_argument("--samples", type=int, default=100, help="training samples N to run")
     parser.add_argument("--functional", action="store_true",
                         help="also compute the fixed-point numerics (fully connected networks)")
-    parser.add_argument("--weights", default="stash", choices=WEIGHT_POLICIES,
-                        help="weights B uses in functional mode")
+    options.add_weights(parser, "functional", "in functional mode")
     parser.add_argument("--seed", type=int, default=0, help="initial weights in functional mode")
     parser.add_argument("--trace", metavar="out.json",
                         help="write a Chrome/Perfetto trace of every task run (default: none)")
@@ -74,13 +72,12 @@ def run(args) -> int:
 
 
 def _run_functional(table: ScheduleTable, args, record: bool) -> SimResult:
-    if not table.network.is_fully_connected:
-        raise LayerPipeError(f"--functional needs a fully connected network; {table.network.name} has "
-                             "convolution layers (drop --functional to simulate its timing)")
+    require_layer_kinds(table.network, "functional")  # drop --functional to simulate its timing
+    policy = options.weights(args, "functional")
     from layerpipe.sim.functional import run_functional, training_setup
 
     inputs, targets, weights, fmt = training_setup(table.network, args.samples, args.seed)
-    return run_functional(table, inputs, targets, weights, fmt, args.weights, record_runs=record)
+    return run_functional(table, inputs, targets, weights, fmt, policy, record_runs=record)
 
 
 def _verdict(predicted, simulated) -> str:
@@ -110,7 +107,7 @@ def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
     rows = []
     for p in range(result.processors):
         steady = "-" if result.utilisation is None else result.utilisation[p]
-        rows.append([p, table.data["predicted"]["utilisation"][p], steady, result.utilisation_overall[p],
+        rows.append([p, table.processor_utilisation[p], steady, result.utilisation_overall[p],
                      f"{result.busy_cycles[p]:,}"])
     mean = "-" if result.utilisation_mean is None else result.utilisation_mean
     rows.append(["mean", table.utilisation, mean, sum(result.busy_cycles) / (result.processors * result.total_cycles),
@@ -128,7 +125,7 @@ def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
                  f"{result.transfer_words:,} words for {n} samples")
     lines.append("")
     lines.append(format_rows(["delay line", "words", "table depth", "simulated peak"],
-                             [[d["item"], d["words"], d["depth"], result.delay_line_peak[d["item"]]]
+                             [[d.item, d.words, d.depth, result.delay_line_peak[d.item]]
                               for d in table.delay_lines]))
     lines.append("")
     stale = table.staleness
@@ -173,7 +170,7 @@ def _as_json(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
         "memory_model": table.memory_model, "samples": result.samples,
         "period_cycles": table.period_cycles,
         "predicted": {"total_cycles": table.total_cycles(result.samples), "latency_cycles": table.latency_cycles,
-                      "utilisation": table.data["predicted"]["utilisation"]},
+                      "utilisation": table.processor_utilisation},
         "simulated": {
             "tasks_run": result.tasks_run, "total_cycles": result.total_cycles,
             "first_sample_latency": result.first_sample_latency,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -10,7 +11,7 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim import data
-from layerpipe.sim.golden import NUMERICS, WEIGHT_POLICIES, staleness_from_table
+from layerpipe.sim.golden import NUMERICS, staleness_from_table
 from layerpipe.sim.learning import learning_curve
 
 DEFAULT_EPOCHS = 15
@@ -25,9 +26,7 @@ def register(subparsers) -> None:
     options.add_network(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     options.add_policy(parser)
-    parser.add_argument("--weights", default="stash", choices=WEIGHT_POLICIES,
-                        help="weights B reads: the version F used (stash), the current bank (latest) or an "
-                             "EMA reconstruction (ema, float only)")
+    options.add_weights(parser, None, "of B (ema: float numerics only)")
     parser.add_argument("--numerics", default="fixed", choices=NUMERICS,
                         help="fixed: bit-exact RTL reference (docs/numerics.md); float: float64")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the 1,437 training images")
@@ -42,6 +41,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     if args.epochs < 0:
         raise LayerPipeError(f"--epochs is {args.epochs}; give 0 or more")
+    options.weights(args, args.numerics)
     network = options.network(args)
     data.check_network(network)  # before scheduling: the cheaper mistake to report first
     fmt = FixedFormat(lr_shift=args.lr_shift)
@@ -60,7 +60,7 @@ def run(args) -> int:
         "period_cycles": table.period_cycles, "weights": args.weights, "numerics": args.numerics,
         "format": fmt.to_dict(), "lr": 2.0 ** -fmt.lr_shift, "seed": args.seed, "epochs": args.epochs,
         "staleness": {"forward": staleness.forward, "backward_latest": staleness.backward_latest},
-        "weight_versions": table.data["weight_versions"].get(args.weights),
+        "weight_versions": dataclasses.asdict(table.weight_versions[args.weights]),
         "history": [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy,
                      "mean_squared_error": r.mean_squared_error} for r in curve.epochs],
     }
@@ -86,7 +86,7 @@ def _describe(summary: dict) -> str:
         f"on {summary['processors']} processors, period {summary['period_cycles']} cycles",
         f"staleness in samples (B: backward_latest, used by latest and ema): {'; '.join(layers)}",
         f"weights {summary['weights']}"
-        + ("" if versions is None else f" ({versions['memory_words']} words of extra weight versions)")
+        + f" ({versions['memory_words']} words of extra weight versions)"
         + f", numerics {numerics}, lr 2^-{fmt['lr_shift']}, seed {summary['seed']}",
         "epoch  train acc %  test acc %  mean sq error",
     ]

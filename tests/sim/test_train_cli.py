@@ -52,7 +52,7 @@ def test_cli_and_library_agree(capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--policy", "fastest"], "unknown policy 'fastest'"),
     (["--epochs", "-2"], "--epochs is -2"),
-    (["--weights", "ema"], "float only"),
+    (["--weights", "ema"], "--weights ema: the fixed-point golden model supports latest or stash only"),
     (["--network", "lenet5"], "convolution"),
     (["--processors", "0"], "processors"),
     (["--lr-shift", "-1"], "lr_shift"),

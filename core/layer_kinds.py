@@ -1,0 +1,121 @@
+"""The layer kinds a network may use, each defined once (:data:`LAYER_KINDS`).
+
+A kind says which fields its entry in a network file takes, how it turns an input
+shape into the layer's geometry, how many cycles a processing element spends streaming
+its weights once, and which models (:data:`~layerpipe.core.registry.MODELS`) train it.
+:func:`require_layer_kinds` is the one check that a network suits a model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.registry import ALL_MODELS, MODELS, Registry, or_list
+
+if TYPE_CHECKING:
+    from layerpipe.core.network import Layer, Network
+
+__all__ = ["LayerKind", "LAYER_KINDS", "positive_int", "require_layer_kinds"]
+
+
+def positive_int(value, where: str, field_name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise LayerPipeError(f"{where}: field '{field_name}' is {value!r}; set it to {bound}")
+    return value
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    name: str  # the `kind` field of a network file
+    title: str  # what users call it
+    fields: frozenset[str]  # the fields its entry in a network file may have
+    # (spec, input shape, where) -> the Layer's geometry fields (in_shape, out_shape, macs, weights, ...)
+    geometry: Callable[[dict, tuple[int, ...], str], dict]
+    spec: Callable[[Layer], dict]  # the fields Layer.to_dict writes after name and kind
+    stream_cycles: Callable[[Layer, int], int]  # cycles to stream the weights once on `lanes` multipliers
+    models: frozenset[str]  # the models that execute it
+
+
+def _fc_geometry(spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
+    in_size = math.prod(in_shape)
+    if "in" in spec and positive_int(spec["in"], where, "in") != in_size:
+        raise LayerPipeError(f"{where}: field 'in' is {spec['in']} but the previous layer gives "
+                             f"{in_size} features; set 'in' to {in_size} or drop it")
+    out = positive_int(spec.get("out"), where, "out")
+    return dict(in_shape=(in_size,), out_shape=(out,), macs=in_size * out, weights=in_size * out)
+
+
+def _conv_out(h: int, kernel: int, stride: int, padding: int) -> int:
+    return (h + 2 * padding - kernel) // stride + 1
+
+
+def _conv_geometry(spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
+    if len(in_shape) != 3:
+        raise LayerPipeError(f"{where}: a conv layer needs a [channels, height, width] input but "
+                             f"gets {in_shape[0]} flat features; put conv layers before fc layers "
+                             "and give the network input as [channels, height, width]")
+    channels, height, width = in_shape
+    if "in_channels" in spec and positive_int(spec["in_channels"], where, "in_channels") != channels:
+        raise LayerPipeError(f"{where}: field 'in_channels' is {spec['in_channels']} but the previous "
+                             f"layer gives {channels} channels; set it to {channels} or drop it")
+    out_channels = positive_int(spec.get("out_channels"), where, "out_channels")
+    kernel = positive_int(spec.get("kernel"), where, "kernel")
+    stride = positive_int(spec.get("stride", 1), where, "stride")
+    padding = positive_int(spec.get("padding", 0), where, "padding", minimum=0)
+    pool = positive_int(spec.get("pool", 1), where, "pool")
+    projection = spec.get("projection", False)
+    if not isinstance(projection, bool):
+        raise LayerPipeError(f"{where}: field 'projection' is {projection!r}; set it to true or false")
+    out_h, out_w = _conv_out(height, kernel, stride, padding), _conv_out(width, kernel, stride, padding)
+    if out_h < 1 or out_w < 1:
+        raise LayerPipeError(f"{where}: kernel {kernel} with stride {stride} and padding {padding} "
+                             f"leaves no output from a {height}x{width} input; use a smaller kernel "
+                             "or more padding")
+    if out_h // pool < 1 or out_w // pool < 1:
+        raise LayerPipeError(f"{where}: pool {pool} is larger than the {out_h}x{out_w} output; "
+                             "use a smaller 'pool'")
+    positions = out_h * out_w
+    macs = positions * kernel * kernel * channels * out_channels
+    weights = kernel * kernel * channels * out_channels
+    if projection:  # 1x1 shortcut at the same stride, from the block input to its output channels
+        macs += positions * channels * out_channels
+        weights += channels * out_channels
+    return dict(in_shape=in_shape, out_shape=(out_channels, out_h // pool, out_w // pool), macs=macs,
+                weights=weights, kernel=kernel, stride=stride, padding=padding, pool=pool, projection=projection)
+
+
+def _conv_spec(layer: Layer) -> dict:
+    spec = dict(out_channels=layer.out_shape[0], kernel=layer.kernel, stride=layer.stride,
+                padding=layer.padding, pool=layer.pool)
+    if layer.projection:
+        spec["projection"] = True
+    return spec
+
+
+LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
+    # One row of W (N_in words) per output neuron, `lanes` words a cycle.
+    LayerKind("fc", "fully connected", frozenset({"kind", "name", "in", "out"}), _fc_geometry,
+              lambda layer: {"out": layer.out_size},
+              lambda layer, lanes: layer.out_size * math.ceil(layer.in_size / lanes),
+              ALL_MODELS),
+    # Scheduled at its MAC count on `lanes` multipliers; no model trains it yet.
+    LayerKind("conv", "convolution",
+              frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
+                         "projection"}),
+              _conv_geometry, _conv_spec, lambda layer, lanes: math.ceil(layer.macs / lanes),
+              frozenset({"schedule", "cycle"})),
+])
+
+
+def require_layer_kinds(network: Network, model: str) -> None:
+    """Refuse, in one line, a network with a layer of a kind ``model`` does not execute."""
+    for layer in network.layers:
+        if model not in LAYER_KINDS[layer.kind].models:
+            titles = or_list(LAYER_KINDS[name].title for name in LAYER_KINDS.names(model))
+            raise LayerPipeError(f"network '{network.name}' has {LAYER_KINDS[layer.kind].title} layer "
+                                 f"{layer.index} ('{layer.name}'); {MODELS[model]} supports {titles} layers only")
