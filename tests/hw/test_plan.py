@@ -18,7 +18,7 @@ from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.plan_estimate import design_resources
 from layerpipe.hw.signatures import DelayReadSignature, ReadRequest, WriteRequest
 from layerpipe.sched.scheduler import schedule
-from tests.hw.test_accelerator import FMT, tiny_network
+from tests.helpers.problems import FMT, tiny_network
 
 
 def test_generate_checks_the_table_once(tmp_path, monkeypatch):

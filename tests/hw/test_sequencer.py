@@ -6,12 +6,12 @@ import random
 
 import pytest
 from amaranth.hdl import EnableInserter, Module, Signal
-from amaranth.sim import Simulator
 
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.sequencer import Sequencer
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
+from tests.helpers.simulation import run_clocked
 
 
 def expected_launches(tasks, period, samples):
@@ -51,10 +51,7 @@ def run(sequencer, cycles, samples, stall_probability=0.0, seed=0, finished=None
                 executed += 1
             await ctx.tick()
 
-    sim = Simulator(top)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(top, bench, 1e-8)
     return observed
 
 

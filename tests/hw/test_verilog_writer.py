@@ -14,7 +14,7 @@ from layerpipe.hw.generate import accelerator_for_table, generate
 from layerpipe.hw.verilog_writer import convert, time_zero_dependencies
 from layerpipe.sched.scheduler import schedule
 from layerpipe.verify.runner import simulator_available
-from tests.hw.test_accelerator import FMT, tiny_network
+from tests.helpers.problems import FMT, tiny_network
 
 # Yosys's write_verilog: the dummy register whose initializer is to wake every `always @*` at time 0.
 YOSYS_TIME_ZERO_TRIGGER = "reg \\$auto$verilog_backend.cc"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5, ICE40, XILINX7
@@ -19,7 +18,8 @@ from layerpipe.hw.weight_bank import (
     weights_to_words,
     words_to_weights,
 )
-from tests.hw.test_mac import elaborated, lint_wall
+from tests.helpers.lint import elaborated, lint_wall
+from tests.helpers.simulation import run_clocked
 
 FMT = FixedFormat()
 
@@ -79,10 +79,7 @@ def run_bank(bank, steps, drain=2):
             seen.append({name: list(ctx.get(getattr(bank, name).read_data)) for name in ("a", "b")})
             await ctx.tick()
 
-    sim = Simulator(bank)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    run_clocked(bank, bench, 1e-6)
     return seen
 
 

@@ -1,5 +1,5 @@
 """The MAC unit, the delay line and the processing element on Verilator and Icarus (cocotb),
-random stimulus against numpy models (tests/verify/component_models.py): every output value and
+random stimulus against numpy models (tests/helpers/component_models.py): every output value and
 the cycle it appears in, the same Verilog in both simulators. Each bench also gets a deliberately
 wrong model once, to show that it notices."""
 
@@ -20,14 +20,9 @@ from layerpipe.hw.signatures import element_shape
 from layerpipe.sched.scheduler import schedule
 from layerpipe.verify.convert import component_verilog
 from layerpipe.verify.runner import run_bench
-from tests.hw.test_accelerator import FMT as PE_FMT
-from tests.hw.test_accelerator import random_problem, tiny_network
-from tests.verify.component_models import (
-    delay_line_stimulus,
-    mac_stimulus,
-    pe_bench_config,
-    random_mac_tasks,
-)
+from tests.helpers.component_models import delay_line_stimulus, mac_stimulus, pe_bench_config, random_mac_tasks
+from tests.helpers.problems import FMT as PE_FMT
+from tests.helpers.problems import random_problem, tiny_network
 
 FMT = FixedFormat()
 LANES, MAX_CHUNKS = 4, 3
