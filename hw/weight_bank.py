@@ -55,6 +55,7 @@ from amaranth.utils import ceil_log2
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw import estimate as est
 from layerpipe.hw.checked import CheckedFirst
+from layerpipe.hw.lanes import pack_lanes, pad_lanes
 from layerpipe.hw.signatures import BankPortSignature
 
 __all__ = ["chunk_layout", "bank_depth", "weights_to_chunks", "chunks_to_weights", "pack_chunk",
@@ -80,11 +81,7 @@ def weights_to_chunks(weights, lanes: int) -> np.ndarray:
     weights = np.asarray(weights, dtype=np.int64)
     if weights.ndim != 2:
         raise ValueError(f"weights must be a 2-d (N_out, N_in) array, not shape {weights.shape}")
-    out_size, in_size = weights.shape
-    chunks = math.ceil(in_size / lanes)
-    padded = np.zeros((out_size, chunks * lanes), dtype=np.int64)
-    padded[:, :in_size] = weights
-    return padded.reshape(out_size * chunks, lanes)
+    return pad_lanes(weights, lanes).reshape(-1, lanes)
 
 
 def chunks_to_weights(chunks, out_size: int, in_size: int) -> np.ndarray:
@@ -97,14 +94,11 @@ def chunks_to_weights(chunks, out_size: int, in_size: int) -> np.ndarray:
 
 def pack_chunk(values, fmt: FixedFormat) -> int:
     """Lane values (saturated data words) → one packed unsigned memory word, lane 0 in the low bits."""
-    bits, mask = fmt.data_bits, (1 << fmt.data_bits) - 1
-    word = 0
-    for k, value in enumerate(values):
-        value = int(value)
+    values = [int(value) for value in values]
+    for value in values:
         if not fmt.data_min <= value <= fmt.data_max:
-            raise ValueError(f"{value} is not a {bits}-bit data word")
-        word |= (value & mask) << (k * bits)
-    return word
+            raise ValueError(f"{value} is not a {fmt.data_bits}-bit data word")
+    return pack_lanes(values, fmt.data_bits)
 
 
 def unpack_chunk(word: int, fmt: FixedFormat, lanes: int) -> list[int]:

@@ -19,11 +19,12 @@ from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
 from layerpipe.hw.generate import generate
 from layerpipe.hw.plan import hardware_plan
+from layerpipe.hw.weight_bank import weights_to_words
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim import golden
 from layerpipe.sim.cyclesim import simulate
 from layerpipe.sim.data import load_digits
-from layerpipe.verify.packing import bank_rows, pack_fields
+from layerpipe.verify.packing import pack_fields
 from layerpipe.verify.runner import run_bench, simulator_available
 
 __all__ = ["Verdict", "verify_table", "verify"]
@@ -122,7 +123,7 @@ def _verify(table, samples, build_dir, weights, fmt, split, began, *, idle, back
     config = {
         "samples": [pack_fields(sample_fields, [x, t]) for x, t in zip(inputs, targets, strict=True)],
         "expected_results": expected_results,
-        "expected_weights": [bank_rows(w, info["lanes"], fmt.data_bits) for w in reference.weights],
+        "expected_weights": [weights_to_words(w, fmt, info["lanes"]) for w in reference.weights],
         "idle": idle, "backpressure": backpressure, "seed": seed, "observe": info["observe"],
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }

@@ -4,19 +4,18 @@ Nothing here looks at the RTL's logic: the arithmetic is :mod:`layerpipe.sim.fix
 golden model's kernels on int64 numpy arrays), the delay line is a list of samples, and the
 timing is the latency the component declares (``VectorMAC.latency``, the contract the PE
 and the cost model's task overhead are built on). Every value driven or
-expected is an unsigned bit pattern of its port's width (``pack_lanes`` for lane arrays).
+expected is an unsigned bit pattern of its port's width (:mod:`layerpipe.hw.lanes` for lane arrays).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.hw.lanes import pack_lanes, pad_lanes
 from layerpipe.hw.mac import MacOp, mac_latency
+from layerpipe.hw.weight_bank import weights_to_words
 from layerpipe.sim import fixed, golden
-from layerpipe.verify.packing import bank_rows, pack_lanes
 
 MAC_MONITORS = {"dot": ("dot_valid", ["dot_z", "dot_act", "dot_mask", "dot_tag"]),
                 "col": ("col_valid", ["col_chunk", "col_data", "col_tag"]),
@@ -26,13 +25,6 @@ MAC_INPUTS = ("valid", "op", "weights", "vector", "scalar", "first", "last", "re
 
 def _u(value, bits: int) -> int:
     return int(value) & ((1 << bits) - 1)
-
-
-def _pad(matrix, lanes: int) -> np.ndarray:
-    matrix = np.atleast_2d(np.asarray(matrix, dtype=np.int64))
-    out = np.zeros((matrix.shape[0], math.ceil(matrix.shape[1] / lanes) * lanes), dtype=np.int64)
-    out[:, :matrix.shape[1]] = matrix
-    return out
 
 
 def random_mac_tasks(fmt: FixedFormat, lanes: int, max_chunks: int, count: int, rng) -> list[dict]:
@@ -81,9 +73,9 @@ def mac_stimulus(fmt: FixedFormat, lanes: int, latency: dict, tasks: list[dict],
 
     tag = 0
     for task in tasks:
-        op, W = task["op"], _pad(task["W"], lanes)
+        op, W = task["op"], pad_lanes(task["W"], lanes)
         rows, chunks = W.shape[0], W.shape[1] // lanes
-        a = _pad(task["a"], lanes)[0] if "a" in task else np.zeros(W.shape[1], dtype=np.int64)
+        a = pad_lanes(task["a"], lanes) if "a" in task else np.zeros(W.shape[1], dtype=np.int64)
         delta = np.asarray(task.get("delta", np.zeros(rows)), dtype=np.int64)
         if op == "F":
             z = fixed.forward(W, a, fmt, hidden=False)[0]
@@ -122,7 +114,7 @@ def delay_line_stimulus(line, samples: np.ndarray, period: int, write_at: int, r
     (``model_delays`` replaces the delays, to show a wrong model is caught)."""
     lanes, chunks, count = line.lanes, line.chunks, len(samples)
     bits = line.row.elem_shape.width
-    padded = _pad(samples, lanes)
+    padded = pad_lanes(samples, lanes)
     write_len = padded.shape[1] if wordwise else chunks
     if write_at + write_len > period or any(r + chunks > period for r in read_at):
         raise ValueError("the accesses do not fit in the period")
@@ -169,7 +161,7 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
         raise ValueError("the PE bench does not model stash memories; schedule a table without weight staleness")
     lanes, bits, samples = table.cost.lanes, fmt.data_bits, len(inputs)
     layers = table.network.layers
-    banks = [{"rows": bank_rows(weights[layer.index - 1], lanes, bits),
+    banks = [{"rows": weights_to_words(weights[layer.index - 1], fmt, lanes),
               "reads": [f"{p.name}_w" for p in pe.plans if p.reads_bank and p.layer == layer.index],
               "writes": [f"{p.name}_wr" for p in pe.plans if p.kind == "G" and p.layer == layer.index]}
              for layer in layers]
@@ -182,8 +174,8 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
     arrivals = []
     for n in range(samples):  # the input stream's job: sample n in its slot the cycle before F_1(n) starts
         cycle = max(0, (n + f1.lag) * period + f1.start - 1)
-        arrivals += [[cycle, "a0", bank_rows(inputs[n][None, :], lanes, bits)],
-                     [cycle, "target", bank_rows(targets[n][None, :], lanes, bits)]]
+        arrivals += [[cycle, "a0", weights_to_words(inputs[n][None, :], fmt, lanes)],
+                     [cycle, "target", weights_to_words(targets[n][None, :], fmt, lanes)]]
     reference = golden.train(table.network, inputs, targets, staleness=table, weights="stash", numerics="fixed",
                              fmt=fmt, init=weights)
     f_last = next(p for p in pe.plans if p.result)
@@ -196,4 +188,4 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
             results.append([start + (j + 1) * f_last.chunks - 1 + after_issue, j, _u(y, bits), _u(y - t, bits + 1)])
     return {"samples": samples, "cycles": table.total_cycles(samples) + 8, "banks": banks, "rings": rings,
             "arrivals": arrivals, "expected_results": results,
-            "expected_banks": [bank_rows(w, lanes, bits) for w in reference.weights]}
+            "expected_banks": [weights_to_words(w, fmt, lanes) for w in reference.weights]}

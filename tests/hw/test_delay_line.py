@@ -12,6 +12,7 @@ import pytest
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.estimate import ECP5, ICE40
+from layerpipe.hw.lanes import pad_lanes
 from tests.helpers.lint import elaborated, lint_wall
 from tests.helpers.simulation import run_clocked
 
@@ -30,8 +31,7 @@ def run_static(line, samples, period, write_at, read_at, wordwise=False):
     last write; read side i reads its sample (all chunks, one per cycle) from cycle ``read_at[i]``
     and advances on its last read. Returns, per read side, the chunks read in each period."""
     lanes, chunks, words = line.lanes, line.chunks, samples.shape[1]
-    padded = np.zeros((len(samples), chunks * lanes), dtype=np.int64)
-    padded[:, :words] = samples
+    padded = pad_lanes(samples, lanes)
     write_len = words if wordwise else chunks
     assert write_at + write_len <= period and all(r + chunks <= period for r in read_at)
     got = [[[None] * chunks for _ in samples] for _ in read_at]

@@ -10,6 +10,7 @@ import pytest
 
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.hw.estimate import ECP5, ICE40, XILINX7, Resources
+from layerpipe.hw.lanes import pad_lanes
 from layerpipe.hw.mac import MacOp, VectorMAC
 from tests.helpers.lint import elaborated, lint_wall
 from tests.helpers.simulation import run_clocked
@@ -20,21 +21,9 @@ FMT = FixedFormat()
 # -- reference model ----------------------------------------------------------------------------
 
 
-def pad_cols(matrix, lanes):
-    matrix = np.asarray(matrix, dtype=np.int64)
-    cols = math.ceil(matrix.shape[1] / lanes) * lanes
-    out = np.zeros((matrix.shape[0], cols), dtype=np.int64)
-    out[:, :matrix.shape[1]] = matrix
-    return out
-
-
-def pad_vec(vector, lanes):
-    return pad_cols(np.asarray(vector)[None, :], lanes)[0]
-
-
 def f_task(fmt, W, a, relu, lanes, tag_base=0):
     """Issues (row by row, chunk by chunk) and expected outputs (one per row) of F."""
-    Wp, ap = pad_cols(W, lanes), pad_vec(a, lanes)
+    Wp, ap = pad_lanes(W, lanes), pad_lanes(a, lanes)
     chunks = Wp.shape[1] // lanes
     issues = []
     for i in range(Wp.shape[0]):
@@ -49,7 +38,7 @@ def f_task(fmt, W, a, relu, lanes, tag_base=0):
 
 
 def b_task(fmt, W, delta, lanes, tag_base=0):
-    Wp = pad_cols(W, lanes)
+    Wp = pad_lanes(W, lanes)
     rows, chunks = Wp.shape[0], Wp.shape[1] // lanes
     issues = []
     for i in range(rows):
@@ -63,7 +52,7 @@ def b_task(fmt, W, delta, lanes, tag_base=0):
 
 
 def g_task(fmt, W, delta, a, lanes, tag_base=0):
-    Wp, ap = pad_cols(W, lanes), pad_vec(a, lanes)
+    Wp, ap = pad_lanes(W, lanes), pad_lanes(a, lanes)
     rows, chunks = Wp.shape[0], Wp.shape[1] // lanes
     new = fmt.saturate(Wp - fmt.weight_step(np.outer(np.asarray(delta, dtype=np.int64), ap)))
     issues, expected = [], []

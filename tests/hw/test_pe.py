@@ -14,60 +14,28 @@ from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import weights_to_words, words_to_weights
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
+from layerpipe.verify.memories import RingModel
 from tests.helpers.problems import FMT, random_problem, reference, tiny_network
 from tests.helpers.simulation import run_clocked
-
-
-def _pack(values, bits):
-    word = 0
-    for i, v in enumerate(values):
-        word |= (int(v) & ((1 << bits) - 1)) << (i * bits)
-    return word
-
-
-class RingModel:
-    """Python model of a DelayLine: ``slots`` samples of ``entries`` rows; a write side and read
-    sides with their own sample pointers, moved on by ``advance`` after the cycle."""
-
-    def __init__(self, geom, fmt):
-        self.geom, self.element_bits = geom, geom.row(fmt).size // geom.lanes
-        self.rows = [0] * (geom.slots * geom.entries)
-        self.pointer = {}
-
-    def row(self, side, chunk):
-        return (self.pointer.get(side, 0) % self.geom.slots) * self.geom.entries + chunk
-
-    def write(self, side, chunk, value, enable):
-        address, old = self.row(side, chunk), self.rows[self.row(side, chunk)]
-        for k in range(self.geom.lanes):
-            if enable >> k & 1:
-                field = ((1 << self.element_bits) - 1) << (k * self.element_bits)
-                old = (old & ~field) | (value & field)
-        self.rows[address] = old
-
-    def advance(self, side):
-        self.pointer[side] = self.pointer.get(side, 0) + 1
 
 
 def run_pe(table, fmt, weights, inputs, targets):
     """Run PE 0 of a one-processor table; banks, delay lines, the input stream and the result sink
     are Python models. Returns final weights, outputs and every (cycle, access) the PE made."""
     pe = PE(hardware_plan(table, fmt, "stash"), 0)
-    lanes, bits = table.cost.lanes, fmt.data_bits
+    lanes = table.cost.lanes
     geometry = pe.plan.buffers
     samples = len(inputs)
     banks = {layer.index: weights_to_words(weights[layer.index - 1], fmt, lanes) for layer in table.network.layers}
-    rings = {item: RingModel(geom, fmt) for item, geom in geometry.items()}
+    rings = {item: RingModel(geom.slots, geom.entries, geom.lanes, geom.row(fmt).size // geom.lanes)
+             for item, geom in geometry.items()}
     f1 = next(t for t in table.tasks.values() if t.name == "F1")
     arrivals = {max(0, (n + f1.lag) * table.period_cycles + f1.start - 1): n for n in range(samples)}
 
     def arrive(n):  # the input stream's job: sample n into its slot just before F_1(n) starts
         for item, values in (("a0", inputs), ("target", targets)):
-            ring, geom = rings[item], geometry[item]
-            word = _pack(values[n], bits)
-            for chunk in range(geom.entries):
-                ring.write("writer", chunk, word >> (chunk * lanes * bits), (1 << lanes) - 1)
-            ring.advance("writer")
+            # a sample's rows are laid out as the bank rows of a one-row matrix
+            rings[item].fill("writer", weights_to_words(values[n][None, :], fmt, lanes))
 
     bank_reads = [(getattr(pe, f"{p.name}_w"), p.layer) for p in pe.plans if p.reads_bank]
     bank_writes = [(getattr(pe, f"{p.name}_wr"), p.layer) for p in pe.plans if p.kind == "G"]
@@ -94,7 +62,7 @@ def run_pe(table, fmt, weights, inputs, targets):
                 continue
             for port, item, side in ring_reads:
                 if ctx.get(port.en):
-                    pending.append((port.data.as_value(), rings[item].rows[rings[item].row(side, ctx.get(port.chunk))]))
+                    pending.append((port.data.as_value(), rings[item].read(side, ctx.get(port.chunk))))
                     accesses.append((cycle, "read", item))
             for port, layer in bank_writes:
                 if ctx.get(port.en):
