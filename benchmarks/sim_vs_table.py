@@ -8,12 +8,11 @@ import sys
 import time
 
 from layerpipe.core.costs import CostModel
+from layerpipe.core.table import SAMPLE_COUNTS
 from layerpipe.core.text import format_rows
 from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate
-
-SAMPLE_COUNTS = (1, 2, 17, 100)
 
 
 def main() -> int:
