@@ -55,7 +55,9 @@ INSTALL_HINT = "pip install -e '.[boards]'"
 
 
 def _env_var(tool: str) -> str:
-    from amaranth._toolchain import tool_env_var  # the exact rule Amaranth's build scripts use
+    # Private, and deliberate: Amaranth has no public name for this rule, and its build scripts
+    # read the same variables, so a YOSYS or NEXTPNR_ECP5 a user sets reaches both alike.
+    from amaranth._toolchain import tool_env_var
 
     return tool_env_var(tool)
 

@@ -72,7 +72,6 @@ from layerpipe.hw.plan import (
     CYCLE_BITS,
     INPUT_ITEMS,
     PORT_NAMES,
-    WEIGHT_POLICIES,
     HardwarePlan,
     error_bits,
     index_shape,
@@ -85,7 +84,7 @@ from layerpipe.hw.receiver import Receiver
 from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.weight_bank import WeightBank
 
-__all__ = ["CYCLE_BITS", "WEIGHT_POLICIES", "Accelerator", "sample_layout", "result_layout", "error_bits",
+__all__ = ["CYCLE_BITS", "Accelerator", "sample_layout", "result_layout", "error_bits",
            "check_initial_weights"]
 
 RESULT_STAGES = 3  # result collector: F_L's output registered, squared, then offered on result_out

@@ -24,11 +24,12 @@ from amaranth.lib import wiring
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import write_text_atomic
 from layerpipe.core.numerics import FixedFormat
-from layerpipe.core.table import ScheduleTable, table_from_dict
+from layerpipe.core.table import SAMPLE_COUNTS, ScheduleTable
 from layerpipe.hw.accelerator import Accelerator
 from layerpipe.hw.plan import (
     CYCLE_BITS,
     INPUT_ITEMS,
+    HardwarePlan,
     error_bits,
     hardware_plan,
     pipeline_cycles,
@@ -45,7 +46,6 @@ __all__ = ["SIDECAR_SCHEMA", "SIDECAR_VERSION", "DEFAULT_TOP", "Generated", "ini
 SIDECAR_SCHEMA = "layerpipe-rtl-sidecar"
 SIDECAR_VERSION = 1
 DEFAULT_TOP = "layerpipe_top"
-_SAMPLE_COUNTS = (1, 2, 17, 100)
 
 
 def initial_weights(network, fmt: FixedFormat, seed: int = 0) -> list[np.ndarray]:
@@ -55,17 +55,27 @@ def initial_weights(network, fmt: FixedFormat, seed: int = 0) -> list[np.ndarray
 
 def _as_table(table) -> ScheduleTable:
     if isinstance(table, ScheduleTable):
-        return table  # validated by hardware_plan
+        return table
     if isinstance(table, dict):
-        return table_from_dict(table)  # schema validation: one-line LayerPipeError
+        return ScheduleTable(table)  # schema validation: one-line LayerPipeError
     raise LayerPipeError(f"expected a ScheduleTable, got {type(table).__name__}")
 
 
 def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str = "stash",
                           initial=None, seed: int = 0) -> Accelerator:
-    """The accelerator component for ``table`` (default format, seeded initial weights)."""
-    fmt = fmt or FixedFormat()
-    plan = hardware_plan(_as_table(table), fmt, weights)
+    """The accelerator component for ``table`` (default format, seeded initial weights).
+
+    ``table``: a ScheduleTable (or its JSON dictionary), validated and lowered here for ``fmt``
+    and ``weights``; or a :class:`~layerpipe.hw.plan.HardwarePlan` made already, which
+    carries its own format and weight policy (``fmt`` and ``weights`` must then be left out).
+    """
+    if isinstance(table, HardwarePlan):
+        if fmt is not None or weights != "stash":
+            raise LayerPipeError("a HardwarePlan carries its format and weight policy; pass neither fmt nor weights")
+        plan = table
+    else:
+        plan = hardware_plan(_as_table(table), fmt or FixedFormat(), weights)
+    fmt = plan.fmt
     if initial is None:
         initial = initial_weights(plan.table.network, fmt, seed)
     return Accelerator(plan, initial)
@@ -163,7 +173,7 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
             "period_cycles": table.period_cycles,
             "latency_cycles": table.latency_cycles,
             "total_cycles_formula": "(samples - 1) * period_cycles + latency_cycles",
-            "total_cycles": {str(n): table.total_cycles(n) for n in _SAMPLE_COUNTS},
+            "total_cycles": {str(n): table.total_cycles(n) for n in SAMPLE_COUNTS},
             "staleness": table.staleness,
             "processor_tasks": table.data["processor_tasks"],
         },
@@ -181,7 +191,8 @@ class Generated:
 
 def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str = "stash", initial=None,
              seed: int = 0, top: str = DEFAULT_TOP) -> Generated:
-    """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json`` for ``table``."""
+    """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json`` for ``table`` (a table or a plan: see
+    :func:`accelerator_for_table`)."""
     acc = accelerator_for_table(table, fmt, weights, initial, seed)
     out_dir = Path(out_dir)
     v_path, j_path = out_dir / f"{top}.v", out_dir / f"{top}.json"

@@ -36,6 +36,8 @@ from layerpipe.core import cache as user_cache
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import write_text_atomic
+from layerpipe.core.progress import Progress
+from layerpipe.core.weight_policies import WEIGHT_POLICIES
 from layerpipe.sched.zoo import DEFAULT_NETWORK, load_network
 
 __all__ = ["DemoConfig", "run_demo", "SUMMARY_HEADER", "format_summary"]
@@ -60,7 +62,6 @@ class DemoConfig:
 
     def check(self) -> None:
         from layerpipe.sched.scheduler import POLICIES
-        from layerpipe.sim.golden import WEIGHT_POLICIES
 
         if self.processors < 1:
             raise LayerPipeError(f"--processors {self.processors}: use at least 1")
@@ -74,18 +75,7 @@ class DemoConfig:
         if unknown or not self.policies:
             raise LayerPipeError(f"--policies: '{(unknown or [''])[0]}' is not a policy; use some of "
                                  f"{', '.join(POLICIES)}")
-        if self.weights not in WEIGHT_POLICIES or self.weights == "ema":
-            raise LayerPipeError(f"--weights {self.weights}: the RTL builds stash or latest")
-
-
-class _Progress:
-    """``[k/n] step: what ... seconds`` lines on stderr."""
-
-    def __init__(self, steps: tuple[str, ...], stream=None):
-        self.steps, self.stream = steps, stream or sys.stderr  # looked up per run: tests swap sys.stderr
-
-    def say(self, step: str, message: str) -> None:
-        print(f"[{self.steps.index(step) + 1}/{len(self.steps)}] {step}: {message}", file=self.stream, flush=True)
+        WEIGHT_POLICIES.supported(self.weights, "rtl", "--weights")
 
 
 class _Cache:
@@ -140,7 +130,8 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
         check_network(network)  # trains on digits: 64 inputs, 10 outputs, fully connected
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    progress = _Progress(("schedule", "train", "rtl", "summary"), stream)
+    # sys.stderr looked up per run: tests swap it
+    progress = Progress(stream or sys.stderr, steps=("schedule", "train", "rtl", "summary"))
     cache = _Cache(user_cache.cache_dir("demo", cache_dir), use_cache)
     began = time.perf_counter()
     timings = {}
@@ -171,25 +162,25 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     summary["seconds"]["total"] = round(time.perf_counter() - began, 2)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     write_text_atomic(out / "summary.txt", format_summary(summary) + "\n")
-    progress.say("summary", f"written to {out / 'summary.json'}")
+    progress.step("summary", f"written to {out / 'summary.json'}")
     size = sum(entry.bytes for entry in user_cache.usage(cache_dir))
     option = f" --cache-dir {cache_dir}" if cache_dir else ""
-    progress.say("summary", f"the cache holds {user_cache.format_size(size)} of builds and results "
+    progress.step("summary", f"the cache holds {user_cache.format_size(size)} of builds and results "
                             f"(`layerpipe cache{option}` shows where, `layerpipe cache{option} --clear` empties it)")
     return summary
 
 
-def _schedule(network, config: DemoConfig, out: Path, progress: _Progress):
+def _schedule(network, config: DemoConfig, out: Path, progress: Progress):
     from layerpipe.plots import draw_gantt, plot_speedup
     from layerpipe.sched.scheduler import schedule
 
     tables = {}
     for policy in config.policies:
-        progress.say("schedule", f"{policy} on {config.processors} processors")
+        progress.step("schedule", f"{policy} on {config.processors} processors")
         table = tables[policy] = schedule(network, config.processors, policy, config.cost)
         table.save(out / "tables" / f"{policy}.json")
         draw_gantt(table, out / "gantt" / f"{policy}.png")
-    progress.say("schedule", f"speedup vs P for P = 1..{config.max_processors}")
+    progress.step("schedule", f"speedup vs P for P = 1..{config.max_processors}")
     sequential = schedule(network, 1, "sequential", config.cost).period_cycles
     sweep = {policy: [(p, sequential / (tables[policy] if p == config.processors else
                                         schedule(network, p, policy, config.cost)).period_cycles)
@@ -199,7 +190,7 @@ def _schedule(network, config: DemoConfig, out: Path, progress: _Progress):
     return tables, sweep, sequential
 
 
-def _train(network, tables, config: DemoConfig, cache: _Cache, progress: _Progress) -> dict:
+def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progress) -> dict:
     from layerpipe.sim.golden import staleness_from_table
     from layerpipe.sim.learning import learning_curve
 
@@ -212,21 +203,21 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: _Progre
                "weights": config.weights, "epochs": config.epochs, "seed": config.seed}
         curve = cache.get("train", key)
         if curve is not None:
-            progress.say("train", f"{policy}: cached, test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
+            progress.step("train", f"{policy}: cached, test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
         else:
-            progress.say("train", f"{policy}: {config.epochs} epochs of digits, fixed point, {config.weights} weights")
+            progress.step("train", f"{policy}: {config.epochs} epochs of digits, fixed point, {config.weights} weights")
             result = learning_curve(network, staleness, config.weights, "fixed", epochs=config.epochs,
                                     seed=config.seed)
             curve = [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy}
                      for r in result.epochs]
             cache.put("train", key, curve)
-            progress.say("train", f"{policy}: test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
+            progress.step("train", f"{policy}: test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
         curves[policy] = curve
     return curves
 
 
 def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cache: Path, cache: _Cache,
-         progress: _Progress) -> dict:
+         progress: Progress) -> dict:
     from layerpipe.hw.generate import generate
 
     verdicts = {}
@@ -234,7 +225,7 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
         verilog = out / "verilog" / f"{policy}.v"
         build = build_root / policy
         if not config.rtl:
-            progress.say("rtl", f"{policy}: Verilog only (--no-rtl)")
+            progress.step("rtl", f"{policy}: Verilog only (--no-rtl)")
             generated = generate(table, build / "rtl", weights=config.weights, seed=config.seed)
             _report_verilog(verilog, generated.verilog.read_text(), generated.verilog.with_suffix(".json").read_text())
             continue
@@ -242,12 +233,12 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
                "weights": config.weights, "seed": config.seed}
         cached = cache.get("rtl", key)
         if cached is not None:
-            progress.say("rtl", f"{policy}: cached, {cached['verdict']['rtl_cycles']:,} cycles, "
+            progress.step("rtl", f"{policy}: cached, {cached['verdict']['rtl_cycles']:,} cycles, "
                                 f"bit-exact {cached['verdict']['bit_exact']}")
         else:
             from layerpipe.verify.flow import verify_table
 
-            progress.say("rtl", f"{policy}: Verilog, Verilator build, {config.samples} samples in cocotb")
+            progress.step("rtl", f"{policy}: Verilog, Verilator build, {config.samples} samples in cocotb")
             t0 = time.perf_counter()
             # one Verilator cache for every policy: identical Verilog (often layerpipe's and optimal's) builds once
             verdict = verify_table(table, config.samples, build, weights=config.weights, seed=config.seed,
@@ -257,7 +248,7 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
             cached = {"verdict": verdict, "verilog": source.read_text(),
                       "sidecar": source.with_suffix(".json").read_text()}
             cache.put("rtl", key, cached)
-            progress.say("rtl", f"{policy}: {verdict['rtl_cycles']:,} cycles (predicted "
+            progress.step("rtl", f"{policy}: {verdict['rtl_cycles']:,} cycles (predicted "
                                 f"{verdict['predicted_cycles']:,}), bit-exact {verdict['bit_exact']}, "
                                 f"{time.perf_counter() - t0:.0f} s")
         _report_verilog(verilog, cached["verilog"], cached["sidecar"])

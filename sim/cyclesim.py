@@ -36,10 +36,9 @@ import numpy as np
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
+from layerpipe.sched.timing import BANK_PORTS
 
 __all__ = ["SimulationError", "SimResult", "Run", "simulate", "prediction_mismatches"]
-
-BANK_PORTS = 2
 
 
 class SimulationError(LayerPipeError):
@@ -227,7 +226,7 @@ def _compile(table: ScheduleTable) -> tuple[list[_Task], list[_DelayLine], list[
     records = [_Task(i, task.name, task.kind, task.layer, placed[task].processor, placed[task].start,
                      placed[task].cycles, placed[task].lag) for i, task in enumerate(order)]
 
-    depths = {line["item"]: line["depth"] for line in table.delay_lines}
+    depths = {line.item: line.depth for line in table.delay_lines}
     lines, links = [], []
     first = Task("F", 1)
     for item in data_items(network, cost.word_bits):
@@ -434,11 +433,11 @@ def prediction_mismatches(result: SimResult, table: ScheduleTable) -> list[str]:
         problems.append(f"total cycles: table {table.total_cycles(n)}, simulated {result.total_cycles}")
     if result.first_sample_latency != table.latency_cycles:
         problems.append(f"first-sample latency: table {table.latency_cycles}, simulated {result.first_sample_latency}")
-    busy = table.data["predicted"]["busy_cycles"]
+    busy = table.busy_cycles
     if result.busy_cycles != [n * b for b in busy]:
         problems.append(f"busy cycles: table {busy} per sample, simulated {result.busy_cycles} for {n} samples")
     if result.utilisation is not None:
-        for p, (predicted, measured) in enumerate(zip(table.data["predicted"]["utilisation"], result.utilisation,
+        for p, (predicted, measured) in enumerate(zip(table.processor_utilisation, result.utilisation,
                                                       strict=True)):
             if abs(predicted - measured) > 1e-6:  # the table rounds to 6 digits
                 problems.append(f"utilisation of processor {p}: table {predicted}, simulated {measured:.6f}")
@@ -446,9 +445,9 @@ def prediction_mismatches(result: SimResult, table: ScheduleTable) -> list[str]:
         problems.append(f"transfer words: table {table.transfer_words_per_sample}/sample, simulated "
                         f"{result.transfer_words} for {n} samples")
     for line in table.delay_lines:
-        peak, expected = result.delay_line_peak.get(line["item"]), min(n, line["depth"])
+        peak, expected = result.delay_line_peak.get(line.item), min(n, line.depth)
         if peak != expected:
-            problems.append(f"delay line {line['item']}: table depth {line['depth']} (so {expected} entries for "
+            problems.append(f"delay line {line.item}: table depth {line.depth} (so {expected} entries for "
                             f"{n} samples), simulated peak {peak}")
     for kind, layers in table.staleness.items():
         for layer, stale in layers.items():

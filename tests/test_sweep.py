@@ -128,7 +128,7 @@ def test_failing_points_become_error_rows_on_an_existing_cluster(tmp_path, capsy
     injected = rows[(2, "layerpipe")]
     assert injected["error"] == "RuntimeError: injected failure on the worker" and injected["period"] is None
     for key in [(1, "pipedream"), (1, "layerpipe"), (2, "pipedream")]:
-        assert "fully connected networks only" in rows[key]["error"]
+        assert "the RTL generator supports fully connected layers only" in rows[key]["error"]
         assert rows[key]["period"] > 0  # the schedule part of the row is kept
     tracebacks = [e["traceback"] for e in document["errors"]]
     assert any("injected failure" in (t or "") for t in tracebacks)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from layerpipe import options
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import LAYER_KINDS
+from layerpipe.core.registry import or_list
 
 DEFAULT_OUTPUT = "sweep-results"
 
@@ -24,6 +26,8 @@ def register(subparsers) -> None:
     from layerpipe.sched.scheduler import POLICIES
     from layerpipe.sweep.cluster import default_workers
     from layerpipe.sweep.points import DEFAULT_POLICIES, DEFAULT_PROCESSORS, PAPER_NETWORKS
+
+    rtl_layers = or_list(LAYER_KINDS[name].title for name in LAYER_KINDS.names("rtl"))
 
     parser = subparsers.add_parser(
         "sweep", help="sweep networks × processor counts × policies (× boards) on Dask workers",
@@ -42,8 +46,8 @@ def register(subparsers) -> None:
     boards = parser.add_argument_group("board builds")
     boards.add_argument("--boards", default="", metavar="BOARDS",
                         help=f"also build every point for these comma-separated targets ({', '.join(BOARD_NAMES)}); "
-                             "the RTL is built for fully connected networks only, other points become error "
-                             "rows (default: none, schedules only)")
+                             f"the RTL builds {rtl_layers} layers only, other points become error rows "
+                             "(default: none, schedules only)")
     boards.add_argument("--design", default="accelerator", choices=DESIGNS,
                         help="what to build: the generated accelerator, or the board top that trains on samples in ROM "
                              "and shows pass or fail on its LEDs")

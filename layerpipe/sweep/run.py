@@ -74,7 +74,7 @@ def run_sweep(networks: Sequence[Network], processors: Sequence[int], policies: 
                     "scheduler": cluster.client.scheduler.address, "workers": workers},
         "cost_model": cost.to_dict(),
         "networks": [{"name": n.name, "layers": n.depth, "forward_macs": n.forward_macs,
-                      "fully_connected": n.is_fully_connected} for n in networks],
+                      "layer_kinds": sorted({layer.kind for layer in n.layers})} for n in networks],
         "processors": list(processors), "policies": list(policies), "boards": list(boards),
         "design": design if boards else None,
     }

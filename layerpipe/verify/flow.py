@@ -16,6 +16,7 @@ from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.progress import Progress
 from layerpipe.core.table import ScheduleTable
 from layerpipe.hw.generate import generate
 from layerpipe.hw.plan import hardware_plan
@@ -69,11 +70,6 @@ class Verdict:
         return {**asdict(self), "bit_exact": self.bit_exact, "cycle_exact": self.cycle_exact}
 
 
-def _progress(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(message, file=sys.stderr, flush=True)
-
-
 def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = None, weights: str = "stash",
                  fmt: FixedFormat | None = None, idle: float = 0.0, backpressure: float = 0.0, seed: int = 0,
                  corrupt_golden_bit: bool = False, quiet: bool = True, cache_dir: Path | None = None,
@@ -91,26 +87,28 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = No
     if missing:
         raise LayerPipeError(missing)
     fmt = fmt or FixedFormat()
-    hardware_plan(table, fmt, weights)  # the RTL's checks, before anything is written
+    plan = hardware_plan(table, fmt, weights)  # the RTL's checks, once, before anything is written
     digits = load_digits()
     if samples > len(digits.train):
         raise LayerPipeError(f"samples is {samples}; the digits training split has {len(digits.train)}")
     began = time.perf_counter()
     temporary = tempfile.TemporaryDirectory(prefix="layerpipe-verify-") if build_dir is None else None
     with temporary or contextlib.nullcontext(build_dir) as folder:
-        return _verify(table, samples, Path(folder), weights, fmt, digits.train, began, idle=idle,
+        return _verify(plan, samples, Path(folder), digits.train, began, idle=idle,
                        backpressure=backpressure, seed=seed, corrupt_golden_bit=corrupt_golden_bit, quiet=quiet,
                        cache_dir=cache_dir, simulator=simulator)
 
 
-def _verify(table, samples, build_dir, weights, fmt, split, began, *, idle, backpressure, seed, corrupt_golden_bit,
+def _verify(plan, samples, build_dir, split, began, *, idle, backpressure, seed, corrupt_golden_bit,
             quiet, cache_dir, simulator) -> Verdict:
+    table, fmt, weights = plan.table, plan.fmt, plan.weights
     inputs = split.inputs("fixed", fmt)[:samples]
     targets = split.targets("fixed", fmt)[:samples]
-    _progress(f"generating Verilog in {build_dir}", quiet)
-    generated = generate(table, Path(build_dir) / "rtl", fmt=fmt, weights=weights, seed=seed)
+    progress = Progress(None if quiet else sys.stderr)
+    progress.say(f"generating Verilog in {build_dir}")
+    generated = generate(plan, Path(build_dir) / "rtl", seed=seed)
     info = generated.info
-    _progress("golden model and cycle simulator", quiet)
+    progress.say("golden model and cycle simulator")
     reference = golden.train(table.network, inputs, targets, staleness=table, weights=weights, numerics="fixed",
                              fmt=fmt, init=[w.copy() for w in generated.accelerator.initial_weights])
     simulated = simulate(table, samples).total_cycles
@@ -127,7 +125,7 @@ def _verify(table, samples, build_dir, weights, fmt, split, began, *, idle, back
         "idle": idle, "backpressure": backpressure, "seed": seed, "observe": info["observe"],
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }
-    _progress(f"{simulator} build and cocotb run ({samples} samples)", quiet)
+    progress.say(f"{simulator} build and cocotb run ({samples} samples)")
     measured = run_bench(generated.verilog, generated.top, "accelerator", Path(build_dir) / simulator, config,
                          public_ports=[port["name"] for port in info["ports"]]
                          + [entry["signal"] for entry in info["observe"]["bank_writes"]], cache_dir=cache_dir,

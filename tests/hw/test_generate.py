@@ -12,7 +12,7 @@ from layerpipe.cli import main
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
-from layerpipe.core.table import load_table, table_from_dict
+from layerpipe.core.table import ScheduleTable, load_table
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.generate import accelerator_for_table, generate, initial_weights
 from layerpipe.hw.plan import hardware_plan
@@ -149,7 +149,7 @@ def test_generates_from_a_valid_table_file(tmp_path):
     table.save(tmp_path / "t.json")
     assert main(["generate", "--table", str(tmp_path / "t.json"), "-o", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "layerpipe_top.v").is_file()
-    assert table_from_dict(json.loads((tmp_path / "out" / "table.json").read_text())).period_cycles == \
+    assert ScheduleTable(json.loads((tmp_path / "out" / "table.json").read_text())).period_cycles == \
         table.period_cycles
 
 
