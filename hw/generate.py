@@ -61,20 +61,20 @@ def _as_table(table) -> ScheduleTable:
     raise LayerPipeError(f"expected a ScheduleTable, got {type(table).__name__}")
 
 
-def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str = "stash",
+def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str | None = None,
                           initial=None, seed: int = 0) -> Accelerator:
     """The accelerator component for ``table`` (default format, seeded initial weights).
 
     ``table``: a ScheduleTable (or its JSON dictionary), validated and lowered here for ``fmt``
-    and ``weights``; or a :class:`~layerpipe.hw.plan.HardwarePlan` made already, which
+    and ``weights`` (default ``stash``); or a :class:`~layerpipe.hw.plan.HardwarePlan` made already, which
     carries its own format and weight policy (``fmt`` and ``weights`` must then be left out).
     """
     if isinstance(table, HardwarePlan):
-        if fmt is not None or weights != "stash":
+        if fmt is not None or weights is not None:
             raise LayerPipeError("a HardwarePlan carries its format and weight policy; pass neither fmt nor weights")
         plan = table
     else:
-        plan = hardware_plan(_as_table(table), fmt or FixedFormat(), weights)
+        plan = hardware_plan(_as_table(table), fmt or FixedFormat(), weights or "stash")
     fmt = plan.fmt
     if initial is None:
         initial = initial_weights(plan.table.network, fmt, seed)
@@ -189,7 +189,7 @@ class Generated:
     info: dict
 
 
-def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str = "stash", initial=None,
+def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str | None = None, initial=None,
              seed: int = 0, top: str = DEFAULT_TOP) -> Generated:
     """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json`` for ``table`` (a table or a plan: see
     :func:`accelerator_for_table`)."""

@@ -157,7 +157,8 @@ def test_refuses_conv_layers(capsys, tmp_path):
     assert main(["generate", "--network", "lenet5", "--processors", "1", "--policy", "sequential",
                  "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "conv layer" in err and len(err.strip().splitlines()) == 1
+    assert "convolution layer 1 ('c1'); the RTL generator supports fully connected layers only" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_refuses_the_ideal_memory_model(capsys, tmp_path):
@@ -215,3 +216,20 @@ def test_refuses_a_table_that_cannot_run_as_written(tmp_path):
     with pytest.raises(LayerPipeError, match="cost model says"):
         generate(data, tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_plan_is_generated_without_validating_the_table_again(tmp_path, monkeypatch):
+    """verify lowers a table once and hands the plan on; generate must not check it a second time."""
+    import layerpipe.hw.plan
+
+    table = schedule(zoo_network("mlp-digits"), 2, "layerpipe", CostModel(task_overhead_cycles=8))
+    plan = hardware_plan(table, FMT, "latest")
+    checked = []
+    monkeypatch.setattr(layerpipe.hw.plan, "check_table", lambda t: checked.append(t) or [])
+    generated = generate(plan, tmp_path, seed=1)
+    assert checked == []
+    assert generated.info["weights_policy"] == "latest"
+    with pytest.raises(LayerPipeError, match="a HardwarePlan carries its format and weight policy"):
+        accelerator_for_table(plan, weights="stash")
+    hardware_plan(table, FMT, "latest")
+    assert checked == [table]  # the check the plan runs is the one patched
