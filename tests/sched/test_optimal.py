@@ -12,6 +12,7 @@ from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
 from layerpipe.sched.placement_milp import solve_dual_port
 from layerpipe.sched.policies import optimal
 from layerpipe.sched.policies.optimal import solve
+from layerpipe.sched.policies.optimal_search import SearchBudgets
 from layerpipe.sched.report import describe_table
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import build_table, check
@@ -102,8 +103,8 @@ def test_verbose_reports_on_stderr_only(capfd):
     assert out == "" and "optimal" in err
 
 
-def optimal_table(network, processors, cost, time_limit):
-    period, placed = optimal.schedule(network, processors, cost, time_limit=time_limit)
+def optimal_table(network, processors, cost, time_limit, **search):
+    period, placed = optimal.schedule(network, processors, cost, time_limit=time_limit, **search)
     return build_table(network, cost, "optimal", processors, period, placed)
 
 
@@ -119,11 +120,11 @@ def test_table_does_not_depend_on_a_generous_time_limit(name, processors, memory
     assert generous.data["optimal"]["proven"] is True
 
 
-def test_table_records_a_search_its_work_budget_cut(monkeypatch):
+def test_table_records_a_search_its_work_budget_cut():
     network, cost = zoo_network("lenet5"), CostModel(memory="ideal")
     assert optimal_table(network, 3, cost, 60.0).data["optimal"] == {"proven": True, "stopped_by": None}
-    monkeypatch.setattr(optimal, "SEARCH_EVALUATIONS", 10)  # the local search stops long before its minimum
-    table = optimal_table(network, 3, cost, 60.0)
+    short = SearchBudgets(local_search_evaluations=10)  # the local search stops long before its minimum
+    table = optimal_table(network, 3, cost, 60.0, budgets=short)
     assert table.data["optimal"]["stopped_by"] == "work"
     assert check(table) == []
 
