@@ -17,18 +17,18 @@ each run it works the resources the hardware has:
   version the table's staleness promises;
 * the links: words, streaming cycles and concurrent transfers per processor pair.
 
-Resources keep their own event queues and settle them lazily up to the current cycle
-(an end at t lands before a start at t: intervals are half open), so the cost is per
-run, never per cycle: a VGG-16 period of 10⁹ cycles costs no more than a short one.
+Resources keep their own event queues (:mod:`.resources`) and settle them lazily up to
+the current cycle (an end at t lands before a start at t: intervals are half open), so
+the cost is per run, never per cycle: a VGG-16 period of 10⁹ cycles costs no more than
+a short one.
 
-The first violated rule stops the run with a :class:`SimulationError` naming the task,
-the sample, the data item or resource and the cycle. An optional *datapath*
-(:mod:`layerpipe.sim.functional`) computes the numerics in the same order.
+The first violated rule stops the run with a :class:`.resources.SimulationError`
+naming the task, the sample, the data item or resource and the cycle. An optional
+*datapath* (:mod:`layerpipe.sim.functional`) computes the numerics in the same order.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,12 +37,9 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
 from layerpipe.sched.timing import BANK_PORTS
+from layerpipe.sim.resources import DelayLine, SimulationError, WeightBank
 
-__all__ = ["SimulationError", "SimResult", "Run", "simulate", "prediction_mismatches"]
-
-
-class SimulationError(LayerPipeError):
-    """A table broke a rule of the semantics while it was executed (one line: task, sample, item, cycle)."""
+__all__ = ["SimResult", "Run", "simulate", "prediction_mismatches"]
 
 
 @dataclass(frozen=True)
@@ -119,94 +116,7 @@ class _Task:
     sends: list[tuple[int, int, int, int]] = field(default_factory=list)  # (link, words, stream cycles, leaves at)
 
 
-class _DelayLine:
-    """A FIFO of per-sample entries; entries leave once every consumer has ended.
-
-    Entries are released in sample order: every sample's entry is written and released
-    at the same offsets, one period apart, so the oldest entry is always the first to go.
-    """
-
-    __slots__ = ("item", "producer", "depth", "consumers", "entries", "order", "peak")
-
-    def __init__(self, item: str, producer: str, depth: int, consumers: int):
-        self.item, self.producer, self.depth, self.consumers = item, producer, depth, consumers
-        self.entries: dict[int, list] = {}  # sample → [consumers left, release cycle, value]
-        self.order: deque[int] = deque()
-        self.peak = 0
-
-    def write(self, sample: int, cycle: int, value=None) -> None:
-        entries, order = self.entries, self.order
-        while order:
-            oldest = entries[order[0]]
-            if oldest[0] or oldest[1] > cycle:
-                break
-            del entries[order.popleft()]
-        occupied = len(order) + 1
-        if occupied > self.depth:
-            raise SimulationError(
-                f"delay line {self.item} (depth {self.depth}) overflows at cycle {cycle}: {self.producer} of "
-                f"sample {sample} writes entry {occupied} while samples {', '.join(map(str, order))} "
-                "still occupy it")
-        self.peak = max(self.peak, occupied)
-        entries[sample] = [self.consumers, cycle, value]
-        order.append(sample)
-
-    def read(self, sample: int, end: int):
-        entry = self.entries[sample]
-        entry[0] -= 1
-        if end > entry[1]:
-            entry[1] = end
-        return entry[2]
-
-
-class _WeightBank:
-    """Port use of one layer's bank and the order in which G's updates land."""
-
-    __slots__ = ("layer", "groups", "peak", "pending", "applied")
-
-    def __init__(self, layer: int):
-        self.layer = layer
-        self.groups: list[list] = []  # active access groups: [start, cycles, end, ports, member names]
-        self.peak = 0
-        self.pending: deque[tuple[int, int]] = deque()  # (landing cycle, sample) of issued updates
-        self.applied = 0  # updates landed so far: samples 0..applied-1
-
-    def access(self, name: str, kind: str, sample: int, start: int, cycles: int, limit: int | None) -> None:
-        live, ports, shared = [], 0, None
-        for group in self.groups:
-            if group[2] > start:  # still streaming at this cycle
-                live.append(group)
-                ports += group[3]
-                if group[0] == start and group[1] == cycles:
-                    shared = group  # lockstep: same start and duration, one shared read
-        member = (name, sample)
-        if shared is None:
-            ports += 2 if kind == "G" else 1
-            live.append([start, cycles, start + cycles, 2 if kind == "G" else 1, [member]])
-        else:
-            shared[4].append(member)
-            if kind == "G" and shared[3] == 1:  # the group now also writes
-                shared[3] = 2
-                ports += 1
-        self.groups = live
-        if ports > self.peak:
-            self.peak = ports
-        if limit is not None and ports > limit:
-            detail = " + ".join("/".join(f"{task}(sample {n})" for task, n in g[4]) + f" [{g[3]}]" for g in live)
-            raise SimulationError(f"weight bank of layer {self.layer} serves {ports} ports at cycle {start}: "
-                                  f"{detail}; a dual-port bank has {limit}")
-
-    def land(self, cycle: int, datapath) -> None:
-        """Every update that has landed by ``cycle`` becomes visible (writes before reads)."""
-        pending = self.pending
-        while pending and pending[0][0] <= cycle:
-            _, sample = pending.popleft()
-            self.applied += 1
-            if datapath is not None:
-                datapath.land(self.layer, sample)
-
-
-def _compile(table: ScheduleTable) -> tuple[list[_Task], list[_DelayLine], list[tuple[int, int]]]:
+def _compile(table: ScheduleTable) -> tuple[list[_Task], list[DelayLine], list[tuple[int, int]]]:
     network, cost, period = table.network, table.cost, table.period_cycles
     placed = {}
     for tasks in table.processor_tasks:
@@ -234,7 +144,7 @@ def _compile(table: ScheduleTable) -> tuple[list[_Task], list[_DelayLine], list[
         if item.name not in depths:
             raise SimulationError(f"delay line {item.name} is missing from the table's delay_lines")
         line = len(lines)
-        lines.append(_DelayLine(item.name, producer.name if item.producer is not INPUT else f"input at {first}",
+        lines.append(DelayLine(item.name, producer.name if item.producer is not INPUT else f"input at {first}",
                                 depths[item.name], len(item.consumers)))
         source = records[index[producer]]
         (source.produces if item.producer is not INPUT else source.streams).append(line)
@@ -262,7 +172,7 @@ def simulate(table: ScheduleTable, samples: int, datapath=None, record_runs: boo
     limit = BANK_PORTS if table.memory_model == "dual-port" else None
     promised_staleness = {"F": table.staleness["forward"], "B": table.staleness["backward_latest"]}
     measured_staleness: dict[str, dict[int, set]] = {"F": {}, "B": {}}
-    banks = {layer: _WeightBank(layer) for layer in range(1, table.network.depth + 1)}
+    banks = {layer: WeightBank(layer) for layer in range(1, table.network.depth + 1)}
 
     max_lag = max(t.lag for t in tasks)
     # start cycle of each task's recent runs, by sample modulo `ring`: a consumer's producer ran at most

@@ -16,7 +16,8 @@ from layerpipe.core.costs import CostModel
 from layerpipe.core.table import ScheduleTable
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.sim.cyclesim import SimulationError, simulate
+from layerpipe.sim.cyclesim import simulate
+from layerpipe.sim.resources import SimulationError
 
 SAMPLES = 12
 
