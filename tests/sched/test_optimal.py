@@ -7,7 +7,7 @@ import pytest
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.network import network_from_dict
-from layerpipe.core.table import table_from_dict
+from layerpipe.core.table import ScheduleTable
 from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
 from layerpipe.sched.placement_milp import solve_dual_port
 from layerpipe.sched.policies import optimal
@@ -136,5 +136,5 @@ def test_table_says_when_the_time_safety_net_cut_the_search(memory):
     assert table.data["optimal"]["stopped_by"] == "time"
     assert check(table) == []
     assert table.period_cycles <= schedule(network, 4, "layerpipe", cost).period_cycles  # the fall-backs hold
-    assert table_from_dict(json.loads(table.to_json())).search == table.data["optimal"]
+    assert ScheduleTable(json.loads(table.to_json())).search == table.data["optimal"]
     assert describe_table(table).splitlines()[-1].startswith("note: the time limit cut optimal's search")
