@@ -52,15 +52,9 @@ def imported_test_modules(path: Path, source: str) -> list[str]:
     return sorted(name for name in _imported(path, source) if name in MODULES and not _allowed(MODULES[name]))
 
 
-# tests/sched/strategies.py and its two users are outside the change that made tests/helpers; the
-# strategies move there with the next change to those files, and strict xfail fails until these marks go
-_PENDING = {TESTS / "sched" / "test_schedule_properties.py", TESTS / "sim" / "test_cyclesim.py"}
-
-
 def _files():
     for path in sorted(TESTS.rglob("*.py")):
-        marks = [pytest.mark.xfail(strict=True, reason="imports tests/sched/strategies.py")] if path in _PENDING else []
-        yield pytest.param(path, id=str(path.relative_to(TESTS)), marks=marks)
+        yield pytest.param(path, id=str(path.relative_to(TESTS)))
 
 
 @pytest.mark.parametrize("path", list(_files()))
@@ -74,7 +68,7 @@ def test_every_kind_of_import_of_a_test_module_is_caught():
     assert imported_test_modules(importer, "import tests.hw.test_mac") == ["tests.hw.test_mac"]
     assert imported_test_modules(importer, "from . import test_mac") == ["tests.hw.test_mac"]
     assert imported_test_modules(importer, "from .test_mac import lint_wall") == ["tests.hw.test_mac"]
-    assert imported_test_modules(importer, "from ..sched.strategies import fc_chains") == ["tests.sched.strategies"]
+    assert imported_test_modules(importer, "from ..sched.test_table import table") == ["tests.sched.test_table"]
     assert imported_test_modules(importer, "from tests.helpers.lint import lint_wall\nimport tests.conftest") == []
     board_test = TESTS / "boards" / "test_program.py"  # tests/boards is no package: its files are top-level
     assert imported_test_modules(board_test, "from test_boards import TINY") == ["test_boards"]

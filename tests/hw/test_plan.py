@@ -39,7 +39,7 @@ def test_plan_answers_without_components():
     assert plan.pes[0].last_write_after_issue("F") == 1 + 3
     rows = design_resources(plan, "ecp5")
     assert set(rows) == {"PE0", "PE1", "shared"} and all(r.lut > 0 for r in rows.values())
-    with pytest.raises(LayerPipeError, match="weight policy 'ema'"):
+    with pytest.raises(LayerPipeError, match="weights ema: the RTL generator supports latest or stash only"):
         hardware_plan(table, FMT, "ema")
 
 

@@ -7,8 +7,7 @@ from layerpipe.core.tasks import training_tasks
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import check
 from layerpipe.sched.timing import BANK_PORTS
-
-from .strategies import cost_models, fc_chains
+from tests.helpers.strategies import cost_models, fc_chains
 
 
 def assert_table_invariants(table):

@@ -14,8 +14,7 @@ from layerpipe.sched.scheduler import POLICIES, schedule
 from layerpipe.sched.zoo import ZOO, zoo_network
 from layerpipe.sim.cyclesim import prediction_mismatches, simulate
 from layerpipe.sim.trace import chrome_trace, write_vcd
-
-from ..sched.strategies import cost_models, fc_chains
+from tests.helpers.strategies import cost_models, fc_chains
 
 SAMPLE_COUNTS = (1, 2, 17, 100)
 PROCESSORS = range(1, 10)
