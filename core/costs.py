@@ -18,8 +18,10 @@ cycles after the producing task ends.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+from typing import ClassVar
 
+from layerpipe.core.config import ConfigRecord
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS
 from layerpipe.core.network import Layer
@@ -30,7 +32,9 @@ MEMORY_MODELS = ("dual-port", "ideal")
 
 
 @dataclass(frozen=True)
-class CostModel:
+class CostModel(ConfigRecord):
+    title: ClassVar[str] = "cost model"
+
     lanes: int = 8
     task_overhead_cycles: int = 4
     link_latency_cycles: int = 2
@@ -39,14 +43,8 @@ class CostModel:
     memory: str = "dual-port"
 
     def __post_init__(self):
-        for name in ("lanes", "link_width_words", "word_bits"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LayerPipeError(f"cost model: '{name}' is {value!r}; set it to a positive integer")
-        for name in ("task_overhead_cycles", "link_latency_cycles"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise LayerPipeError(f"cost model: '{name}' is {value!r}; set it to an integer >= 0")
+        self.require_ints(("lanes", "link_width_words", "word_bits"), 1)
+        self.require_ints(("task_overhead_cycles", "link_latency_cycles"), 0)
         if self.memory not in MEMORY_MODELS:
             raise LayerPipeError(f"cost model: unknown memory model {self.memory!r}; "
                                  f"use one of {', '.join(MEMORY_MODELS)}")
@@ -61,18 +59,6 @@ class CostModel:
 
     def transfer_cycles(self, words: int) -> int:
         return self.link_latency_cycles + math.ceil(words / self.link_width_words)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CostModel:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LayerPipeError(f"cost model: unknown field '{unknown[0]}'; known fields are "
-                                 f"{', '.join(sorted(known))}")
-        return cls(**data)
 
     def describe(self) -> str:
         return (f"lanes={self.lanes} overhead={self.task_overhead_cycles} cyc "

@@ -16,10 +16,12 @@ are Python ints or numpy int64 arrays holding two's-complement integers that rep
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
+from layerpipe.core.config import ConfigRecord
 from layerpipe.core.errors import LayerPipeError
 
 __all__ = ["FixedFormat", "round_shift", "saturate"]
@@ -41,17 +43,16 @@ def saturate(value, bits: int):
 
 
 @dataclass(frozen=True)
-class FixedFormat:
+class FixedFormat(ConfigRecord):
+    title: ClassVar[str] = "numeric format"
+
     data_bits: int = 16
     frac_bits: int = 12
     acc_bits: int = 40
     lr_shift: int = 6
 
     def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise LayerPipeError(f"numeric format: '{f.name}' is {value!r}; set it to an integer >= 0")
+        self.require_ints([f.name for f in fields(self)], 0)
         if not 2 <= self.data_bits <= 32:
             raise LayerPipeError(f"numeric format: 'data_bits' is {self.data_bits}; use 2..32")
         if not 1 <= self.frac_bits < self.data_bits:
@@ -99,14 +100,3 @@ class FixedFormat:
             raise LayerPipeError(f"numeric format: a dot product over {fan_in} inputs needs {needed} "
                                  f"accumulator bits, 'acc_bits' is {self.acc_bits}; raise it to {needed}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FixedFormat:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LayerPipeError(f"numeric format: unknown field '{unknown[0]}'; known fields are "
-                                 f"{', '.join(sorted(known))}")
-        return cls(**data)

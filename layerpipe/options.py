@@ -33,6 +33,17 @@ def add_policy(parser: argparse.ArgumentParser, default: str = "layerpipe") -> N
     parser.add_argument("--policy", default=default, help=f"scheduling policy: {', '.join(POLICIES)}")
 
 
+def add_schedule(parser: argparse.ArgumentParser, table: bool = False) -> None:
+    """What one schedule is made of: the network, the processor count, the policy and the cost model
+    (and, with ``table``, ``--table`` to load one instead)."""
+    add_network(parser)
+    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
+    add_policy(parser)
+    add_cost_model(parser)
+    if table:
+        add_table(parser)
+
+
 def add_weights(parser: argparse.ArgumentParser, model: str | None, what: str) -> None:
     """``--weights``: the weight policy (core/weight_policies.py) ``model`` runs (None: any model);
     ``what`` says where it applies."""

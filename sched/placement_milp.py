@@ -178,13 +178,18 @@ def _candidate(method: str, starts: dict[Task, int], processor_of: dict[Task, in
         return None
     sequences = [sorted((t for t in starts if processor_of[t] == p), key=lambda t: starts[t])
                  for p in range(processors)]
+    return _timed_candidate(method, sequences, relations, cycles, processor_of)
+
+
+def _timed_candidate(method: str, sequences, relations, cycles, processor_of) -> _Candidate | None:
+    """The candidate that :func:`timed` makes of sequences and relations, if it has no bank conflict."""
     result = timed(sequences, relations, cycles)
     if result is None:
         return None
-    period, normalised = result
-    if conflicts(normalised, processor_of, cycles):
+    period, starts = result
+    if conflicts(starts, processor_of, cycles):
         return None
-    return _Candidate(method, period, normalised, sequences, relations)
+    return _Candidate(method, period, starts, sequences, relations)
 
 
 # -- the exact model ----------------------------------------------------------------------
@@ -266,13 +271,7 @@ def _milp(assignment: Sequences, processor_of: dict[Task, int], cycles: dict[Tas
         for pair, (before, after) in relation_vars.items():
             relations[pair] = ("before" if values[before] > 0.5 else "after" if values[after] > 0.5
                                else "lockstep")
-        result = timed(sequences, relations, cycles)
-        if result is None:
-            return None
-        length, starts = result
-        if conflicts(starts, processor_of, cycles):
-            return None
-        return _Candidate("milp", length, starts, sequences, relations)
+        return _timed_candidate("milp", sequences, relations, cycles, processor_of)
 
     deadline = time.perf_counter() + time_limit
     if node_limit is not None:  # larger models, costlier nodes (about quadratically here)

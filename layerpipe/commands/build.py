@@ -29,10 +29,7 @@ def register(subparsers) -> None:
                                    formatter_class=options.HELP_FORMATTER)
     parser.add_argument("--board", required=True, metavar="BOARD",
                         help=f"target: {', '.join(BOARD_NAMES)}")
-    options.add_network(parser)
-    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    options.add_policy(parser)
-    options.add_cost_model(parser)
+    options.add_schedule(parser)
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="build folder (default: build-BOARD)")
     parser.add_argument("--design", default="accelerator", choices=DESIGNS,

@@ -21,11 +21,7 @@ def register(subparsers) -> None:
                                    description="Schedule a network (or load a ScheduleTable) and generate its "
                                                "pipelined training accelerator as Verilog plus a sidecar JSON.",
                                    formatter_class=options.HELP_FORMATTER)
-    options.add_network(parser)
-    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    options.add_policy(parser)
-    options.add_cost_model(parser)
-    options.add_table(parser)
+    options.add_schedule(parser, table=True)
     options.add_weights(parser, "rtl", "built in RTL")
     defaults = FixedFormat()
     group = parser.add_argument_group("numeric format")

@@ -13,10 +13,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("schedule", help="schedule one network on P processors",
                                    description="Schedule one network and write its ScheduleTable.",
                                    formatter_class=options.HELP_FORMATTER)
-    options.add_network(parser)
-    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    options.add_policy(parser)
-    options.add_cost_model(parser)
+    options.add_schedule(parser)
     parser.add_argument("-o", "--output", metavar="table.json",
                         help="write the table to this file (default: print only)")
     parser.add_argument("--json", action="store_true", help="print the table as JSON on stdout")

@@ -21,10 +21,7 @@ def register(subparsers) -> None:
                                                "Exit status 1 if the execution disagrees with the table's "
                                                "predictions, 2 if the table breaks a rule (named in one line).",
                                    formatter_class=options.HELP_FORMATTER)
-    options.add_network(parser)
-    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    options.add_policy(parser)
-    options.add_cost_model(parser)
+    options.add_schedule(parser)
     parser.add_argument("--table", metavar="table.json",
                         help="simulate this ScheduleTable instead of scheduling --network (default: schedule)")
     parser.add_argument("--samples", type=int, default=100, help="training samples N to run")

