@@ -1,4 +1,5 @@
-"""Built-in networks. ``mlp-digits`` is the default workload (docs/networks.md).
+"""Built-in networks. ``mlp-digits`` is the default workload, ``cnn-digits`` its convolutional
+counterpart on the same 8×8 images (docs/networks.md).
 
 The ImageNet networks follow torchvision's layer shapes, with pooling folded into
 the preceding convolution (``pool``). ResNet-18 is folded into a chain: each basic
@@ -60,6 +61,9 @@ def _resnet18() -> dict:
 ZOO = {
     "mlp-digits": {"name": "mlp-digits", "input": 64,
                    "layers": [_fc(32, "fc1"), _fc(16, "fc2"), _fc(10, "fc3")]},
+    "cnn-digits": {"name": "cnn-digits", "input": [1, 8, 8],
+                   "layers": [_conv(8, 3, "conv1", padding=1, pool=2), _conv(16, 3, "conv2", padding=1, pool=2),
+                              _fc(10, "fc")]},
     "lenet5": {"name": "lenet5", "input": [1, 32, 32],
                "layers": [_conv(6, 5, "c1", pool=2), _conv(16, 5, "c3", pool=2),
                           _fc(120, "c5"), _fc(84, "f6"), _fc(10, "output")]},

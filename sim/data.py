@@ -6,6 +6,9 @@ across versions): 1,437 training and 360 test images. Scaling (docs/numerics.md)
 * input pixel p ∈ 0..16 → real p/16 ∈ [0, 1]; fixed point p << (frac_bits − 4), the
   same value exactly (16 saturates to the largest word only when frac_bits = data_bits − 1);
 * target: one-hot, 1.0 for the label's output (fmt.one in fixed point), 0 elsewhere.
+
+A network takes the 64 pixels flat (``input = 64``) or as one 8×8 channel (``input =
+[1, 8, 8]``, conv layers first); :meth:`Split.inputs` gives them in its shape.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ __all__ = ["INPUTS", "CLASSES", "TEST_SIZE", "SPLIT_SEED", "Split", "Digits", "l
            "scale_pixels", "one_hot"]
 
 INPUTS = 64  # 8×8 pixels
+IMAGE = (1, 8, 8)  # the same pixels as [channels, height, width], row-major
 CLASSES = 10
 PIXEL_MAX = 16  # pixel values are 0..16: 4 fractional bits make them p/16 exactly
 TEST_SIZE = 360
@@ -60,8 +64,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def inputs(self, numerics: str, fmt: FixedFormat | None = None) -> np.ndarray:
-        return scale_pixels(self.pixels, _checked(numerics), fmt)
+    def inputs(self, numerics: str, fmt: FixedFormat | None = None, network=None) -> np.ndarray:
+        """(n, 64), or (n, 1, 8, 8) for a ``network`` whose input is an image."""
+        shape = network.input_shape if isinstance(network, Network) else (INPUTS,)
+        return scale_pixels(self.pixels, _checked(numerics), fmt).reshape((len(self),) + shape)
 
     def targets(self, numerics: str, fmt: FixedFormat | None = None) -> np.ndarray:
         return one_hot(self.labels, _checked(numerics), fmt)
@@ -100,16 +106,18 @@ def _frozen_split(pixels: np.ndarray, labels: np.ndarray) -> Split:
 
 
 def check_network(network_or_sizes) -> None:
-    """Refuse a network that cannot train on digits: 64 inputs, 10 outputs, layers the golden model trains."""
+    """Refuse a network that cannot train on digits: 64 = 1×8×8 inputs, 10 outputs, layers the golden model trains."""
     if isinstance(network_or_sizes, Network):
         name = f"network '{network_or_sizes.name}'"
         require_layer_kinds(network_or_sizes, "fixed")
-        sizes = network_or_sizes.sizes
+        shape, sizes = network_or_sizes.input_shape, network_or_sizes.sizes
     else:
         name, sizes = "the network", list(network_or_sizes)
-    if sizes[0] != INPUTS:
-        raise LayerPipeError(f"{name} has input {sizes[0]} but digits images have {INPUTS} pixels; "
-                             f"set the network's 'input' to {INPUTS}")
+        shape = (sizes[0],)
+    if shape not in ((INPUTS,), IMAGE):
+        given = shape[0] if len(shape) == 1 else list(shape)
+        raise LayerPipeError(f"{name} has input {given} but digits images have {INPUTS} pixels; set the "
+                             f"network's 'input' to {INPUTS} (fully connected) or {list(IMAGE)} (convolution)")
     if sizes[-1] != CLASSES:
         raise LayerPipeError(f"{name} has {sizes[-1]} outputs but digits has {CLASSES} classes; "
                              f"set the last layer's 'out' to {CLASSES}")

@@ -7,9 +7,31 @@ from the format as 2**−lr_shift instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["forward", "output_delta", "squared_error", "backward", "mask_error", "update"]
+__all__ = ["RealFormat", "forward", "output_delta", "squared_error", "backward", "mask_error", "update"]
+
+
+@dataclass(frozen=True)
+class RealFormat:
+    """FixedFormat's rounding interface in float64, for kernels written once for both numerics (sim/conv.py):
+    nothing rounds or saturates, and a weight step is η times the gradient sum."""
+
+    lr: float
+
+    def to_data(self, acc):
+        return acc
+
+    def saturate(self, value):
+        return value
+
+    def weight_step(self, gradient):
+        return self.lr * gradient
+
+    def check_fan_in(self, fan_in: int) -> None:
+        """A float sum cannot overflow."""
 
 
 def forward(W, a, hidden: bool):

@@ -1,9 +1,10 @@
-"""Golden model: per-sample SGD of a fully connected network with LayerPipe's delayed gradients.
+"""Golden model: per-sample SGD of a chain of fc and conv layers with LayerPipe's delayed gradients.
 
-The network is a chain of fc layers, ReLU after every hidden layer, a linear output and
-the loss ½‖a_L − t‖² (δ_L = a_L − t). ``numerics="float"`` trains in float64 (the
-accuracy study), ``numerics="fixed"`` with the kernels of :mod:`layerpipe.sim.fixed`,
-bit for bit what the RTL computes (docs/numerics.md).
+ReLU after every hidden layer (conv layers then max-pool), a linear fc output and the
+loss ½‖a_L − t‖² (δ_L = a_L − t). ``numerics="float"`` trains in float64 (the accuracy
+study), ``numerics="fixed"`` with the kernels of :mod:`layerpipe.sim.fixed` and
+:mod:`layerpipe.sim.conv`, bit for bit what the RTL computes (docs/numerics.md). The
+layers' kernels sit behind :mod:`layerpipe.sim.layers`.
 
 Which weights each task reads follows docs/semantics.md ("Weights"). With W_l^(k) the
 weights of layer l after the updates of samples 0..k (W_l^(−1) the initial ones):
@@ -33,12 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
-from layerpipe.core.layer_kinds import require_layer_kinds
-from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
 from layerpipe.sim import fixed, floatmodel
+from layerpipe.sim.layers import Dense, layer_ops
 
 __all__ = ["NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
            "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
@@ -105,24 +105,17 @@ def _as_staleness(value, depth: int) -> Staleness:
 
 # -- network and initial weights ------------------------------------------------------------
 
-def _sizes(network_or_sizes, numerics: str = "float") -> list[int]:
-    if isinstance(network_or_sizes, Network):
-        require_layer_kinds(network_or_sizes, numerics)
-        return network_or_sizes.sizes
-    sizes = list(network_or_sizes)
-    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1 for n in sizes):
-        raise LayerPipeError(f"layer sizes {sizes!r}: give at least two positive integers [N0, N1, ...]")
-    return [int(n) for n in sizes]
-
-
 def initial_weights(network_or_sizes, seed: int = 0) -> list[np.ndarray]:
-    """Glorot uniform floats, W_l ~ U(±sqrt(6 / (N_{l−1} + N_l))), shape (N_l, N_{l−1}); deterministic in ``seed``."""
-    sizes = _sizes(network_or_sizes)
+    """Glorot uniform floats, W_l ~ U(±sqrt(6 / (fan_in + fan_out))); deterministic in ``seed``.
+
+    fc: shape (N_l, N_{l−1}), fans N_{l−1} and N_l; conv: shape (C_out, C_in, K, K), fans
+    C_in·K² and C_out·K².
+    """
     rng = np.random.default_rng(seed)
     weights = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        weights.append(rng.uniform(-limit, limit, size=(fan_out, fan_in)))
+    for op in layer_ops(network_or_sizes)[1]:
+        limit = np.sqrt(6.0 / sum(op.fans))
+        weights.append(rng.uniform(-limit, limit, size=op.shape))
     return weights
 
 
@@ -133,6 +126,7 @@ class _FloatArithmetic:
 
     def __init__(self, lr: float):
         self.lr = lr
+        self.number_format = floatmodel.RealFormat(lr)  # what kernels written for both numerics round with
 
     def words(self, x, what: str) -> np.ndarray:
         x = np.asarray(x)
@@ -163,7 +157,7 @@ class _FixedArithmetic:
     name = "fixed"
 
     def __init__(self, fmt: FixedFormat):
-        self.fmt = fmt
+        self.fmt = self.number_format = fmt
 
     def words(self, x, what: str) -> np.ndarray:
         x = np.asarray(x)
@@ -260,7 +254,7 @@ class _WeightEMA:
 class TrainResult:
     outputs: np.ndarray  # (samples, N_L): a_L of each sample as its F_L computed it
     squared_errors: np.ndarray  # (samples,): ‖a_L − t‖² (int64 at binary point 2·frac_bits for fixed)
-    weights: list[np.ndarray]  # W_1..W_L after every update, shape (N_l, N_{l−1})
+    weights: list[np.ndarray]  # W_1..W_L after every update: fc (N_l, N_{l−1}), conv (C_out, C_in, K, K)
 
 
 class GoldenModel:
@@ -271,15 +265,19 @@ class GoldenModel:
         self.fmt = fmt or FixedFormat()
         self.numerics = numerics
         self.arith = _arithmetic(numerics, self.fmt, lr)
-        self.sizes = _sizes(network_or_sizes, numerics)
-        self.depth = len(self.sizes) - 1
+        self.input_shape, self.ops = layer_ops(network_or_sizes, numerics)
+        self.depth = len(self.ops)
         self.policy = WEIGHT_POLICIES.supported(weights, numerics, "weights")
         self.staleness = _as_staleness(staleness, self.depth)
         self.staleness.check(self.depth, weights)
         if numerics == "fixed":
-            for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
-                self.fmt.check_fan_in(max(fan_in, fan_out))  # F sums over N_{l−1}, B over N_l
-        start = self._initial(init, seed)
+            for op in self.ops:
+                try:
+                    for terms in op.sums:
+                        self.fmt.check_fan_in(terms)
+                except LayerPipeError as error:
+                    raise LayerPipeError(f"{op.where}: {error}") from None
+        start = self._initial(init, seed, network_or_sizes)
         forward = self.staleness.forward
         # F reads D_F + 1 versions back; the EMA may lag the bank by one more before its read
         self.history = [_History(w, keep=forward[layer] + 3) for layer, w in enumerate(start, start=1)]
@@ -290,17 +288,16 @@ class GoldenModel:
                 self.ema[layer] = _WeightEMA(start[layer - 1], delay)
         self.samples = 0  # samples trained so far: the next one is sample m = samples
 
-    def _initial(self, init, seed: int) -> list[np.ndarray]:
+    def _initial(self, init, seed: int, network_or_sizes) -> list[np.ndarray]:
         if init is None:
-            init = initial_weights(self.sizes, seed)
+            init = initial_weights(network_or_sizes, seed)
         if len(init) != self.depth:
             raise LayerPipeError(f"init has {len(init)} weight matrices; the network has {self.depth} layers")
         start = []
-        for layer, w in enumerate(init, start=1):
-            shape = (self.sizes[layer], self.sizes[layer - 1])
-            if np.shape(w) != shape:
+        for layer, (w, op) in enumerate(zip(init, self.ops), start=1):
+            if np.shape(w) != op.shape:
                 raise LayerPipeError(f"init: weights of layer {layer} have shape {np.shape(w)}; "
-                                     f"the network needs {shape} (N_l, N_l-1)")
+                                     f"the network needs {op.shape} {op.shape_names}")
             w = np.asarray(w)
             if self.numerics == "fixed" and not np.issubdtype(w.dtype, np.integer):
                 w = self.fmt.quantize(w)  # float initial weights: round half up, saturate
@@ -316,9 +313,10 @@ class GoldenModel:
         """Train on the samples in order; outputs and errors are those of these samples."""
         inputs = self.arith.words(inputs, "inputs")
         targets = self.arith.words(targets, "targets")
-        n0, nl = self.sizes[0], self.sizes[-1]
-        if inputs.ndim != 2 or inputs.shape[1] != n0:
-            raise LayerPipeError(f"inputs have shape {inputs.shape}; the network needs (samples, {n0})")
+        shape, nl = self.input_shape, self.ops[-1].out_shape[0]
+        if inputs.shape[1:] != shape:
+            raise LayerPipeError(f"inputs have shape {inputs.shape}; the network needs (samples, "
+                                 f"{', '.join(map(str, shape))})")
         if targets.shape != (len(inputs), nl):
             raise LayerPipeError(f"targets have shape {targets.shape}; the network needs ({len(inputs)}, {nl})")
         outputs = np.empty(targets.shape, dtype=inputs.dtype)
@@ -329,12 +327,12 @@ class GoldenModel:
         return TrainResult(outputs, errors, self.weights)
 
     def _sample(self, m: int, x, target):
-        arith, depth, history = self.arith, self.depth, self.history
+        arith, depth, history, ops = self.arith, self.depth, self.history, self.ops
         d_forward, d_backward = self.staleness.forward, self.staleness.backward_latest
         acts, masks, read_by_f = [x], [None], [None]
         for layer in range(1, depth + 1):
             w = history[layer - 1][m - 1 - d_forward[layer]]
-            a, mask = arith.forward(w, acts[-1], layer < depth)
+            a, mask = ops[layer - 1].forward(arith, w, acts[-1], layer < depth)
             acts.append(a)
             masks.append(mask)
             read_by_f.append(w)
@@ -342,7 +340,7 @@ class GoldenModel:
         delta = arith.output_delta(a_L, target)
         for layer in range(depth, 0, -1):
             versions = history[layer - 1]
-            versions.append(arith.update(versions[m - 1], delta, acts[layer - 1]))  # G_l(m): W^(m)
+            versions.append(ops[layer - 1].update(arith, versions[m - 1], delta, acts[layer - 1]))  # G_l(m): W^(m)
             if layer == 1:
                 break  # layer 1 has no B
             if self.policy.reads is BackwardRead.FORWARD:
@@ -351,7 +349,7 @@ class GoldenModel:
                 w = versions[m - 1 - d_backward[layer]]
             else:
                 w = self.ema[layer].read(versions, m - 1 - d_backward[layer])
-            delta = arith.mask_error(arith.backward(w, delta), masks[layer - 1])
+            delta = ops[layer - 2].mask_error(arith, ops[layer - 1].backward(arith, w, delta), masks[layer - 1])
         return a_L, arith.squared_error(a_L, target)
 
 
@@ -370,25 +368,34 @@ def train(network_or_sizes, inputs, targets, staleness=None, weights: str = "sta
 
 # -- evaluation ----------------------------------------------------------------------------
 
-def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed",
-             fmt: FixedFormat | None = None) -> np.ndarray:
-    """Forward pass only, all samples at once: a_L per sample, shape (samples, N_L)."""
+def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed", fmt: FixedFormat | None = None,
+             network=None) -> np.ndarray:
+    """Forward pass only, all samples at once: a_L per sample, shape (samples, N_L).
+
+    ``network`` (a Network or sizes) is needed when it has conv layers: their padding and
+    pooling are not in the weights; without it the weights are taken as an fc chain.
+    """
     arith = _arithmetic(numerics, fmt or FixedFormat(), None)
-    acts = arith.words(inputs, "inputs").T  # columns are samples: the kernels take a matrix as is
+    acts = np.moveaxis(arith.words(inputs, "inputs"), 0, -1)  # samples last: the kernels take them as columns
+    ops = None if network is None else layer_ops(network, numerics)[1]
+    if ops is not None and len(weights) != len(ops):
+        raise LayerPipeError(f"{len(weights)} weight arrays for a {len(ops)}-layer network; give one per layer")
     for layer, w in enumerate(weights, start=1):
         w = arith.words(w, f"weights of layer {layer}")
-        if w.ndim != 2 or w.shape[1] != acts.shape[0]:
-            raise LayerPipeError(f"weights of layer {layer} have shape {w.shape}; they need {acts.shape[0]} "
-                                 "columns (the previous layer's size)")
-        acts, _ = arith.forward(w, acts, layer < len(weights))
-    return acts.T
+        op = ops[layer - 1] if ops else Dense(acts.shape[:1], w.shape[0] if w.ndim else 0, f"layer {layer}")
+        if w.shape != op.shape or acts.shape[:-1] != op.data_shape:
+            raise LayerPipeError(f"weights of layer {layer} have shape {w.shape} for an input of shape "
+                                 f"{acts.shape[:-1]}; the layer needs {op.shape} {op.shape_names}")
+        acts, _ = op.forward(arith, w, acts, layer < len(weights))
+    return np.moveaxis(acts, -1, 0)
 
 
-def predict(weights, inputs, numerics: str = "fixed", fmt: FixedFormat | None = None) -> np.ndarray:
+def predict(weights, inputs, numerics: str = "fixed", fmt: FixedFormat | None = None, network=None) -> np.ndarray:
     """The class of each sample: the index of its largest output."""
-    return np.argmax(evaluate(weights, inputs, numerics, fmt), axis=1)
+    return np.argmax(evaluate(weights, inputs, numerics, fmt, network), axis=1)
 
 
-def accuracy(weights, inputs, labels, numerics: str = "fixed", fmt: FixedFormat | None = None) -> float:
+def accuracy(weights, inputs, labels, numerics: str = "fixed", fmt: FixedFormat | None = None,
+             network=None) -> float:
     """Fraction of samples whose predicted class equals ``labels``."""
-    return float(np.mean(predict(weights, inputs, numerics, fmt) == np.asarray(labels)))
+    return float(np.mean(predict(weights, inputs, numerics, fmt, network) == np.asarray(labels)))

@@ -49,8 +49,8 @@ def learning_curve(network, staleness=None, weights: str = "stash", numerics: st
     fmt = fmt or FixedFormat()
     digits = digits or data.load_digits()
     model = golden.GoldenModel(network, staleness, weights, numerics, fmt, seed=seed, lr=lr)
-    train_x, train_t = digits.train.inputs(numerics, fmt), digits.train.targets(numerics, fmt)
-    test_x = digits.test.inputs(numerics, fmt)
+    train_x, train_t = digits.train.inputs(numerics, fmt, network), digits.train.targets(numerics, fmt)
+    test_x = digits.test.inputs(numerics, fmt, network)
     scale = 1.0 if numerics == "float" else float(fmt.one) ** 2  # squared error's binary point: 2·frac_bits
     order = np.random.default_rng(seed)
     curve = LearningCurve()
@@ -58,8 +58,8 @@ def learning_curve(network, staleness=None, weights: str = "stash", numerics: st
     def record(epoch: int, errors) -> None:
         result = EpochResult(
             epoch,
-            golden.accuracy(model.weights, train_x, digits.train.labels, numerics, fmt),
-            golden.accuracy(model.weights, test_x, digits.test.labels, numerics, fmt),
+            golden.accuracy(model.weights, train_x, digits.train.labels, numerics, fmt, network),
+            golden.accuracy(model.weights, test_x, digits.test.labels, numerics, fmt, network),
             None if errors is None else float(np.mean(errors)) / scale)
         curve.epochs.append(result)
         if progress is not None:

@@ -29,7 +29,7 @@ def test_an_unknown_kind_names_every_registered_kind():
         assert f"'{name}' ({kind.title})" in str(error.value)
 
 
-@pytest.mark.parametrize("model", ["float", "fixed", "functional", "rtl"])
+@pytest.mark.parametrize("model", ["functional", "rtl"])
 def test_a_model_refuses_a_kind_it_does_not_execute_by_layer(model):
     with pytest.raises(LayerPipeError) as error:
         require_layer_kinds(LENET, model)
@@ -37,24 +37,18 @@ def test_a_model_refuses_a_kind_it_does_not_execute_by_layer(model):
                                 "fully connected layers only")
 
 
-@pytest.mark.parametrize("model", ["schedule", "cycle"])
-def test_scheduler_and_cycle_simulator_take_every_kind(model):
+@pytest.mark.parametrize("model", ["schedule", "cycle", "float", "fixed"])
+def test_scheduler_cycle_simulator_and_golden_model_take_every_kind(model):
     require_layer_kinds(LENET, model)  # no error
 
 
 def test_one_message_for_every_model_that_refuses_convolution(capsys):
-    """The golden model, the functional simulator and the RTL generator all ask the registry."""
+    """The functional simulator and the RTL generator both ask the registry."""
     from layerpipe.hw.plan import hardware_plan
-    from layerpipe.sim.golden import GoldenModel
 
-    messages = []
-    for run in (lambda: GoldenModel(LENET, numerics="float"),
-                lambda: hardware_plan(schedule(LENET, 2, "layerpipe"), FixedFormat())):
-        with pytest.raises(LayerPipeError) as error:
-            run()
-        messages.append(str(error.value))
-    assert messages[0].endswith("the float golden model supports fully connected layers only")
-    assert messages[1].endswith("the RTL generator supports fully connected layers only")
+    with pytest.raises(LayerPipeError) as error:
+        hardware_plan(schedule(LENET, 2, "layerpipe"), FixedFormat())
+    assert str(error.value).endswith("the RTL generator supports fully connected layers only")
     assert main(["simulate", "--network", "lenet5", "--functional", "--samples", "2"]) == 2
     assert capsys.readouterr().err.strip().endswith("the functional simulator supports fully connected layers only")
 

@@ -1,0 +1,109 @@
+"""The golden model's layers: each kind's weight shape, accumulator checks and kernels behind one interface.
+
+fc layers run the kernels of :mod:`layerpipe.sim.fixed` / :mod:`layerpipe.sim.floatmodel`
+through the golden model's arithmetic, unchanged (the RTL is checked bit for bit against
+them); conv layers run :mod:`layerpipe.sim.conv` with the arithmetic's number format.
+Activations keep their layer's shape ((features,) or (channels, height, width), samples
+on trailing axes when batched); an fc layer flattens what it receives.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
+from layerpipe.core.network import Layer, Network
+from layerpipe.sim import conv
+
+__all__ = ["Dense", "Conv", "layer_ops"]
+
+
+class Dense:
+    """An fc layer; W has shape (N_l, N_l−1)."""
+
+    shape_names = "(N_l, N_l-1)"
+
+    def __init__(self, data_shape: tuple[int, ...], n_out: int, where: str):
+        self.where = where  # how messages name the layer
+        self.data_shape = data_shape  # what the previous layer hands over
+        self.n_in = math.prod(data_shape)
+        self.out_shape = (n_out,)
+        self.shape = (n_out, self.n_in)
+        self.fans = (self.n_in, n_out)  # Glorot's fan-in and fan-out
+        self.sums = (max(self.n_in, n_out),)  # F sums over N_l−1, B over N_l; G sums nothing
+
+    def forward(self, arith, W, a, hidden: bool):
+        return arith.forward(W, a.reshape((self.n_in,) + a.shape[len(self.data_shape):]), hidden)
+
+    def backward(self, arith, W, delta):
+        return arith.backward(W, delta)
+
+    def mask_error(self, arith, e, mask):
+        return arith.mask_error(e, mask)
+
+    def update(self, arith, W, delta, a_prev):
+        return arith.update(W, delta, a_prev.reshape(-1))
+
+
+class Conv:
+    """A conv layer (stride 1, ReLU, max-pool); W has shape (out_channels, in_channels, kernel, kernel)."""
+
+    shape_names = "(out_channels, in_channels, kernel, kernel)"
+
+    def __init__(self, layer: Layer, where: str):
+        self.where = where
+        channels, height, width = layer.in_shape
+        out_channels, kernel = layer.out_shape[0], layer.kernel
+        self.padding, self.pool = layer.padding, layer.pool
+        self.data_shape, self.out_shape = layer.in_shape, layer.out_shape
+        self.shape = (out_channels, channels, kernel, kernel)
+        self.fans = (channels * kernel * kernel, out_channels * kernel * kernel)
+        positions = (height + 2 * layer.padding - kernel + 1) * (width + 2 * layer.padding - kernel + 1)
+        self.sums = self.fans + (positions,)  # F, B (gather form) and G (over all output positions)
+
+    def forward(self, arith, W, a, hidden: bool):  # hidden always: layer_ops refuses a conv output layer
+        return conv.forward(W, a, self.padding, self.pool, arith.number_format)
+
+    def backward(self, arith, W, delta):
+        return conv.backward(W, delta, self.padding, arith.number_format)
+
+    def mask_error(self, arith, e, mask):
+        return conv.mask_error(e.reshape(self.out_shape), mask, self.pool)
+
+    def update(self, arith, W, delta, a_prev):
+        return conv.update(W, delta, a_prev, self.padding, arith.number_format)
+
+
+def _conv(layer: Layer, last: bool, where: str) -> Conv:
+    if layer.stride != 1:
+        raise LayerPipeError(f"{where}: field 'stride' is {layer.stride}; the golden model trains stride 1 "
+                             "convolutions only, set 'stride' to 1")
+    if layer.projection:
+        raise LayerPipeError(f"{where}: field 'projection' is true; the golden model trains plain convolutions "
+                             "only, drop 'projection'")
+    if last:
+        raise LayerPipeError(f"{where}: field 'kind' is 'conv' for the output layer; the golden model's output "
+                             "is linear, make the last layer fc")
+    return Conv(layer, where)
+
+
+def layer_ops(network_or_sizes, numerics: str = "float") -> tuple[tuple[int, ...], list[Dense | Conv]]:
+    """The input shape and the layers of a Network or of a fully connected chain [N0, N1, ...]."""
+    if isinstance(network_or_sizes, Network):
+        network = network_or_sizes
+        require_layer_kinds(network, numerics)
+        ops, shape = [], network.input_shape
+        for layer in network.layers:
+            where = f"{LAYER_KINDS[layer.kind].title} layer {layer.index} ('{layer.name}')"
+            last = layer.index == network.depth
+            ops.append(Dense(shape, layer.out_size, where) if layer.kind == "fc" else _conv(layer, last, where))
+            shape = layer.out_shape
+        return network.input_shape, ops
+    sizes = list(network_or_sizes)
+    if len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1 for n in sizes):
+        raise LayerPipeError(f"layer sizes {sizes!r}: give at least two positive integers [N0, N1, ...]")
+    return (int(sizes[0]),), [Dense((int(n_in),), int(n_out), f"layer {index}")
+                              for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1)]

@@ -1,0 +1,216 @@
+"""The golden model on conv layers: float against an independent backprop, fixed point against the rules."""
+
+import numpy as np
+import pytest
+
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.network import network_from_dict
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.zoo import zoo_network
+from layerpipe.sim import conv, data, golden
+from layerpipe.sim.golden import Staleness
+from tests.helpers import conv_reference as ref
+
+# 7×7 → conv 3×3 pad 1 (7×7) → pool 2 keeps 3×3 (floor drops row and column 6)
+# → conv 2×2 pad 1 (4×4) → pool 2 → fc: padding on both convs, a pool that drops data, an fc after conv
+SMALL = network_from_dict({"name": "small-cnn", "input": [2, 7, 7], "layers": [
+    {"kind": "conv", "out_channels": 3, "kernel": 3, "padding": 1, "pool": 2},
+    {"kind": "conv", "out_channels": 4, "kernel": 2, "padding": 1, "pool": 2},
+    {"kind": "fc", "out": 5}]})
+
+
+def problem(network, samples: int, seed: int):
+    rng = np.random.default_rng(seed)
+    inputs = rng.uniform(-1.0, 1.0, size=(samples,) + network.input_shape)
+    targets = rng.uniform(-1.0, 1.0, size=(samples, network.layers[-1].out_size))
+    return inputs, targets
+
+
+def one_line(error) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def reference_training(network, init, inputs, targets, lr: float, delay: int = 0):
+    """Delayed SGD written out: W^(m) = W^(m−1) − η ∇L_m(W^(m−1−delay)) (stash with every D = delay)."""
+    versions, outputs = [list(init)], []
+    for x, t in zip(inputs, targets):
+        read = versions[max(0, len(versions) - 1 - delay)]
+        out, grads = ref.backprop(network, read, x, t)
+        outputs.append(out)
+        versions.append([w - lr * g for w, g in zip(versions[-1], grads)])
+    return np.array(outputs), versions[-1]
+
+
+@pytest.mark.parametrize("delay", [0, 2])
+def test_float_training_matches_an_independent_backprop(delay):
+    inputs, targets = problem(SMALL, 6, seed=1)
+    init = golden.initial_weights(SMALL, seed=2)
+    result = golden.train(SMALL, inputs, targets, Staleness.uniform(SMALL.depth, delay), "stash", "float",
+                          init=init, lr=0.05)
+    outputs, weights = reference_training(SMALL, init, inputs, targets, 0.05, delay)
+    np.testing.assert_allclose(result.outputs, outputs, rtol=0, atol=1e-12)
+    for got, want in zip(result.weights, weights):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert not np.allclose(result.weights[0], init[0])  # the conv layers did learn
+
+
+def test_gradient_matches_finite_differences():
+    inputs, targets = problem(SMALL, 1, seed=3)
+    init = golden.initial_weights(SMALL, seed=4)
+    lr = 1e-3
+    after = golden.train(SMALL, inputs, targets, None, "stash", "float", init=init, lr=lr).weights
+
+    def loss(weights):
+        out = golden.evaluate(weights, inputs, "float", network=SMALL)
+        return 0.5 * float(np.sum((out - targets) ** 2))
+
+    rng, eps = np.random.default_rng(5), 1e-6
+    for layer in (0, 1):
+        grad = (init[layer] - after[layer]) / lr
+        for _ in range(4):
+            index = tuple(rng.integers(0, n) for n in init[layer].shape)
+            plus, minus = [w.copy() for w in init], [w.copy() for w in init]
+            plus[layer][index] += eps
+            minus[layer][index] -= eps
+            numeric = (loss(plus) - loss(minus)) / (2 * eps)
+            assert numeric == pytest.approx(grad[index], rel=1e-5, abs=1e-8)
+
+
+def round_half_up(value: int, shift: int) -> int:
+    return (value + (1 << (shift - 1))) // (1 << shift)
+
+
+def test_fixed_kernels_round_the_exact_sums_once():
+    """Every F, B and G result is the exact integer sum of the reference, rounded once, then saturated."""
+    fmt = FixedFormat(data_bits=10, frac_bits=6, acc_bits=40, lr_shift=2)
+    rng = np.random.default_rng(6)
+    W = rng.integers(-300, 300, size=(3, 2, 3, 3))
+    a = rng.integers(-200, 400, size=(2, 5, 5))
+    delta = rng.integers(-300, 300, size=(3, 5, 5))
+    saturate = np.vectorize(lambda v: min(max(v, fmt.data_min), fmt.data_max))
+    z = np.vectorize(lambda s: round_half_up(int(s), 6))(ref.conv_sums(W, a, 1))
+    out, mask = conv.forward(W, a, 1, 1, fmt)
+    assert np.array_equal(out, np.maximum(saturate(z), 0)) and np.array_equal(mask, saturate(z) > 0)
+    assert (z > fmt.data_max).any() or (z < fmt.data_min).any()  # the case exercises saturation
+    e = np.vectorize(lambda s: round_half_up(int(s), 6))(ref.input_gradient_sums(W, delta, a.shape, 1))
+    assert np.array_equal(conv.backward(W, delta, 1, fmt), saturate(e))
+    step = np.vectorize(lambda s: round_half_up(int(s), 6 + 2))(ref.weight_gradient_sums(delta, a, 3, 1))
+    assert np.array_equal(conv.update(W, delta, a, 1, fmt), saturate(W - step))
+
+
+def test_the_weight_step_rounds_the_sum_not_each_product():
+    """Four products of ¼ LSB of step: summed first they make one LSB, rounded one by one none."""
+    fmt = FixedFormat(data_bits=8, frac_bits=1, acc_bits=40, lr_shift=1)  # step = round(Σ δ·a / 4)
+    W = np.array([[[[10]]]])
+    a = np.ones((1, 2, 2), dtype=np.int64)
+    delta = np.ones((1, 2, 2), dtype=np.int64)
+    assert conv.update(W, delta, a, 0, fmt)[0, 0, 0, 0] == 10 - 1  # Σ = 4 → step 1
+    a[0, 1, 1] = 0
+    assert conv.update(W, delta, a, 0, fmt)[0, 0, 0, 0] == 10 - 1  # Σ = 3 → ¾ rounds to 1
+    a[0, 1, 0] = 0
+    assert conv.update(W, delta, a, 0, fmt)[0, 0, 0, 0] == 10 - 1  # Σ = 2 → ½ rounds half up to 1
+    assert conv.update(W, -delta, a, 0, fmt)[0, 0, 0, 0] == 10 - 0  # Σ = −2 → −½ rounds up to 0
+
+
+def test_max_pool_mask_ties_and_routing():
+    fmt = FixedFormat()
+    identity = np.array([[[[fmt.one]]]])  # a 1×1 kernel of 1.0: z equals the input words
+    image = np.array([[[5, 5, 1, 7, -3, -1, 0, 0],
+                       [5, 5, 7, 2, -2, -1, 0, 0]]])
+    out, mask = conv.forward(identity, image, 0, 2, fmt)
+    assert out.tolist() == [[[5, 7, 0, 0]]]
+    assert mask.astype(int).tolist() == [[[1, 0, 0, 1, 0, 0, 0, 0],
+                                          [0, 0, 0, 0, 0, 0, 0, 0]]]  # ties: the first in row-major order
+    routed = conv.mask_error(np.array([[[11, 22, 33, 44]]]), mask, 2)
+    assert routed.tolist() == [[[11, 0, 0, 22, 0, 0, 0, 0], [0] * 8]]  # nothing where ReLU or pool blocked
+    ref_out, ref_mask = ref.relu_max_pool(image, 2)
+    assert np.array_equal(out, ref_out) and np.array_equal(mask, ref_mask)
+
+
+def test_padding_is_zeros():
+    fmt = FixedFormat(frac_bits=8)  # range ±128: a sum of 9 ones must not saturate
+    ones = np.full((1, 1, 3, 3), fmt.one)
+    out, _ = conv.forward(ones, np.full((1, 3, 3), fmt.one), 1, 1, fmt)
+    assert (out // fmt.one).tolist() == [[[4, 6, 4], [6, 9, 6], [4, 6, 4]]]  # taps outside the image add 0
+    e = conv.backward(ones, np.full((1, 3, 3), fmt.one), 1, fmt)
+    assert (e // fmt.one).tolist() == [[[4, 6, 4], [6, 9, 6], [4, 6, 4]]]
+    grad_step = fmt.one - conv.update(ones, np.full((1, 3, 3), fmt.one), np.full((1, 3, 3), fmt.one), 1, fmt)
+    assert (grad_step[0, 0] << fmt.lr_shift).tolist() == [[4 * fmt.one, 6 * fmt.one, 4 * fmt.one],
+                                                           [6 * fmt.one, 9 * fmt.one, 6 * fmt.one],
+                                                           [4 * fmt.one, 6 * fmt.one, 4 * fmt.one]]
+
+
+def digits_problem(network, numerics: str, samples: int):
+    split = data.load_digits().train
+    return split.inputs(numerics, network=network)[:samples], split.targets(numerics)[:samples]
+
+
+def test_every_weight_policy_trains_cnn_digits_with_its_schedule_staleness():
+    network = zoo_network("cnn-digits")
+    stale = golden.staleness_from_table(schedule(network, 4, "layerpipe"))
+    assert stale.forward[2] > stale.backward_latest[2]  # B_2 would read a newer version than F_2: policies differ
+    x, t = digits_problem(network, "float", 30)
+    runs = {p: golden.train(network, x, t, stale, p, "float", seed=1) for p in ("stash", "latest", "ema")}
+    for policy in ("latest", "ema"):
+        assert not np.array_equal(runs[policy].weights[0], runs["stash"].weights[0]), policy
+    qx, qt = digits_problem(network, "fixed", 30)
+    scale = FixedFormat().one
+    for policy in ("stash", "latest"):
+        words = golden.train(network, qx, qt, stale, policy, "fixed", seed=1)
+        assert words.outputs.dtype == np.int64
+        # fixed point follows the float run it rounds (LSB 2**-12) closely on these samples
+        assert np.max(np.abs(words.outputs / scale - runs[policy].outputs)) < 0.05, policy
+    policies = ("stash", "latest", "ema")
+    same = {p: golden.train(network, x[:8], t[:8], None, p, "float", seed=1).weights for p in policies}
+    for policy in ("latest", "ema"):  # no staleness: every policy reads the same version
+        assert all(np.array_equal(a, b) for a, b in zip(same[policy], same["stash"]))
+
+
+def test_batched_evaluation_matches_training_forward():
+    network = zoo_network("cnn-digits")
+    qx, qt = digits_problem(network, "fixed", 5)
+    init = [FixedFormat().quantize(w) for w in golden.initial_weights(network, seed=2)]
+    first = golden.train(network, qx[:1], qt[:1], None, "stash", "fixed", init=init)
+    batch = golden.evaluate(init, qx, "fixed", network=network)
+    assert np.array_equal(batch[0], first.outputs[0])
+    for k in range(len(qx)):
+        assert np.array_equal(golden.evaluate(init, qx[k:k + 1], "fixed", network=network)[0], batch[k])
+
+
+def test_digits_inputs_take_the_networks_shape():
+    network = zoo_network("cnn-digits")
+    data.check_network(network)
+    split = data.load_digits().test
+    images = split.inputs("float", network=network)
+    assert images.shape == (len(split), 1, 8, 8)
+    assert images[3, 0, 2, 5] == split.pixels[3, 2 * 8 + 5] / 16  # row-major: pixel y·8 + x
+    with pytest.raises(LayerPipeError) as error:
+        data.check_network(network_from_dict({"input": [4, 4, 4], "layers": [{"kind": "fc", "out": 10}]}))
+    assert "[1, 8, 8]" in one_line(error)
+
+
+@pytest.mark.parametrize("change, field", [({"stride": 2}, "'stride'"), ({"projection": True}, "'projection'")])
+def test_unsupported_conv_geometry_is_one_line(change, field):
+    spec = {"input": [1, 8, 8], "layers": [{"kind": "conv", "out_channels": 2, "kernel": 3, "padding": 1} | change,
+                                           {"kind": "fc", "out": 3}]}
+    with pytest.raises(LayerPipeError) as error:
+        golden.GoldenModel(network_from_dict(spec), numerics="float")
+    assert field in one_line(error) and "layer 1" in str(error.value)
+
+
+def test_conv_output_layer_and_wrong_inputs_are_refused():
+    last = network_from_dict({"input": [1, 4, 4], "layers": [{"kind": "conv", "out_channels": 2, "kernel": 3}]})
+    with pytest.raises(LayerPipeError) as error:
+        golden.GoldenModel(last, numerics="float")
+    assert "make the last layer fc" in one_line(error)
+    model = golden.GoldenModel(SMALL, numerics="float")
+    with pytest.raises(LayerPipeError) as error:
+        model.run(np.zeros((2, 98)), np.zeros((2, 5)))
+    assert "(samples, 2, 7, 7)" in one_line(error)
+    with pytest.raises(LayerPipeError) as error:
+        golden.GoldenModel(zoo_network("lenet5"))  # G of c1 sums 28·28 products: 42 bits
+    assert "convolution layer 1 ('c1')" in one_line(error) and "acc_bits" in str(error.value)
