@@ -382,7 +382,10 @@ def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed", fmt
         raise LayerPipeError(f"{len(weights)} weight arrays for a {len(ops)}-layer network; give one per layer")
     for layer, w in enumerate(weights, start=1):
         w = arith.words(w, f"weights of layer {layer}")
-        op = ops[layer - 1] if ops else Dense(acts.shape[:1], w.shape[0] if w.ndim else 0, f"layer {layer}")
+        if ops is None and w.ndim != 2:
+            raise LayerPipeError(f"weights of layer {layer} have shape {w.shape}, not an fc layer's (N_l, N_l-1); "
+                                 "pass network= for conv layers (their padding and pooling are not in the weights)")
+        op = ops[layer - 1] if ops else Dense(acts.shape[:1], w.shape[0], f"layer {layer}")
         if w.shape != op.shape or acts.shape[:-1] != op.data_shape:
             raise LayerPipeError(f"weights of layer {layer} have shape {w.shape} for an input of shape "
                                  f"{acts.shape[:-1]}; the layer needs {op.shape} {op.shape_names}")

@@ -179,6 +179,9 @@ def test_batched_evaluation_matches_training_forward():
     assert np.array_equal(batch[0], first.outputs[0])
     for k in range(len(qx)):
         assert np.array_equal(golden.evaluate(init, qx[k:k + 1], "fixed", network=network)[0], batch[k])
+    with pytest.raises(LayerPipeError) as error:
+        golden.evaluate(init, qx, "fixed")
+    assert "pass network=" in one_line(error)
 
 
 def test_digits_inputs_take_the_networks_shape():
