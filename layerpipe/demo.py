@@ -102,13 +102,20 @@ class _Cache:
         write_text_atomic(self._path(step, key), json.dumps(value, indent=1, default=str) + "\n")
 
 
+# The packages that are folders of their own beside layerpipe/ (pyproject's package-dir).
+_SOURCE_PACKAGES = ("core", "sched", "sim", "hw", "boards")
+
+
+def source_roots() -> set[Path]:
+    """The folders of every installed layerpipe module."""
+    roots = {Path(importlib.import_module(f"layerpipe.{name}").__file__).parent for name in _SOURCE_PACKAGES}
+    return roots | {Path(layerpipe.__file__).parent}
+
+
 def _source_digest() -> str:
     """Digest of every installed layerpipe module: a code change invalidates cached results."""
     digest = hashlib.sha256(layerpipe.__version__.encode())
-    # hw/, sched/ and sim/ are folders of their own beside layerpipe/ (see pyproject's package-dir).
-    roots = {Path(importlib.import_module(f"layerpipe.{name}").__file__).parent for name in ("hw", "sched", "sim")}
-    roots.add(Path(layerpipe.__file__).parent)
-    for root in sorted(roots):
+    for root in sorted(source_roots()):
         for path in sorted(root.rglob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())

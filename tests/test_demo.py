@@ -82,6 +82,18 @@ def test_a_new_report_folder_gets_the_cached_results_and_verilog(demo, tmp_path)
             assert (tmp_path / "other" / "verilog" / name).read_text() == (out / "verilog" / name).read_text()
 
 
+def test_cached_results_follow_every_source_folder():
+    """A change in any package folder (core/ included) must invalidate the demo's cached results."""
+    import tomllib
+    from pathlib import Path
+
+    from layerpipe.demo import source_roots
+
+    repository = Path(__file__).resolve().parent.parent
+    mapping = tomllib.loads((repository / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    assert {(repository / folder).resolve() for folder in mapping.values()} == {p.resolve() for p in source_roots()}
+
+
 def test_cache_dir_and_keep_build(tmp_path):
     config = dataclasses.replace(REDUCED, rtl=False)  # Verilog only: the build folder without a bench run
     run_demo(config, tmp_path / "out", stream=io.StringIO(), cache_dir=tmp_path / "cache", keep_build=True)

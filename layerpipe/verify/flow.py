@@ -54,6 +54,7 @@ class Verdict:
     build_seconds: float = 0.0
     build_cached: bool = False
     sim_seconds: float = 0.0
+    sim_shared: bool = False  # the run was an identical one's, earlier in this process (verify/runner.py)
     sim_clock_cycles: int = 0
     # the bench's timestamps, in clock cycles from the one in which start was taken
     rtl_events: dict = field(default_factory=dict)
@@ -137,7 +138,7 @@ def _verify(plan, samples, build_dir, split, began, *, idle, backpressure, seed,
                    measured["stall_cycles"],
                    measured["edges_start_to_done"], measured["result_mismatches"], measured["weight_mismatches"],
                    round(time.perf_counter() - began, 2), runner["build_seconds"], runner["build_cached"],
-                   runner["run_seconds"], measured["clock_cycles"], measured["events"])
+                   runner["run_seconds"], runner["shared_run"], measured["clock_cycles"], measured["events"])
 
 
 def verify(network: Network, processors: int, policy: str, samples: int, build_dir: Path | None = None,

@@ -29,10 +29,18 @@ wall time. ``-O2`` builds take about twice as long but simulate 2–4× faster (
 :mod:`layerpipe.hw.verilog_writer`), cached the same way, the simulator part of the key.
 Icarus compiles in about a second and sees every signal through VPI, so ``public_ports``
 and ``cxx_opt`` do not apply to it.
+
+Runs are shared within one process: a run is a function of the build (named by its content),
+the bench and its configuration alone (the benches' random stalls are seeded by it), so a
+second request for an identical run (without waveforms) gets the first one's results, marked
+``runner.shared_run``, and its folder gets their record (``bench_config.json``,
+``bench_results.json``). The verification matrix asks for many: a sequential schedule is one
+design at every processor count, and pipedream and layerpipe give one design at P = 2.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -55,6 +63,7 @@ SIMULATORS = ("verilator", "icarus")
 CXX_OPT = "-O0"
 _OPT_ENV = "LAYERPIPE_VERILATOR_CXX_OPT"
 _BUILD_FORMAT = 1  # bump when the build recipe changes, so that cached builds are not reused
+_RUNS: dict[str, dict] = {}  # this process's runs by (build, bench, simulator, configuration): the docstring
 
 
 class BenchFailed(AssertionError):
@@ -195,7 +204,8 @@ def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict
     """Build ``verilog`` (cached), run ``layerpipe.verify.benches.<bench>`` in ``build_dir``, return its results.
 
     The results carry a ``runner`` entry: the simulator, the build folder, whether the build was
-    cached, its seconds and the wall seconds of the cocotb run (simulator start to exit).
+    cached, its seconds, the wall seconds of the cocotb run (simulator start to exit) and whether
+    the run was shared with an identical one earlier in this process (module docstring).
     """
     if simulator == "verilator":
         use_verilator()
@@ -212,6 +222,12 @@ def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict
     config_file, results_file = build_dir / "bench_config.json", build_dir / "bench_results.json"
     config_file.write_text(json.dumps(config))
     results_file.unlink(missing_ok=True)
+    run_key = json.dumps([str(built.folder), bench, simulator, config], sort_keys=True)
+    if not waves and run_key in _RUNS:
+        results = copy.deepcopy(_RUNS[run_key])
+        results["runner"].update(build_cached=built.cached, build_seconds=built.seconds, shared_run=True)
+        results_file.write_text(json.dumps({k: v for k, v in results.items() if k != "runner"}))
+        return results
     env = {"LAYERPIPE_BENCH_CONFIG": str(config_file), "LAYERPIPE_BENCH_RESULTS": str(results_file)}
     if timeout_s:
         env["COCOTB_SIM_TIMEOUT"] = str(timeout_s)
@@ -233,5 +249,7 @@ def run_bench(verilog: Path, top: str, bench: str, build_dir: Path, config: dict
         raise BenchFailed(f"cocotb bench {bench} failed {failed} of {tests} tests; log in {log}")
     results = json.loads(results_file.read_text())
     results["runner"] = {"simulator": simulator, "build_folder": str(built.folder), "build_cached": built.cached,
-                         "build_seconds": built.seconds, "run_seconds": run_seconds}
+                         "build_seconds": built.seconds, "run_seconds": run_seconds, "shared_run": False}
+    if not waves:
+        _RUNS[run_key] = copy.deepcopy(results)
     return results

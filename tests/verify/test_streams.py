@@ -45,18 +45,24 @@ def test_scoreboard_reports_a_wrong_model(plus_one, tmp_path, verilator_cache):
     assert "differs from the model" in results["mismatches"][0]
 
 
-def test_identical_verilog_is_built_once(plus_one, tmp_path, verilator_cache):
-    def runner_info(verilog, name):
-        config = {"seed": 1, "count": 3, "idle": 0.0, "backpressure": 0.0, "model_offset": 1}
+def test_identical_verilog_is_built_once_and_an_identical_run_is_shared(plus_one, tmp_path, verilator_cache):
+    def run(verilog, name, seed=11):
+        config = {"seed": seed, "count": 3, "idle": 0.5, "backpressure": 0.5, "model_offset": 1}
         return run_bench(verilog, "plus_one", "stream_loopback", tmp_path / name, config,
-                         public_ports=plus_one.port_names, cache_dir=verilator_cache)["runner"]
+                         public_ports=plus_one.port_names, cache_dir=verilator_cache)
 
-    first = runner_info(plus_one.verilog, "first")
+    first = run(plus_one.verilog, "first")
     copy = tmp_path / "copy.v"
     copy.write_text(plus_one.verilog.read_text())
-    again = runner_info(copy, "again")
-    assert again["build_cached"] and again["build_folder"] == first["build_folder"]
+    again = run(copy, "again")
+    assert again["runner"]["build_cached"] and again["runner"]["build_folder"] == first["runner"]["build_folder"]
+    assert not first["runner"]["shared_run"] and again["runner"]["shared_run"]
+    assert {k: v for k, v in again.items() if k != "runner"} == {k: v for k, v in first.items() if k != "runner"}
+    assert (tmp_path / "again" / "bench_results.json").exists()  # a shared run's folder still has its record
+    reseeded = run(copy, "reseeded", seed=12)  # another stimulus: a run of its own
+    assert not reseeded["runner"]["shared_run"]
     changed = tmp_path / "changed.v"
     changed.write_text(plus_one.verilog.read_text() + "// another design\n")
-    other = runner_info(changed, "changed")
-    assert not other["build_cached"] and other["build_folder"] != first["build_folder"]
+    other = run(changed, "changed")["runner"]
+    assert not other["build_cached"] and other["build_folder"] != first["runner"]["build_folder"]
+    assert not other["shared_run"]
