@@ -56,7 +56,9 @@ def run(args) -> int:
     curve = learning_curve(network, staleness, args.weights, args.numerics, fmt, args.epochs, args.seed,
                            progress=progress)
     summary = {
-        "network": network.name, "sizes": network.sizes, "policy": args.policy, "processors": table.processors,
+        "network": network.name,
+        "shapes": [list(network.input_shape)] + [list(layer.out_shape) for layer in network.layers],
+        "policy": args.policy, "processors": table.processors,
         "period_cycles": table.period_cycles, "weights": args.weights, "numerics": args.numerics,
         "format": fmt.to_dict(), "lr": 2.0 ** -fmt.lr_shift, "seed": args.seed, "epochs": args.epochs,
         "staleness": {"forward": staleness.forward, "backward_latest": staleness.backward_latest},
@@ -82,7 +84,8 @@ def _describe(summary: dict) -> str:
                 f"fixed {fmt['data_bits']}-bit, {fmt['frac_bits']} fractional bits")
     versions = summary["weight_versions"]
     lines = [
-        f"network {summary['network']} ({'-'.join(map(str, summary['sizes']))}), policy {summary['policy']} "
+        f"network {summary['network']} ({'-'.join('x'.join(map(str, shape)) for shape in summary['shapes'])}), "
+        f"policy {summary['policy']} "
         f"on {summary['processors']} processors, period {summary['period_cycles']} cycles",
         f"staleness in samples (B: backward_latest, used by latest and ema): {'; '.join(layers)}",
         f"weights {summary['weights']}"

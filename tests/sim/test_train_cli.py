@@ -69,3 +69,10 @@ def test_network_file_with_the_wrong_input_size(tmp_path, capsys):
     spec.write_text('name = "tiny"\ninput = 16\n[[layers]]\nkind = "fc"\nout = 10\n')
     status, _, err = run(capsys, "--network", str(spec), "--epochs", "1")
     assert status == 2 and "set the network's 'input' to 64" in err and len(err.strip().splitlines()) == 1
+
+
+def test_json_names_the_shape_of_every_layer_of_a_cnn(capsys):
+    status, out, _ = run(capsys, "--network", "cnn-digits", "--epochs", "0", "--json")
+    assert status == 0
+    # 1x8x8 digits; 3x3 convolutions with padding 1, each followed by a 2x2 max-pool; fc 10
+    assert json.loads(out)["shapes"] == [[1, 8, 8], [8, 4, 4], [16, 2, 2], [10]]
