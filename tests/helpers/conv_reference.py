@@ -8,24 +8,31 @@ window. Works on float64 or on integers (exact sums, for the fixed-point checks)
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+
+
+def taps(weight_shape, in_shape, padding: int):
+    """Every (o, c, ky, kx, y, x, i, j): output (o, y, x) reads input (c, i, j) through weight
+    (o, c, ky, kx), for the taps inside the image (padding reads zeros, so it adds nothing)."""
+    out_channels, channels, kernel, _ = weight_shape
+    _, height, width = in_shape
+    rows, cols = height + 2 * padding - kernel + 1, width + 2 * padding - kernel + 1
+    for o, c, ky, kx, y, x in itertools.product(range(out_channels), range(channels), range(kernel),
+                                                range(kernel), range(rows), range(cols)):
+        i, j = y + ky - padding, x + kx - padding
+        if 0 <= i < height and 0 <= j < width:
+            yield o, c, ky, kx, y, x, i, j
 
 
 def conv_sums(W, a, padding: int):
     """z[o, y, x] = Σ W[o, c, ky, kx] · a[c, y + ky − P, x + kx − P] over the taps inside the image."""
-    out_channels, channels, kernel, _ = W.shape
-    _, height, width = a.shape
-    rows, cols = height + 2 * padding - kernel + 1, width + 2 * padding - kernel + 1
-    z = np.zeros((out_channels, rows, cols), dtype=np.result_type(W, a))
-    for o in range(out_channels):
-        for y in range(rows):
-            for x in range(cols):
-                for c in range(channels):
-                    for ky in range(kernel):
-                        for kx in range(kernel):
-                            i, j = y + ky - padding, x + kx - padding
-                            if 0 <= i < height and 0 <= j < width:
-                                z[o, y, x] += W[o, c, ky, kx] * a[c, i, j]
+    kernel = W.shape[2]
+    z = np.zeros((W.shape[0], a.shape[1] + 2 * padding - kernel + 1, a.shape[2] + 2 * padding - kernel + 1),
+                 dtype=np.result_type(W, a))
+    for o, c, ky, kx, y, x, i, j in taps(W.shape, a.shape, padding):
+        z[o, y, x] += W[o, c, ky, kx] * a[c, i, j]
     return z
 
 
@@ -50,35 +57,17 @@ def relu_max_pool(z, pool: int):
 
 def input_gradient_sums(W, delta, in_shape, padding: int):
     """Scatter every output error back to the inputs its taps read."""
-    _, channels, kernel, _ = W.shape
     e = np.zeros(in_shape, dtype=np.result_type(W, delta))
-    out_channels, rows, cols = delta.shape
-    for o in range(out_channels):
-        for y in range(rows):
-            for x in range(cols):
-                for c in range(channels):
-                    for ky in range(kernel):
-                        for kx in range(kernel):
-                            i, j = y + ky - padding, x + kx - padding
-                            if 0 <= i < in_shape[1] and 0 <= j < in_shape[2]:
-                                e[c, i, j] += W[o, c, ky, kx] * delta[o, y, x]
+    for o, c, ky, kx, y, x, i, j in taps(W.shape, in_shape, padding):
+        e[c, i, j] += W[o, c, ky, kx] * delta[o, y, x]
     return e
 
 
 def weight_gradient_sums(delta, a, kernel: int, padding: int):
     """Σ over output positions of δ[o, y, x] · a[c, y + ky − P, x + kx − P]."""
-    out_channels, rows, cols = delta.shape
-    channels, height, width = a.shape
-    grad = np.zeros((out_channels, channels, kernel, kernel), dtype=np.result_type(delta, a))
-    for o in range(out_channels):
-        for c in range(channels):
-            for ky in range(kernel):
-                for kx in range(kernel):
-                    for y in range(rows):
-                        for x in range(cols):
-                            i, j = y + ky - padding, x + kx - padding
-                            if 0 <= i < height and 0 <= j < width:
-                                grad[o, c, ky, kx] += delta[o, y, x] * a[c, i, j]
+    grad = np.zeros((delta.shape[0], a.shape[0], kernel, kernel), dtype=np.result_type(delta, a))
+    for o, c, ky, kx, y, x, i, j in taps(grad.shape, a.shape, padding):
+        grad[o, c, ky, kx] += delta[o, y, x] * a[c, i, j]
     return grad
 
 
