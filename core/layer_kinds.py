@@ -103,12 +103,13 @@ LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
               lambda layer: {"out": layer.out_size},
               lambda layer, lanes: layer.out_size * math.ceil(layer.in_size / lanes),
               ALL_MODELS),
-    # Scheduled at its MAC count on `lanes` multipliers; trained by the golden model (sim/conv.py), not yet in RTL.
+    # Scheduled at its MAC count on `lanes` multipliers; trained by the golden model and the functional
+    # simulator (both run sim/conv.py through sim/layers.py), not yet in RTL.
     LayerKind("conv", "convolution",
               frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
                          "projection"}),
               _conv_geometry, _conv_spec, lambda layer, lanes: math.ceil(layer.macs / lanes),
-              frozenset({"schedule", "cycle", "float", "fixed"})),
+              frozenset({"schedule", "cycle", "float", "fixed", "functional"})),
 ])
 
 

@@ -14,6 +14,11 @@ result with the golden model, which trains with those numbers, tests that the tw
   none wraps), so the bank at G's start equals the bank at its end;
 * δ_L = a_L − target is formed by F_L; a hidden layer's consumers form
   δ_l = e_l ⊙ mask_l from the err and mask lines (σ' moved to the consumer).
+
+Each task runs its layer's kernels through :mod:`layerpipe.sim.layers`, the code the
+golden model runs (fc: :mod:`layerpipe.sim.fixed`, conv: :mod:`layerpipe.sim.conv`), so
+the values on the delay lines have the shapes those kernels hand each other: a_l as the
+layer's output shape, mask_l and δ_l of a conv layer pre-pool, e_l as its B produces it.
 """
 
 from __future__ import annotations
@@ -23,13 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
-from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
-from layerpipe.sim import fixed
 from layerpipe.sim.cyclesim import SimResult, simulate
+from layerpipe.sim.layers import FixedArithmetic, check_sums, check_weights, layer_ops
 
 __all__ = ["FunctionalResult", "FixedPointDatapath", "run_functional", "training_setup"]
 
@@ -38,7 +42,7 @@ __all__ = ["FunctionalResult", "FixedPointDatapath", "run_functional", "training
 class FunctionalResult:
     outputs: np.ndarray  # (samples, N_L): a_L of every sample, data words
     squared_errors: list  # per sample, as fixed.squared_error returns it
-    weights: list[np.ndarray]  # final W_1..W_L, shape (N_l, N_{l-1})
+    weights: list[np.ndarray]  # final W_1..W_L: fc (N_l, N_{l-1}), conv (C_out, C_in, K, K)
     peak_stash: dict[int, int]  # layer → most stashed versions other than the bank's held at once (stash)
     fmt: FixedFormat
 
@@ -46,16 +50,11 @@ class FunctionalResult:
 class FixedPointDatapath:
     def __init__(self, network: Network, weights: list[np.ndarray], inputs: np.ndarray, targets: np.ndarray,
                  fmt: FixedFormat, policy: str = "stash"):
-        require_layer_kinds(network, "functional")
+        _, self.ops = layer_ops(network, "functional")
         self.stashes = WEIGHT_POLICIES.supported(policy, "functional", "weights").reads is BackwardRead.FORWARD
-        sizes = network.sizes
-        if len(weights) != network.depth:
-            raise LayerPipeError(f"{len(weights)} weight matrices for a {network.depth}-layer network")
-        for layer, w in enumerate(weights, start=1):
-            if np.shape(w) != (sizes[layer], sizes[layer - 1]):
-                raise LayerPipeError(f"weights of layer {layer} have shape {np.shape(w)}; the network needs "
-                                     f"{(sizes[layer], sizes[layer - 1])}")
-        self.depth, self.fmt = network.depth, fmt
+        check_sums(self.ops, fmt)
+        check_weights(self.ops, weights, "weights")
+        self.depth, self.fmt, self.arith = network.depth, fmt, FixedArithmetic(fmt)
         self.inputs, self.targets = inputs, targets
         self.bank = {layer: np.array(w, dtype=np.int64) for layer, w in enumerate(weights, start=1)}
         self.pending: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.bank}  # issued updates
@@ -71,11 +70,11 @@ class FixedPointDatapath:
     def run(self, kind: str, layer: int, sample: int, values: dict) -> dict:
         if kind == "F":
             return self._forward(layer, sample, values)
-        delta = self._delta(layer, values)
+        op, delta = self.ops[layer - 1], self._delta(layer, values)
         if kind == "B":
             weights = self.stash[layer].pop(sample) if self.stashes else self.bank[layer]
-            return {f"err{layer - 1}": fixed.backward(weights, delta, self.fmt)}
-        self.pending[layer][sample] = fixed.update(self.bank[layer], delta, values[f"a{layer - 1}"], self.fmt)
+            return {f"err{layer - 1}": op.backward(self.arith, weights, delta)}
+        self.pending[layer][sample] = op.update(self.arith, self.bank[layer], delta, values[f"a{layer - 1}"])
         return {}
 
     def land(self, layer: int, sample: int) -> None:
@@ -91,7 +90,7 @@ class FixedPointDatapath:
     def _forward(self, layer: int, sample: int, values: dict) -> dict:
         weights = self.bank[layer]
         hidden = layer < self.depth
-        a_out, mask = fixed.forward(weights, values[f"a{layer - 1}"], self.fmt, hidden)
+        a_out, mask = self.ops[layer - 1].forward(self.arith, weights, values[f"a{layer - 1}"], hidden)
         if self.stashes and layer > 1:  # B of this sample must see this version
             self.stash[layer][sample] = weights  # banks are replaced, never written in place
             self._count_stash(layer)
@@ -99,8 +98,8 @@ class FixedPointDatapath:
             return {f"a{layer}": a_out, f"mask{layer}": mask}
         target = values["target"]
         self.outputs[sample] = a_out
-        self.errors[sample] = fixed.squared_error(a_out, target)
-        return {f"err{layer}": fixed.output_delta(a_out, target, self.fmt)}
+        self.errors[sample] = self.arith.squared_error(a_out, target)
+        return {f"err{layer}": self.arith.output_delta(a_out, target)}
 
     def _count_stash(self, layer: int) -> None:
         """Stash memory in use: versions held for B that the bank no longer holds."""
@@ -109,7 +108,9 @@ class FixedPointDatapath:
 
     def _delta(self, layer: int, values: dict):
         error = values[f"err{layer}"]
-        return error if layer == self.depth else fixed.mask_error(error, values[f"mask{layer}"])
+        if layer == self.depth:
+            return error
+        return self.ops[layer - 1].mask_error(self.arith, error, values[f"mask{layer}"])
 
 
 def run_functional(table: ScheduleTable, inputs, targets, weights, fmt: FixedFormat | None = None,
@@ -125,14 +126,15 @@ def run_functional(table: ScheduleTable, inputs, targets, weights, fmt: FixedFor
 
 def training_setup(network: Network, samples: int, seed: int = 0, fmt: FixedFormat | None = None):
     """The default workload as data words: ``samples`` digits training images in order (repeated
-    epoch after epoch when more are asked for than the split has), their one-hot targets, the
-    golden model's initial weights for ``seed`` and the format: ``(inputs, targets, weights, fmt)``."""
+    epoch after epoch when more are asked for than the split has) in the shape the network's
+    first layer takes, their one-hot targets, the golden model's initial weights for ``seed``
+    and the format: ``(inputs, targets, weights, fmt)``."""
     from layerpipe.sim import data, golden
 
     fmt = fmt or FixedFormat()
     data.check_network(network)
     train = data.load_digits().train
     order = np.arange(samples) % len(train)
-    inputs, targets = train.inputs("fixed", fmt)[order], train.targets("fixed", fmt)[order]
+    inputs, targets = train.inputs("fixed", fmt, network=network)[order], train.targets("fixed", fmt)[order]
     weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
     return inputs, targets, weights, fmt

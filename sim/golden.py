@@ -4,7 +4,7 @@ ReLU after every hidden layer (conv layers then max-pool), a linear fc output an
 loss ½‖a_L − t‖² (δ_L = a_L − t). ``numerics="float"`` trains in float64 (the accuracy
 study), ``numerics="fixed"`` with the kernels of :mod:`layerpipe.sim.fixed` and
 :mod:`layerpipe.sim.conv`, bit for bit what the RTL computes (docs/numerics.md). The
-layers' kernels sit behind :mod:`layerpipe.sim.layers`.
+layers' kernels and the two arithmetics sit in :mod:`layerpipe.sim.layers`.
 
 Which weights each task reads follows docs/semantics.md ("Weights"). With W_l^(k) the
 weights of layer l after the updates of samples 0..k (W_l^(−1) the initial ones):
@@ -37,13 +37,10 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
-from layerpipe.sim import fixed, floatmodel
-from layerpipe.sim.layers import Dense, layer_ops
+from layerpipe.sim.layers import NUMERICS, Dense, arithmetic, check_sums, check_weights, layer_ops
 
 __all__ = ["NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
            "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
-
-NUMERICS = ("float", "fixed")
 
 
 # -- staleness ---------------------------------------------------------------------------------
@@ -119,87 +116,6 @@ def initial_weights(network_or_sizes, seed: int = 0) -> list[np.ndarray]:
     return weights
 
 
-# -- the two arithmetics ----------------------------------------------------------------------
-
-class _FloatArithmetic:
-    name = "float"
-
-    def __init__(self, lr: float):
-        self.lr = lr
-        self.number_format = floatmodel.RealFormat(lr)  # what kernels written for both numerics round with
-
-    def words(self, x, what: str) -> np.ndarray:
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
-            raise LayerPipeError(f"{what} have dtype {x.dtype}; give real numbers")
-        return x.astype(np.float64)
-
-    def forward(self, W, a, hidden):
-        return floatmodel.forward(W, a, hidden)
-
-    def output_delta(self, a_L, target):
-        return floatmodel.output_delta(a_L, target)
-
-    def squared_error(self, a_L, target):
-        return floatmodel.squared_error(a_L, target)
-
-    def backward(self, W, delta):
-        return floatmodel.backward(W, delta)
-
-    def mask_error(self, e, mask):
-        return floatmodel.mask_error(e, mask)
-
-    def update(self, W, delta, a_prev):
-        return floatmodel.update(W, delta, a_prev, self.lr)
-
-
-class _FixedArithmetic:
-    name = "fixed"
-
-    def __init__(self, fmt: FixedFormat):
-        self.fmt = self.number_format = fmt
-
-    def words(self, x, what: str) -> np.ndarray:
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.integer):
-            raise LayerPipeError(f"{what} are {x.dtype} but fixed-point numerics take data words (integers); "
-                                 "convert them with FixedFormat.quantize or use layerpipe.sim.data")
-        x = x.astype(np.int64)
-        if x.size and (x.min() < self.fmt.data_min or x.max() > self.fmt.data_max):
-            raise LayerPipeError(f"{what} hold values outside the {self.fmt.data_bits}-bit data range "
-                                 f"[{self.fmt.data_min}, {self.fmt.data_max}]; saturate them with FixedFormat.saturate")
-        return x
-
-    def forward(self, W, a, hidden):
-        return fixed.forward(W, a, self.fmt, hidden)
-
-    def output_delta(self, a_L, target):
-        return fixed.output_delta(a_L, target, self.fmt)
-
-    def squared_error(self, a_L, target):
-        return fixed.squared_error(a_L, target)
-
-    def backward(self, W, delta):
-        return fixed.backward(W, delta, self.fmt)
-
-    def mask_error(self, e, mask):
-        return fixed.mask_error(e, mask)
-
-    def update(self, W, delta, a_prev):
-        return fixed.update(W, delta, a_prev, self.fmt)
-
-
-def _arithmetic(numerics: str, fmt: FixedFormat, lr: float | None):
-    if numerics == "float":
-        return _FloatArithmetic(2.0 ** -fmt.lr_shift if lr is None else float(lr))
-    if numerics == "fixed":
-        if lr is not None and lr != 2.0 ** -fmt.lr_shift:
-            raise LayerPipeError(f"lr is {lr!r} but fixed point steps by 2**-lr_shift = {2.0 ** -fmt.lr_shift}; "
-                                 "set FixedFormat(lr_shift=...) instead of lr")
-        return _FixedArithmetic(fmt)
-    raise LayerPipeError(f"numerics '{numerics}' is unknown; use one of {', '.join(NUMERICS)}")
-
-
 # -- weight versions ------------------------------------------------------------------------
 
 class _History:
@@ -264,19 +180,14 @@ class GoldenModel:
                  fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None):
         self.fmt = fmt or FixedFormat()
         self.numerics = numerics
-        self.arith = _arithmetic(numerics, self.fmt, lr)
+        self.arith = arithmetic(numerics, self.fmt, lr)
         self.input_shape, self.ops = layer_ops(network_or_sizes, numerics)
         self.depth = len(self.ops)
         self.policy = WEIGHT_POLICIES.supported(weights, numerics, "weights")
         self.staleness = _as_staleness(staleness, self.depth)
         self.staleness.check(self.depth, weights)
         if numerics == "fixed":
-            for op in self.ops:
-                try:
-                    for terms in op.sums:
-                        self.fmt.check_fan_in(terms)
-                except LayerPipeError as error:
-                    raise LayerPipeError(f"{op.where}: {error}") from None
+            check_sums(self.ops, self.fmt)
         start = self._initial(init, seed, network_or_sizes)
         forward = self.staleness.forward
         # F reads D_F + 1 versions back; the EMA may lag the bank by one more before its read
@@ -291,13 +202,9 @@ class GoldenModel:
     def _initial(self, init, seed: int, network_or_sizes) -> list[np.ndarray]:
         if init is None:
             init = initial_weights(network_or_sizes, seed)
-        if len(init) != self.depth:
-            raise LayerPipeError(f"init has {len(init)} weight matrices; the network has {self.depth} layers")
+        check_weights(self.ops, init, "init")
         start = []
-        for layer, (w, op) in enumerate(zip(init, self.ops), start=1):
-            if np.shape(w) != op.shape:
-                raise LayerPipeError(f"init: weights of layer {layer} have shape {np.shape(w)}; "
-                                     f"the network needs {op.shape} {op.shape_names}")
+        for layer, w in enumerate(init, start=1):
             w = np.asarray(w)
             if self.numerics == "fixed" and not np.issubdtype(w.dtype, np.integer):
                 w = self.fmt.quantize(w)  # float initial weights: round half up, saturate
@@ -375,7 +282,7 @@ def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed", fmt
     ``network`` (a Network or sizes) is needed when it has conv layers: their padding and
     pooling are not in the weights; without it the weights are taken as an fc chain.
     """
-    arith = _arithmetic(numerics, fmt or FixedFormat(), None)
+    arith = arithmetic(numerics, fmt or FixedFormat(), None)
     acts = np.moveaxis(arith.words(inputs, "inputs"), 0, -1)  # samples last: the kernels take them as columns
     ops = None if network is None else layer_ops(network, numerics)[1]
     if ops is not None and len(weights) != len(ops):

@@ -1,10 +1,11 @@
-"""The golden model's layers: each kind's weight shape, accumulator checks and kernels behind one interface.
+"""The layers of the golden model and of the functional simulator: each kind's weight shape,
+accumulator checks and kernels behind one interface, and the two arithmetics they run in.
 
 fc layers run the kernels of :mod:`layerpipe.sim.fixed` / :mod:`layerpipe.sim.floatmodel`
-through the golden model's arithmetic, unchanged (the RTL is checked bit for bit against
-them); conv layers run :mod:`layerpipe.sim.conv` with the arithmetic's number format.
-Activations keep their layer's shape ((features,) or (channels, height, width), samples
-on trailing axes when batched); an fc layer flattens what it receives.
+through the arithmetic, unchanged (the RTL is checked bit for bit against them); conv
+layers run :mod:`layerpipe.sim.conv` with the arithmetic's number format. Activations
+keep their layer's shape ((features,) or (channels, height, width), samples on trailing
+axes when batched); an fc layer flattens what it receives.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ import numpy as np
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
 from layerpipe.core.network import Layer, Network
-from layerpipe.sim import conv
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.registry import MODELS
+from layerpipe.sim import conv, fixed, floatmodel
 
-__all__ = ["Dense", "Conv", "layer_ops"]
+__all__ = ["Dense", "Conv", "layer_ops", "check_sums", "check_weights", "FloatArithmetic", "FixedArithmetic",
+           "arithmetic", "NUMERICS"]
+
+NUMERICS = ("float", "fixed")
 
 
 class Dense:
@@ -77,21 +83,22 @@ class Conv:
         return conv.update(W, delta, a_prev, self.padding, arith.number_format)
 
 
-def _conv(layer: Layer, last: bool, where: str) -> Conv:
+def _conv(layer: Layer, last: bool, where: str, model: str) -> Conv:
     if layer.stride != 1:
-        raise LayerPipeError(f"{where}: field 'stride' is {layer.stride}; the golden model trains stride 1 "
+        raise LayerPipeError(f"{where}: field 'stride' is {layer.stride}; {model} trains stride 1 "
                              "convolutions only, set 'stride' to 1")
     if layer.projection:
-        raise LayerPipeError(f"{where}: field 'projection' is true; the golden model trains plain convolutions "
+        raise LayerPipeError(f"{where}: field 'projection' is true; {model} trains plain convolutions "
                              "only, drop 'projection'")
     if last:
-        raise LayerPipeError(f"{where}: field 'kind' is 'conv' for the output layer; the golden model's output "
+        raise LayerPipeError(f"{where}: field 'kind' is 'conv' for the output layer; {model}'s output "
                              "is linear, make the last layer fc")
     return Conv(layer, where)
 
 
 def layer_ops(network_or_sizes, numerics: str = "float") -> tuple[tuple[int, ...], list[Dense | Conv]]:
-    """The input shape and the layers of a Network or of a fully connected chain [N0, N1, ...]."""
+    """The input shape and the layers of a Network or of a fully connected chain [N0, N1, ...];
+    ``numerics`` is the model (:data:`~layerpipe.core.registry.MODELS`) that will run them."""
     if isinstance(network_or_sizes, Network):
         network = network_or_sizes
         require_layer_kinds(network, numerics)
@@ -99,7 +106,8 @@ def layer_ops(network_or_sizes, numerics: str = "float") -> tuple[tuple[int, ...
         for layer in network.layers:
             where = f"{LAYER_KINDS[layer.kind].title} layer {layer.index} ('{layer.name}')"
             last = layer.index == network.depth
-            ops.append(Dense(shape, layer.out_size, where) if layer.kind == "fc" else _conv(layer, last, where))
+            ops.append(Dense(shape, layer.out_size, where) if layer.kind == "fc"
+                       else _conv(layer, last, where, MODELS[numerics]))
             shape = layer.out_shape
         return network.input_shape, ops
     sizes = list(network_or_sizes)
@@ -107,3 +115,104 @@ def layer_ops(network_or_sizes, numerics: str = "float") -> tuple[tuple[int, ...
         raise LayerPipeError(f"layer sizes {sizes!r}: give at least two positive integers [N0, N1, ...]")
     return (int(sizes[0]),), [Dense((int(n_in),), int(n_out), f"layer {index}")
                               for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1)]
+
+
+def check_sums(ops, fmt: FixedFormat) -> None:
+    """Refuse, naming the layer, a sum of F, B or G that could overflow ``fmt``'s accumulator."""
+    for op in ops:
+        try:
+            for terms in op.sums:
+                fmt.check_fan_in(terms)
+        except LayerPipeError as error:
+            raise LayerPipeError(f"{op.where}: {error}") from None
+
+
+def check_weights(ops, weights, what: str) -> None:
+    """Refuse ``weights`` (named ``what`` in messages) unless they are one array of the right shape per layer."""
+    if len(weights) != len(ops):
+        raise LayerPipeError(f"{what} has {len(weights)} weight arrays; the network has {len(ops)} layers")
+    for layer, (w, op) in enumerate(zip(weights, ops), start=1):
+        if np.shape(w) != op.shape:
+            raise LayerPipeError(f"{what}: weights of layer {layer} have shape {np.shape(w)}; "
+                                 f"the network needs {op.shape} {op.shape_names}")
+
+
+# -- the two arithmetics ----------------------------------------------------------------------
+
+class FloatArithmetic:
+    name = "float"
+
+    def __init__(self, lr: float):
+        self.lr = lr
+        self.number_format = floatmodel.RealFormat(lr)  # what kernels written for both numerics round with
+
+    def words(self, x, what: str) -> np.ndarray:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+            raise LayerPipeError(f"{what} have dtype {x.dtype}; give real numbers")
+        return x.astype(np.float64)
+
+    def forward(self, W, a, hidden):
+        return floatmodel.forward(W, a, hidden)
+
+    def output_delta(self, a_L, target):
+        return floatmodel.output_delta(a_L, target)
+
+    def squared_error(self, a_L, target):
+        return floatmodel.squared_error(a_L, target)
+
+    def backward(self, W, delta):
+        return floatmodel.backward(W, delta)
+
+    def mask_error(self, e, mask):
+        return floatmodel.mask_error(e, mask)
+
+    def update(self, W, delta, a_prev):
+        return floatmodel.update(W, delta, a_prev, self.lr)
+
+
+class FixedArithmetic:
+    name = "fixed"
+
+    def __init__(self, fmt: FixedFormat):
+        self.fmt = self.number_format = fmt
+
+    def words(self, x, what: str) -> np.ndarray:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            raise LayerPipeError(f"{what} are {x.dtype} but fixed-point numerics take data words (integers); "
+                                 "convert them with FixedFormat.quantize or use layerpipe.sim.data")
+        x = x.astype(np.int64)
+        if x.size and (x.min() < self.fmt.data_min or x.max() > self.fmt.data_max):
+            raise LayerPipeError(f"{what} hold values outside the {self.fmt.data_bits}-bit data range "
+                                 f"[{self.fmt.data_min}, {self.fmt.data_max}]; saturate them with FixedFormat.saturate")
+        return x
+
+    def forward(self, W, a, hidden):
+        return fixed.forward(W, a, self.fmt, hidden)
+
+    def output_delta(self, a_L, target):
+        return fixed.output_delta(a_L, target, self.fmt)
+
+    def squared_error(self, a_L, target):
+        return fixed.squared_error(a_L, target)
+
+    def backward(self, W, delta):
+        return fixed.backward(W, delta, self.fmt)
+
+    def mask_error(self, e, mask):
+        return fixed.mask_error(e, mask)
+
+    def update(self, W, delta, a_prev):
+        return fixed.update(W, delta, a_prev, self.fmt)
+
+
+def arithmetic(numerics: str, fmt: FixedFormat, lr: float | None):
+    if numerics == "float":
+        return FloatArithmetic(2.0 ** -fmt.lr_shift if lr is None else float(lr))
+    if numerics == "fixed":
+        if lr is not None and lr != 2.0 ** -fmt.lr_shift:
+            raise LayerPipeError(f"lr is {lr!r} but fixed point steps by 2**-lr_shift = {2.0 ** -fmt.lr_shift}; "
+                                 "set FixedFormat(lr_shift=...) instead of lr")
+        return FixedArithmetic(fmt)
+    raise LayerPipeError(f"numerics '{numerics}' is unknown; use one of {', '.join(NUMERICS)}")

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
                         help="simulate this ScheduleTable instead of scheduling --network (default: schedule)")
     parser.add_argument("--samples", type=int, default=100, help="training samples N to run")
     parser.add_argument("--functional", action="store_true",
-                        help="also compute the fixed-point numerics (fully connected networks)")
+                        help="also compute the fixed-point numerics (stride-1 convolutions and fully connected layers)")
     options.add_weights(parser, "functional", "in functional mode")
     parser.add_argument("--seed", type=int, default=0, help="initial weights in functional mode")
     parser.add_argument("--trace", metavar="out.json",
@@ -134,7 +134,7 @@ def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
                                  f"{_dash(result.staleness['backward_latest'].get(layer))}"]
          for layer in range(1, table.network.depth + 1)]))
     if result.functional is not None:
-        lines += ["", _describe_training(result.functional)]
+        lines += ["", _describe_training(result.functional, table.network)]
     lines.append("")
     if mismatches:
         lines += ["DISAGREES WITH THE TABLE:"] + [f"  {m}" for m in mismatches]
@@ -143,15 +143,15 @@ def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
     return "\n".join(lines)
 
 
-def _describe_training(functional) -> str:
+def _describe_training(functional, network) -> str:
     from layerpipe.sim import data, golden
 
     one = functional.fmt.one
     errors = [int(e) / (one * one) for e in functional.squared_errors]  # back to real units
     window = min(len(errors), 100)
     test = data.load_digits().test
-    accuracy = golden.accuracy(functional.weights, test.inputs("fixed", functional.fmt), test.labels, "fixed",
-                               functional.fmt)
+    accuracy = golden.accuracy(functional.weights, test.inputs("fixed", functional.fmt, network), test.labels,
+                               "fixed", functional.fmt, network)
     return (f"training: squared error {sum(errors[:window]) / window:.4f} over the first {window} samples, "
             f"{sum(errors[-window:]) / window:.4f} over the last {window}; digits test accuracy "
             f"{accuracy:.3f} ({len(test)} images)")

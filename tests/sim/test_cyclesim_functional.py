@@ -17,6 +17,7 @@ from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import golden
 from layerpipe.sim.functional import FixedPointDatapath, run_functional, training_setup
+from tests.helpers.functional import training_mismatches
 
 SAMPLES = 240  # ≥ 200 and well past every table's fill: the staleness has to be right in steady state
 
@@ -26,23 +27,12 @@ def _workload(samples: int = SAMPLES, seed: int = 0):
     return training_setup(zoo_network("mlp-digits"), samples, seed)
 
 
-def _assert_same_training(table, policy, samples=SAMPLES):
-    inputs, targets, weights, fmt = _workload(samples)
-    simulated = run_functional(table, inputs, targets, weights, fmt, policy).functional
-    reference = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
-                             fmt=fmt, init=weights)
-    assert np.array_equal(simulated.outputs, reference.outputs)
-    assert np.array_equal(np.asarray(simulated.squared_errors), reference.squared_errors)
-    for layer, (ours, theirs) in enumerate(zip(simulated.weights, reference.weights, strict=True), start=1):
-        assert np.array_equal(ours, theirs), f"weights of layer {layer} differ"
-
-
 @pytest.mark.parametrize("weights", ["stash", "latest"])
 @pytest.mark.parametrize("policy", ["layerpipe", "pipedream"])
 @pytest.mark.parametrize("processors", [1, 2, 4, 8])
 def test_functional_mode_equals_golden_model(processors, policy, weights):
     table = schedule(zoo_network("mlp-digits"), processors, policy, CostModel())
-    _assert_same_training(table, weights)
+    assert training_mismatches(table, *_workload(), weights) == []
 
 
 def test_sequential_table_is_plain_sgd():
@@ -88,12 +78,12 @@ def test_more_samples_than_the_training_split_repeat_in_order():
     assert np.array_equal(inputs[1437:], inputs[:63]) and np.array_equal(targets[1437:], targets[:63])
 
 
-def test_datapath_refuses_a_convolution_network_and_bad_weights():
+def test_datapath_refuses_a_strided_convolution_and_bad_weights():
     from layerpipe.core.errors import LayerPipeError
 
     fmt = FixedFormat()
-    with pytest.raises(LayerPipeError, match="fully connected"):
-        FixedPointDatapath(zoo_network("lenet5"), [], np.zeros((1, 1)), np.zeros((1, 1)), fmt)
+    with pytest.raises(LayerPipeError, match="field 'stride' is 4; the functional simulator trains stride 1"):
+        FixedPointDatapath(zoo_network("alexnet"), [], np.zeros((1, 1)), np.zeros((1, 1)), fmt)
     network = zoo_network("mlp-digits")
     with pytest.raises(LayerPipeError, match=r"weights of layer 2 have shape \(16, 16\)"):
         FixedPointDatapath(network, [np.zeros((32, 64)), np.zeros((16, 16)), np.zeros((10, 16))],
