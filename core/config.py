@@ -7,6 +7,7 @@ from dataclasses import asdict, fields
 from typing import ClassVar
 
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.schema import require_integer
 
 __all__ = ["ConfigRecord"]
 
@@ -30,8 +31,5 @@ class ConfigRecord:
 
     def require_ints(self, names, minimum: int) -> None:
         """Each field of ``names`` is an integer (not a bool) of at least ``minimum``."""
-        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         for name in names:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise LayerPipeError(f"{self.title}: '{name}' is {value!r}; set it to {bound}")
+            require_integer(getattr(self, name), minimum, f"{self.title}: '{name}'")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.registry import ALL_MODELS, MODELS, Registry, or_list
+from layerpipe.core.schema import require_integer
 
 if TYPE_CHECKING:
     from layerpipe.core.network import Layer, Network
@@ -23,10 +24,8 @@ __all__ = ["LayerKind", "LAYER_KINDS", "positive_int", "require_layer_kinds"]
 
 
 def positive_int(value, where: str, field_name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise LayerPipeError(f"{where}: field '{field_name}' is {value!r}; set it to {bound}")
-    return value
+    """A network file's field ``field_name`` of the entry ``where``, checked (core/schema.py's rule)."""
+    return require_integer(value, minimum, f"{where}: field '{field_name}'")
 
 
 @dataclass(frozen=True)

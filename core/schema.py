@@ -8,12 +8,13 @@ left alone, so a newer writer may add fields an older reader ignores.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from layerpipe.core.errors import LayerPipeError
 
-__all__ = ["Field", "Integer", "Number", "Text", "Boolean", "Nullable", "ListOf", "Record", "MapOf", "Table", "raiser"]
+__all__ = ["Field", "Integer", "Number", "Text", "Boolean", "Nullable", "ListOf", "Record", "MapOf", "Table", "raiser",
+           "require_integer"]
 
 
 def _describe(value) -> str:
@@ -94,9 +95,11 @@ class ListOf(Field):
 
     expected = "a list"
 
+    def accepts(self, value) -> bool:
+        return isinstance(value, list)
+
     def check(self, value, path, fail) -> None:
-        if not isinstance(value, list):
-            fail(path, f"should be a list, found {_describe(value)}")
+        super().check(value, path, fail)
         for index, item in enumerate(value):
             self.item.check(item, f"{path}[{index}]", fail)
 
@@ -110,9 +113,11 @@ class Record(Field):
 
     expected = "a table of fields"
 
+    def accepts(self, value) -> bool:
+        return isinstance(value, dict)
+
     def check(self, value, path, fail) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"should be a table of fields, found {_describe(value)}")
+        super().check(value, path, fail)
         for name, inner in self.fields.items():
             where = f"{path}.{name}" if path else name
             if name not in value:
@@ -120,9 +125,6 @@ class Record(Field):
                     fail(where, "is missing")
                 continue
             inner.check(value[name], where, fail)
-
-    def names(self) -> Iterable[str]:
-        return self.fields
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,11 @@ class MapOf(Field):
 
     expected = "a table"
 
+    def accepts(self, value) -> bool:
+        return isinstance(value, dict)
+
     def check(self, value, path, fail) -> None:
-        if not isinstance(value, dict):
-            fail(path, f"should be a table, found {_describe(value)}")
+        super().check(value, path, fail)
         for key, inner in value.items():
             self.value.check(inner, f"{path}.{key}", fail)
 
@@ -155,3 +159,12 @@ def raiser(prefix: str) -> Callable[[str, str], None]:
     def fail(path: str, message: str) -> None:
         raise LayerPipeError(f"{prefix}: {path}: {message}")
     return fail
+
+
+def require_integer(value, minimum: int, what: str) -> int:
+    """``value`` if it is an integer (not a bool) of at least ``minimum``; else a one-line error
+    "<what> is <value>; set it to a positive integer" (or "an integer >= <minimum>")."""
+    if not Integer(minimum).accepts(value):
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise LayerPipeError(f"{what} is {value!r}; set it to {bound}")
+    return value

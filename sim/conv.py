@@ -41,11 +41,17 @@ def correlate(W, a, padding: int):
     return np.tensordot(W.reshape(W.shape[0], -1), cols, axes=(1, 0))
 
 
+def _windows(x, pool: int):
+    """The whole non-overlapping pool×pool windows of ``x``: (O, rows, pool, cols, pool, ...)."""
+    channels, height, width = x.shape[:3]
+    rows, cols = height // pool, width // pool
+    return x[:, :rows * pool, :cols * pool].reshape((channels, rows, pool, cols, pool) + x.shape[3:])
+
+
 def _window_mask(z, pool: int):
     """1 at the first maximum of each non-overlapping pool×pool window; rows and columns past the last window 0."""
-    channels, height, width = z.shape[:3]
-    rows, cols = height // pool, width // pool
-    windows = z[:, :rows * pool, :cols * pool].reshape((channels, rows, pool, cols, pool) + z.shape[3:])
+    windows = _windows(z, pool)
+    channels, rows, cols = windows.shape[0], windows.shape[1], windows.shape[3]
     windows = np.moveaxis(windows, (2, 4), (-2, -1))  # (O, rows, cols, ..., pool, pool)
     flat = windows.reshape(windows.shape[:-2] + (pool * pool,))
     first = np.argmax(flat, axis=-1)  # argmax returns the first of equal maxima: row-major order
@@ -66,11 +72,7 @@ def forward(W, a, padding: int, pool: int, fmt):
     fmt.check_fan_in(W[0].size)
     z = fmt.to_data(correlate(W, a, padding))
     mask = _window_mask(z, pool) & (z > 0)
-    masked = np.where(mask, z, 0)
-    channels, height, width = z.shape[:3]
-    rows, cols = height // pool, width // pool
-    windows = masked[:, :rows * pool, :cols * pool].reshape((channels, rows, pool, cols, pool) + z.shape[3:])
-    return windows.sum(axis=(2, 4)), mask
+    return _windows(np.where(mask, z, 0), pool).sum(axis=(2, 4)), mask
 
 
 def backward(W, delta, padding: int, fmt):

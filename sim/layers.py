@@ -83,7 +83,11 @@ class Conv:
         return conv.update(W, delta, a_prev, self.padding, arith.number_format)
 
 
-def _conv(layer: Layer, last: bool, where: str, model: str) -> Conv:
+def _dense(layer: Layer, data_shape: tuple[int, ...], last: bool, where: str, model: str) -> Dense:
+    return Dense(data_shape, layer.out_size, where)
+
+
+def _conv(layer: Layer, data_shape: tuple[int, ...], last: bool, where: str, model: str) -> Conv:
     if layer.stride != 1:
         raise LayerPipeError(f"{where}: field 'stride' is {layer.stride}; {model} trains stride 1 "
                              "convolutions only, set 'stride' to 1")
@@ -96,6 +100,10 @@ def _conv(layer: Layer, last: bool, where: str, model: str) -> Conv:
     return Conv(layer, where)
 
 
+# How each layer kind of core/layer_kinds.py runs here: (layer, input shape, is it the last, where, model).
+_OPS = {"fc": _dense, "conv": _conv}
+
+
 def layer_ops(network_or_sizes, numerics: str = "float") -> tuple[tuple[int, ...], list[Dense | Conv]]:
     """The input shape and the layers of a Network or of a fully connected chain [N0, N1, ...];
     ``numerics`` is the model (:data:`~layerpipe.core.registry.MODELS`) that will run them."""
@@ -106,8 +114,7 @@ def layer_ops(network_or_sizes, numerics: str = "float") -> tuple[tuple[int, ...
         for layer in network.layers:
             where = f"{LAYER_KINDS[layer.kind].title} layer {layer.index} ('{layer.name}')"
             last = layer.index == network.depth
-            ops.append(Dense(shape, layer.out_size, where) if layer.kind == "fc"
-                       else _conv(layer, last, where, MODELS[numerics]))
+            ops.append(_OPS[layer.kind](layer, shape, last, where, MODELS[numerics]))
             shape = layer.out_shape
         return network.input_shape, ops
     sizes = list(network_or_sizes)
