@@ -27,12 +27,13 @@ import time
 from layerpipe.core.costs import MEMORY_MODELS, CostModel
 from layerpipe.core.text import format_rows
 from layerpipe.options import parse_processors
-from layerpipe.sched.placement import back_to_back, bank_conflicts
+from layerpipe.sched.placement import back_to_back
 from layerpipe.sched.placement_constructions import greedy_starts
 from layerpipe.sched.placement_milp import bank_pairs
 from layerpipe.sched.policies import layerpipe
 from layerpipe.sched.policies.optimal import DEFAULT_TIME_LIMIT, solve
 from layerpipe.sched.scheduler import schedule
+from layerpipe.sched.timing import bank_conflicts
 from layerpipe.sched.zoo import ZOO, zoo_network
 
 PAPER_NETWORKS = ("vgg16", "alexnet", "resnet18")
@@ -44,10 +45,10 @@ LARGE = ("vgg16", 16, 30.0)  # network, processors, seconds
 def naive_layerpipe_period(network, cost: CostModel, processors: int) -> int | None:
     """Back-to-back order kept, a task stalls until its bank allows it (None: no conflict to stall on)."""
     assignment = layerpipe.assign(network, processors, cost)
-    if not bank_conflicts(back_to_back(network, cost, assignment)[1]):
+    if not bank_conflicts(network, back_to_back(network, cost, assignment)[1]):
         return None
-    cycles = {t: cost.task_cycles(network.layer(t.layer)) for tasks in assignment for t in tasks}
-    pairs = bank_pairs({t: p for p, tasks in enumerate(assignment) for t in tasks})
+    cycles = {t: cost.cycles(network, t) for tasks in assignment for t in tasks}
+    pairs = bank_pairs(network, {t: p for p, tasks in enumerate(assignment) for t in tasks})
     starts = greedy_starts(assignment, cycles, pairs, flexible=False)
     return max(starts[t] + cycles[t] for t in starts)
 

@@ -1,11 +1,11 @@
 """Cost model: one config object for every cycle the scheduler, simulator and RTL count.
 
-A processing element has ``lanes`` multipliers and streams a layer's weights one
-``lanes``-word row chunk per cycle, row by row (docs/hardware.md). F, B and G of a layer
-each take its kind's streaming cycles (core/layer_kinds.py: ``N_out · ceil(N_in / lanes)``
-for a fully connected layer with N_out rows and N_in columns, ``ceil(MACs / lanes)`` for a
-convolution), plus ``task_overhead_cycles`` for the pipeline fill (memory read, multiply,
-adder tree, write-back).
+A processing element has ``lanes`` multipliers and issues one ``lanes``-word weight row
+chunk per cycle (docs/hardware.md). Each task takes the issues of its kind's dataflow
+(core/layer_kinds.py: ``N_out · ceil(N_in / lanes)`` for each of F, B and G of a fully
+connected layer with N_out rows and N_in columns; for a convolution the loop nests of
+core/conv_dataflow.py, where B differs from F and G), plus ``task_overhead_cycles`` for the
+pipeline fill (memory read, multiply, adder tree, write-back).
 
 The σ' product (ReLU mask) is applied to the incoming error as it streams into the
 consumer of δ (B and G of the previous layer, docs/semantics.md); a mask is a select, not a
@@ -49,13 +49,17 @@ class CostModel(ConfigRecord):
             raise LayerPipeError(f"cost model: unknown memory model {self.memory!r}; "
                                  f"use one of {', '.join(MEMORY_MODELS)}")
 
-    def stream_cycles(self, layer: Layer) -> int:
-        """Cycles to stream the layer's weights once (no overhead)."""
-        return LAYER_KINDS[layer.kind].stream_cycles(layer, self.lanes)
+    def stream_cycles(self, layer: Layer, kind: str) -> int:
+        """Issue cycles of task ``kind`` (F, B or G) of ``layer`` (no overhead)."""
+        return LAYER_KINDS[layer.kind].stream_cycles(layer, kind, self.lanes)
 
-    def task_cycles(self, layer: Layer) -> int:
-        """Cycles of each of F, B and G of ``layer`` (they are equal by construction)."""
-        return self.stream_cycles(layer) + self.task_overhead_cycles
+    def task_cycles(self, layer: Layer, kind: str) -> int:
+        """Cycles of task ``kind`` of ``layer``: its dataflow's issues and the pipeline's overhead."""
+        return self.stream_cycles(layer, kind) + self.task_overhead_cycles
+
+    def cycles(self, network, task) -> int:
+        """Cycles of ``task`` (a core.tasks.Task) of ``network``."""
+        return self.task_cycles(network.layer(task.layer), task.kind)
 
     def transfer_cycles(self, words: int) -> int:
         return self.link_latency_cycles + math.ceil(words / self.link_width_words)

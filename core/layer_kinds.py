@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from layerpipe.core.conv_dataflow import conv_task_loops, fc_input_chunks, mask_bits
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.registry import ALL_MODELS, MODELS, Registry, or_list
 from layerpipe.core.schema import require_integer
@@ -36,7 +37,12 @@ class LayerKind:
     # (spec, input shape, where) -> the Layer's geometry fields (in_shape, out_shape, macs, weights, ...)
     geometry: Callable[[dict, tuple[int, ...], str], dict]
     spec: Callable[[Layer], dict]  # the fields Layer.to_dict writes after name and kind
-    stream_cycles: Callable[[Layer, int], int]  # cycles to stream the weights once on `lanes` multipliers
+    # (layer, task kind, lanes) -> issue cycles of the task's dataflow on `lanes` multipliers
+    stream_cycles: Callable[[Layer, str, int], int]
+    mask_bits: Callable[[Layer], int]  # bits of one sample's ReLU (and pooling) mask
+    # F, B and G read the weights in one order, so processors share one dual-port bank, in lockstep
+    # where they overlap; otherwise each processor reading the layer has its own double-buffered copy
+    shared_bank: bool
     models: frozenset[str]  # the models that execute it
 
 
@@ -46,7 +52,8 @@ def _fc_geometry(spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
         raise LayerPipeError(f"{where}: field 'in' is {spec['in']} but the previous layer gives "
                              f"{in_size} features; set 'in' to {in_size} or drop it")
     out = positive_int(spec.get("out"), where, "out")
-    return dict(in_shape=(in_size,), out_shape=(out,), macs=in_size * out, weights=in_size * out)
+    volume = in_shape if len(in_shape) == 3 else ()  # a conv output, read in its channel-chunked order
+    return dict(in_shape=(in_size,), out_shape=(out,), macs=in_size * out, weights=in_size * out, in_volume=volume)
 
 
 def _conv_out(h: int, kernel: int, stride: int, padding: int) -> int:
@@ -96,18 +103,25 @@ def _conv_spec(layer: Layer) -> dict:
     return spec
 
 
+def _conv_stream_cycles(layer: Layer, kind: str, lanes: int) -> int:
+    """The issues of the RTL's dataflow (core/conv_dataflow.py); the MAC count where it has none."""
+    if layer.stride != 1 or layer.projection:
+        return math.ceil(layer.macs / lanes)
+    return math.prod(loop.count for loop in conv_task_loops(layer, kind, lanes))
+
+
 LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
-    # One row of W (N_in words) per output neuron, `lanes` words a cycle.
+    # One row of W per output neuron, `lanes` words a cycle (after a conv layer: its channel-chunked rows).
     LayerKind("fc", "fully connected", frozenset({"kind", "name", "in", "out"}), _fc_geometry,
               lambda layer: {"out": layer.out_size},
-              lambda layer, lanes: layer.out_size * math.ceil(layer.in_size / lanes),
-              ALL_MODELS),
-    # Scheduled at its MAC count on `lanes` multipliers; trained by the golden model and the functional
-    # simulator (both run sim/conv.py through sim/layers.py), not yet in RTL.
+              lambda layer, kind, lanes: layer.out_size * fc_input_chunks(layer, lanes),
+              lambda layer: layer.out_size, True, ALL_MODELS),
+    # Trained by the golden model and the functional simulator (both run sim/conv.py through
+    # sim/layers.py), not yet in RTL.
     LayerKind("conv", "convolution",
               frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
                          "projection"}),
-              _conv_geometry, _conv_spec, lambda layer, lanes: math.ceil(layer.macs / lanes),
+              _conv_geometry, _conv_spec, _conv_stream_cycles, mask_bits, False,
               frozenset({"schedule", "cycle", "float", "fixed", "functional"})),
 ])
 

@@ -54,6 +54,7 @@ class Layer:
     padding: int = 0
     pool: int = 1
     projection: bool = False  # ResNet projection shortcut folded in (see docs/networks.md)
+    in_volume: tuple[int, ...] = ()  # fc after a conv layer: the (channels, height, width) it flattens
 
     @property
     def in_size(self) -> int:

@@ -8,14 +8,15 @@ consumers (docs/semantics.md):
 item      producer               consumers            words
 ========  =====================  ===================  ==========================
 a{l-1}    F_{l-1} (input if l=1)  F_l, G_l             N_{l-1}
-mask{l}   F_l  (hidden layers)    B_l, G_l             ceil(N_l / word_bits)
+mask{l}   F_l  (hidden layers)    B_l, G_l             ceil(mask bits / word_bits)
 err{l}    B_{l+1} (F_L for l=L)   B_l, G_l             N_l
 target    input                   F_L                  N_L
 ========  =====================  ===================  ==========================
 
 ``err{L}`` is δ_L = a_L − target, formed as F_L writes its outputs. For hidden l,
 ``err{l}`` is e_l = W_{l+1}ᵀ δ_{l+1}; its consumers apply ``mask{l}`` (σ' of ReLU) to
-form δ_l. Samples enter at F_1: the input stream delivers (input, target) to F_1's
+form δ_l. A mask has one bit per neuron (fc) or per pre-pool element (conv,
+``pool²`` per output: core/conv_dataflow.py). Samples enter at F_1: the input stream delivers (input, target) to F_1's
 processor, so ``input`` is produced there.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from layerpipe.core.layer_kinds import LAYER_KINDS
 from layerpipe.core.network import Network
 
 __all__ = ["KINDS", "Task", "DataItem", "training_tasks", "data_items", "dependencies"]
@@ -83,7 +85,7 @@ def data_items(network: Network, word_bits: int) -> list[DataItem]:
                               layer.in_size))
     for layer in network.layers[:-1]:
         items.append(DataItem(f"mask{layer.index}", Task("F", layer.index), _delta_consumers(layer.index),
-                              math.ceil(layer.out_size / word_bits)))
+                              math.ceil(LAYER_KINDS[layer.kind].mask_bits(layer) / word_bits)))
     for layer in network.layers:
         producer = Task("B", layer.index + 1) if layer.index < depth else Task("F", depth)
         items.append(DataItem(f"err{layer.index}", producer, _delta_consumers(layer.index), layer.out_size))

@@ -156,6 +156,12 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
         ``name`` inwards is at 0 / at its last value.
     end : Signal(1), out
         This is the run's last issue (``last`` of the outermost loop).
+    ahead : StructLayout, out
+        The addresses of the next cycle's issue, combinational (what ``address`` loads): for a
+        memory read requested a cycle ahead of its issue.
+
+    ``running_at_reset``: the initial values present issue 0 of a run, for a task that starts
+    in the first cycle after reset (no cycle before it to raise ``start`` in).
 
     Every output is a register (``end`` is the outermost loop's ``last``). ``index``, ``first``
     and ``last`` exist only for a nest with loops, ``address`` with addresses, ``inside`` with
@@ -180,8 +186,9 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
             if term.low_bits is not None and (not isinstance(term.low_bits, int) or term.low_bits < 0):
                 raise ValueError(f"loop nest {nest.names}: {where} has low_bits {term.low_bits!r}; it must be ≥ 0")
 
-    def __init__(self, nest: LoopNest):
+    def __init__(self, nest: LoopNest, running_at_reset: bool = False):
         self.nest = nest
+        self.running_at_reset = bool(running_at_reset)
         counts = {loop.name: loop.count for loop in nest.loops}
         self._affines: dict[tuple, _Affine] = {}
 
@@ -200,16 +207,26 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
             ranges = [_term_range(term, value.low, value.high) for term, value in terms]
             address_shapes[name] = value_shape(sum(low for low, _ in ranges), sum(high for _, high in ranges))
 
-        members = {"start": In(1), "valid": Out(1), "end": Out(1)}
+        # ``running_at_reset``: the registers' initial values present issue 0 of a run
+        origin = dict.fromkeys(nest.names, 0)
+        running = self.running_at_reset
+        members = {"start": In(1), "valid": Out(1, init=int(running)), "end": Out(1)}
         if nest.loops:
             flags = data.StructLayout({name: 1 for name in nest.names})
+            first = {name: int(running) for name in nest.names}
+            last = {name: int(running and all(loop.count == 1 for loop in nest.loops[level:]))
+                    for level, name in enumerate(nest.names)}
             members["index"] = Out(data.StructLayout({loop.name: range(max(2, loop.count)) for loop in nest.loops}))
-            members["first"] = Out(flags)
-            members["last"] = Out(flags)
+            members["first"] = Out(flags, init=first)
+            members["last"] = Out(flags, init=last)
         if address_shapes:
-            members["address"] = Out(data.StructLayout(address_shapes))
+            layout = data.StructLayout(address_shapes)
+            members["address"] = Out(layout, init={name: nest.address(name, origin) if running else 0
+                                                   for name in nest.addresses})
+            members["ahead"] = Out(layout)  # the next cycle's addresses (combinational), for reads a cycle early
         if nest.windows:
-            members["inside"] = Out(data.StructLayout({name: 1 for name in nest.windows}))
+            members["inside"] = Out(data.StructLayout({name: 1 for name in nest.windows}),
+                                    init={name: int(running and nest.inside(name, origin)) for name in nest.windows})
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -285,6 +302,7 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
                     part = inner >> term.shift
                 total = total + _scaled(part, term.scale)
             m.d.sync += self.address[name].eq(total)
+            m.d.comb += self.ahead[name].eq(total)
 
         for name, windows in self._windows.items():
             holds = Const(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from layerpipe.core.costs import CostModel
 from layerpipe.core.network import Network
 from layerpipe.core.tasks import Task
-from layerpipe.sched.timing import PlacedTask, bank_overuse, bank_usage, lockstep_groups
+from layerpipe.sched.timing import PlacedTask, bank_conflicts
 
 __all__ = ["Assignment", "place", "back_to_back"]
 
@@ -23,22 +23,17 @@ def back_to_back(network: Network, cost: CostModel, assignment: Assignment) -> t
     for processor, tasks in enumerate(assignment):
         start = 0
         for task in tasks:
-            cycles = cost.task_cycles(network.layer(task.layer))
+            cycles = cost.cycles(network, task)
             placed.append(PlacedTask(task, processor, start, cycles))
             start += cycles
     period = max(p.end for p in placed)
     return period, placed
 
 
-def bank_conflicts(placed: list[PlacedTask]) -> list[str]:
-    by_task = {p.task: p for p in placed}
-    return bank_overuse(bank_usage(by_task, lockstep_groups(by_task)))
-
-
 def place(network: Network, cost: CostModel, assignment: Assignment) -> tuple[int, list[PlacedTask]]:
     """Start offsets and period for an assignment, valid under the cost model's memory model."""
     period, placed = back_to_back(network, cost, assignment)
-    if cost.memory == "dual-port" and bank_conflicts(placed):
+    if cost.memory == "dual-port" and bank_conflicts(network, placed):
         from layerpipe.sched.placement_milp import place_dual_port
 
         return place_dual_port(network, cost, assignment)

@@ -40,7 +40,7 @@ from layerpipe.core.network import Network
 from layerpipe.core.tasks import Task
 from layerpipe.sched.milp import Milp, combined_stop
 from layerpipe.sched.placement_constructions import anchored_starts, back_to_back_starts, greedy_starts
-from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups
+from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups, shared_bank_layers
 
 __all__ = ["DualPortPlacement", "bank_pairs", "timed", "solve_dual_port", "place_dual_port"]
 
@@ -57,11 +57,13 @@ Relation = str  # "lockstep" | "before" (G ends before the other starts) | "afte
 # -- bank pairs and exact timing of decisions --------------------------------------------
 
 
-def bank_pairs(processor_of: dict[Task, int]) -> list[tuple[Task, Task]]:
-    """(G_l, X) with X in {F_l, B_l} on another processor: the pairs the bank rule constrains."""
+def bank_pairs(network: Network, processor_of: dict[Task, int]) -> list[tuple[Task, Task]]:
+    """(G_l, X) with X in {F_l, B_l} on another processor, l a layer with a shared bank: the pairs
+    the bank rule constrains."""
+    shared = shared_bank_layers(network)
     pairs = []
     for task in sorted(processor_of, key=Task.sort_key):
-        if task.kind != "G":
+        if task.kind != "G" or task.layer not in shared:
             continue
         for kind in ("F", "B"):
             other = Task(kind, task.layer)
@@ -153,8 +155,10 @@ def timed(sequences: Sequences, relations: dict[tuple[Task, Task], Relation],
     return period, {t: start[root(t)] for t in parent}
 
 
-def conflicts(starts: dict[Task, int], processor_of: dict[Task, int], cycles: dict[Task, int]) -> list[str]:
-    by_task = {t: PlacedTask(t, processor_of[t], s, cycles[t]) for t, s in starts.items()}
+def conflicts(starts: dict[Task, int], processor_of: dict[Task, int], cycles: dict[Task, int],
+              layers: set[int]) -> list[str]:
+    """Bank conflicts on ``layers`` (those of the bank pairs: a shared bank used by two processors)."""
+    by_task = {t: PlacedTask(t, processor_of[t], s, cycles[t]) for t, s in starts.items() if t.layer in layers}
     return bank_overuse(bank_usage(by_task, lockstep_groups(by_task)))
 
 
@@ -187,7 +191,7 @@ def _timed_candidate(method: str, sequences, relations, cycles, processor_of) ->
     if result is None:
         return None
     period, starts = result
-    if conflicts(starts, processor_of, cycles):
+    if conflicts(starts, processor_of, cycles, {g.layer for g, _ in relations}):
         return None
     return _Candidate(method, period, starts, sequences, relations)
 
@@ -324,12 +328,12 @@ def solve_dual_port(network: Network, cost: CostModel, assignment: Sequences, *,
                     time_limit: float = DEFAULT_TIME_LIMIT, node_limit: int | None = DEFAULT_NODE_LIMIT,
                     verbose: bool = False) -> DualPortPlacement:
     assignment = [list(tasks) for tasks in assignment]
-    cycles = {t: cost.task_cycles(network.layer(t.layer)) for tasks in assignment for t in tasks}
+    cycles = {t: cost.cycles(network, t) for tasks in assignment for t in tasks}
     processor_of = {t: p for p, tasks in enumerate(assignment) for t in tasks}
     if len(processor_of) != sum(len(tasks) for tasks in assignment):
         raise LayerPipeError("assignment places a task twice")
     lower = max(sum(cycles[t] for t in tasks) for tasks in assignment)
-    pairs = bank_pairs(processor_of)
+    pairs = bank_pairs(network, processor_of)
     processors = len(assignment)
 
     candidates = []

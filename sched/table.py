@@ -95,9 +95,9 @@ def check(table: ScheduleTable) -> list[str]:
         for t in tasks:
             if t.end > period:
                 problems.append(f"{t.name} ends at {t.end}, after the period {period}")
-            if t.cycles != table.cost.task_cycles(table.network.layer(t.layer)):
+            if t.cycles != table.cost.cycles(table.network, t):
                 problems.append(f"{t.name} lasts {t.cycles} cycles, the cost model says "
-                                f"{table.cost.task_cycles(table.network.layer(t.layer))}")
+                                f"{table.cost.cycles(table.network, t)}")
     if problems:
         return problems
     tasks = table.tasks

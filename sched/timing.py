@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import LAYER_KINDS
 from layerpipe.core.network import Network
 from layerpipe.core.tasks import INPUT, DataItem, Task, data_items, dependencies, training_tasks
 from layerpipe.core.weight_policies import WEIGHT_POLICIES
 
-__all__ = ["PlacedTask", "Analysis", "analyse", "bank_usage", "bank_overuse", "lockstep_groups", "lower_bound",
-           "ceil_div"]
+__all__ = ["PlacedTask", "Analysis", "analyse", "bank_usage", "bank_overuse", "bank_conflicts", "lockstep_groups",
+           "shared_bank_layers", "lower_bound", "ceil_div"]
 
 BANK_PORTS = 2
 
@@ -121,6 +122,23 @@ def _visible_staleness(reader: PlacedTask, update: PlacedTask, period: int) -> i
     """Number of most recent updates not visible to the reader (updates land at the G task's end)."""
     slack = reader.absolute_start(period) - update.absolute_end(period)
     return -1 - slack // period
+
+
+def shared_bank_layers(network: Network) -> frozenset[int]:
+    """Layers whose processors share one dual-port weight bank (core/layer_kinds.py ``shared_bank``).
+
+    The other layers (conv) give every processor that reads them a double-buffered copy of
+    their weights, which G writes while the readers read the version of their start: they
+    have no port to share and no lockstep.
+    """
+    return frozenset(layer.index for layer in network.layers if LAYER_KINDS[layer.kind].shared_bank)
+
+
+def bank_conflicts(network: Network, placed) -> list[str]:
+    """The dual-port rule's violations among ``placed`` (PlacedTasks) on the shared banks."""
+    shared = shared_bank_layers(network)
+    by_task = {p.task: p for p in placed if p.task.layer in shared}
+    return bank_overuse(bank_usage(by_task, lockstep_groups(by_task)))
 
 
 def lockstep_groups(tasks: dict[Task, PlacedTask]) -> dict[Task, int]:
@@ -229,8 +247,10 @@ def analyse(network: Network, cost: CostModel, period: int, placed: list[PlacedT
             transfers.append({"item": item.name, "from": source, "to": destination, "words": item.words,
                               "cycles": cost.transfer_cycles(item.words)})
 
-    lockstep = lockstep_groups(tasks)
-    usage = bank_usage(tasks, lockstep)
+    shared = shared_bank_layers(network)
+    banked = {task: placed for task, placed in tasks.items() if task.layer in shared}
+    lockstep = lockstep_groups(banked)
+    usage = bank_usage(banked, lockstep)
     violations = bank_overuse(usage) if cost.memory == "dual-port" else []
 
     versions = {name: {} for name in WEIGHT_POLICIES}

@@ -17,5 +17,5 @@ from layerpipe.sched.policies.pipedream import layer_tasks
 
 def assign(network: Network, processors: int, cost: CostModel) -> Assignment:
     sequence = [t for layer in network.layers for t in layer_tasks(layer.index)]
-    weights = [cost.task_cycles(network.layer(t.layer)) for t in sequence]
+    weights = [cost.cycles(network, t) for t in sequence]
     return split(sequence, weights, processors)

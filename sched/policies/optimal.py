@@ -120,7 +120,7 @@ def solve(network: Network, processors: int, cost: CostModel, *, time_limit: flo
 
     chain = _chain(network)
     index = {t: i for i, t in enumerate(chain)}
-    cycles = {t: cost.task_cycles(network.layer(t.layer)) for t in chain}
+    cycles = {t: cost.cycles(network, t) for t in chain}
     items = items_of(network, cost)
     bound = lower_bound(list(cycles.values()), processors)
     used = min(processors, len(chain))

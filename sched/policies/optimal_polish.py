@@ -16,7 +16,7 @@ from layerpipe.sched.placement import Assignment, back_to_back
 from layerpipe.sched.placement_milp import solve_dual_port
 from layerpipe.sched.policies.optimal_search import SearchBudgets, SearchLimits
 from layerpipe.sched.policies.partition import stage_order
-from layerpipe.sched.timing import PlacedTask, analyse, bank_overuse, bank_usage, lockstep_groups
+from layerpipe.sched.timing import PlacedTask, analyse, bank_conflicts
 
 __all__ = ["ScoredSchedule", "evaluate", "placed_schedule", "polish"]
 
@@ -72,10 +72,8 @@ def polish(network: Network, cost: CostModel, best: ScoredSchedule, budgets: Sea
                 moved = {a.task: PlacedTask(a.task, processor, a.start + b.cycles, a.cycles),
                          b.task: PlacedTask(b.task, processor, a.start, b.cycles)}
                 placed = [moved.get(p.task, p) for p in best.placed]
-                if cost.memory == "dual-port":
-                    by_task = {p.task: p for p in placed}
-                    if bank_overuse(bank_usage(by_task, lockstep_groups(by_task))):
-                        continue
+                if cost.memory == "dual-port" and bank_conflicts(network, placed):
+                    continue
                 evaluations += 1
                 candidate = evaluate(network, cost, best.period, placed)
                 if candidate is not None and candidate.key() < best.key():

@@ -19,7 +19,7 @@ def layer_tasks(layer: int) -> list[Task]:
 
 
 def assign(network: Network, processors: int, cost: CostModel) -> Assignment:
-    weights = [cost.task_cycles(layer) * len(layer_tasks(layer.index)) for layer in network.layers]
+    weights = [sum(cost.cycles(network, t) for t in layer_tasks(layer.index)) for layer in network.layers]
     starts = min_max_partition(weights, processors) + [network.depth]
     return [stage_order([t for layer in range(a + 1, b + 1) for t in layer_tasks(layer)])
             for a, b in zip(starts, starts[1:], strict=False)]

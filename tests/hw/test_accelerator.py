@@ -134,7 +134,7 @@ def lockstep_table():
     net = network_from_dict({"name": "two", "input": 6, "layers": [{"kind": "fc", "out": 5},
                                                                    {"kind": "fc", "out": 4}]})
     cost = CostModel(lanes=4)
-    c1, c2 = cost.task_cycles(net.layer(1)), cost.task_cycles(net.layer(2))
+    c1, c2 = cost.task_cycles(net.layer(1), "F"), cost.task_cycles(net.layer(2), "F")
     placed = [PlacedTask(Task("F", 1), 0, 0, c1), PlacedTask(Task("G", 1), 0, c1, c1),
               PlacedTask(Task("F", 2), 1, 0, c2), PlacedTask(Task("B", 2), 2, 0, c2),
               PlacedTask(Task("G", 2), 3, 0, c2)]

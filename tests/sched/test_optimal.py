@@ -38,7 +38,7 @@ def transfer_words(network, cost, processor_of):
 def brute_force(network, cost, processors):
     """(least period, fewest transfer words at that period) over every assignment."""
     tasks = training_tasks(network)
-    cycles = {t: cost.task_cycles(network.layer(t.layer)) for t in tasks}
+    cycles = {t: cost.cycles(network, t) for t in tasks}
     best = None
     for labels in itertools.product(range(processors), repeat=len(tasks)):
         assignment = [[t for t, p in zip(tasks, labels) if p == q] for q in range(processors)]

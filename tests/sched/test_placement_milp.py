@@ -7,11 +7,11 @@ import pytest
 from layerpipe.core.costs import CostModel
 from layerpipe.core.network import network_from_dict
 from layerpipe.core.tasks import Task, training_tasks
-from layerpipe.sched.placement import back_to_back, bank_conflicts, place
+from layerpipe.sched.placement import back_to_back, place
 from layerpipe.sched.placement_constructions import greedy_starts
 from layerpipe.sched.placement_milp import _candidate, _milp, bank_pairs, solve_dual_port, timed
 from layerpipe.sched.policies import layerpipe
-from layerpipe.sched.timing import analyse
+from layerpipe.sched.timing import analyse, bank_conflicts
 from layerpipe.sched.zoo import zoo_network
 
 DUAL_PORT = CostModel(lanes=1, task_overhead_cycles=0, memory="dual-port")  # cycles = out * in
@@ -22,11 +22,11 @@ def chain(*sizes):
                               "layers": [{"kind": "fc", "out": n} for n in sizes[1:]]})
 
 
-def fits_in(period, assignment, cycles):
+def fits_in(network, period, assignment, cycles):
     """Whether some integer starts place the assignment within ``period`` (depth-first search)."""
     processor_of = {t: p for p, tasks in enumerate(assignment) for t in tasks}
     tasks = [t for tasks in assignment for t in tasks]
-    pairs = set(bank_pairs(processor_of))
+    pairs = set(bank_pairs(network, processor_of))
     starts = {}
 
     def allowed(task, start):
@@ -52,10 +52,10 @@ def fits_in(period, assignment, cycles):
     return search(0)
 
 
-def brute_force_period(assignment, cycles):
+def brute_force_period(network, assignment, cycles):
     """Least period, trying periods upwards from the busiest load."""
     period = max(sum(cycles[t] for t in ts) for ts in assignment)
-    while not fits_in(period, assignment, cycles):
+    while not fits_in(network, period, assignment, cycles):
         period += 1
     return period
 
@@ -66,7 +66,7 @@ def random_instances(seed, count):
         depth = rng.randint(1, 3)
         network = chain(*[rng.randint(1, 4) for _ in range(depth + 1)])
         tasks = training_tasks(network)
-        cycles = {t: DUAL_PORT.task_cycles(network.layer(t.layer)) for t in tasks}
+        cycles = {t: DUAL_PORT.cycles(network, t) for t in tasks}
         if sum(cycles.values()) > 16:
             continue
         processors = rng.randint(2, 3)
@@ -74,7 +74,7 @@ def random_instances(seed, count):
         for t in tasks:
             assignment[rng.randrange(processors)].append(t)
         assignment = [a for a in assignment if a]
-        if not bank_pairs({t: p for p, ts in enumerate(assignment) for t in ts}):
+        if not bank_pairs(network, {t: p for p, ts in enumerate(assignment) for t in ts}):
             continue
         count -= 1
         yield network, assignment, cycles
@@ -86,7 +86,7 @@ def test_back_to_back_conflict_is_resolved_at_the_load_bound():
     network = chain(3, 2, 2)
     assignment = [[Task("F", 1), Task("F", 2), Task("G", 1)], [Task("B", 2), Task("G", 2)]]
     period, placed = back_to_back(network, DUAL_PORT, assignment)
-    assert bank_conflicts(placed)
+    assert bank_conflicts(network, placed)
     period, placed = place(network, DUAL_PORT, assignment)
     assert analyse(network, DUAL_PORT, period, placed).violations == []
     assert period == 16  # processor 0's load: nothing shorter exists
@@ -107,19 +107,19 @@ def test_least_period_matches_brute_force(seed):
     for network, assignment, cycles in random_instances(seed, 12):
         result = solve_dual_port(network, DUAL_PORT, assignment)
         assert analyse(network, DUAL_PORT, result.period, result.placed).violations == []
-        assert result.period == brute_force_period(assignment, cycles)
+        assert result.period == brute_force_period(network, assignment, cycles)
 
 
 def test_milp_alone_is_exact_from_a_poor_start():
-    for _network, assignment, cycles in random_instances(3, 10):
+    for network, assignment, cycles in random_instances(3, 10):
         processor_of = {t: p for p, ts in enumerate(assignment) for t in ts}
-        pairs = bank_pairs(processor_of)
+        pairs = bank_pairs(network, processor_of)
         start = _candidate("greedy", greedy_starts(assignment, cycles, pairs, flexible=False), processor_of, cycles,
                            pairs, len(assignment))
         load = max(sum(cycles[t] for t in ts) for ts in assignment)
         best, proven, stopped_by = _milp(assignment, processor_of, cycles, pairs, start, load, 60.0, None, False)
         assert proven and stopped_by is None
-        assert best.period == brute_force_period(assignment, cycles)
+        assert best.period == brute_force_period(network, assignment, cycles)
 
 
 def test_timed_rejects_contradictions_and_keeps_lockstep():
