@@ -17,7 +17,11 @@ op     multiplier lane k                             after the products register
                                                      every cycle); at the last row
                                                      e[c+k] = to_data(acc[c][k])
 ``G``  δ_i · a[c+k]                                  W'[i, c+k] = saturate(W[i, c+k] −
-                                                     weight_step(δ_i · a[c+k]))
+                                                     weight_step(δ_i · a[c+k])); with
+                                                     ``accumulate`` (conv G), the products of a
+                                                     run ``first`` … ``last`` summed per lane
+                                                     (acc_bits), one update at ``last``:
+                                                     saturate(W − weight_step(Σ))
 =====  ============================================  ===========================================
 
 Arithmetic is :class:`~layerpipe.core.numerics.FixedFormat`'s, bit for bit: products and
@@ -32,10 +36,20 @@ Timing (static, no handshake). Operands are presented with ``valid`` in cycle t 
   decoded from it);
 * ``col_*`` (B) in cycle t + ``latency[B]`` = t + 3 after each chunk of the *last* row:
   operand registers, products register, accumulator read-modify-write + output register;
-* ``upd_*`` (G) in cycle t + ``latency[G]`` = t + 2 after each chunk: operand registers,
-  products register; the update is combinational from the products register (straight into
-  the bank's write port), so that G's last write lands two cycles before its task ends and a
-  bank read requested a cycle ahead of its issue (hw/pe.py) never meets it.
+* ``upd_*`` (G) in cycle t + ``latency[G]`` = t + 2 after each chunk (accumulating G: after
+  the *last* issue of a run only): operand registers, products register; the update is
+  combinational from the products register (straight into the bank's write port), so that
+  G's last write lands two cycles before its task ends and a bank read requested a cycle
+  ahead of its issue (hw/pe.py) never meets it.
+
+Accumulating G (``accumulate_g=True``, the conv layers' G: core/conv_dataflow.py). An
+issue with ``op = G`` and ``accumulate`` high adds its products to a per-lane register
+``g_acc`` (acc_bits; ``first`` loads it instead), in the products cycle t + 2; the issue
+with ``last`` high updates W (its own ``weights`` operand) with the run's sum, acc +
+products, in place of the single product: the same subtractor, one adder in front of it.
+Only accumulating G issues touch ``g_acc``, so non-accumulating G issues (fc tasks on the
+same PE), F, B and idle cycles may come anywhere, also inside a run; with ``accumulate``
+low, G is exactly the per-issue update above (``first``/``last`` ignored).
 
 A task whose last operand read is issued in cycle s sees its last result in cycle
 s + 1 + latency and can write it to a memory in that cycle, so the cost model's
@@ -160,19 +174,22 @@ class VectorMAC(CheckedFirst, wiring.Component):
     operations to build: a PE without B tasks needs no accumulator memory),
     ``tree_register`` (one more F stage, between adder tree and accumulator, for Fmax),
     ``tag_shape`` (optional: a value carried from the operand cycle to the output it
-    produces, e.g. the write address; F outputs the tag of the row's last chunk).
+    produces, e.g. the write address; F outputs the tag of the row's last chunk),
+    ``accumulate_g`` (G also sums runs of products before one update: input ``accumulate``).
 
     Inputs, sampled in the operand cycle: ``valid``, ``op``, ``weights`` (chunk),
     ``vector`` (chunk, F and G), ``scalar`` (δ_i, B and G), ``first``/``last`` (F: first /
-    last chunk of a row; B: first / last row), ``chunk`` (B: accumulator row), ``relu``
-    (F: apply ReLU), ``tag``. Outputs: ``dot_valid``, ``dot_z``, ``dot_wide`` (z before
-    saturation), ``dot_act``, ``dot_mask``, ``col_valid``, ``col_chunk``, ``col_data``, ``upd_valid``,
-    ``upd_weights`` (+ ``*_tag``), only for the operations built.
+    last chunk of a row; B: first / last row; accumulating G: first / last issue of a run),
+    ``chunk`` (B: accumulator row), ``relu`` (F: apply ReLU), ``accumulate`` (G: this issue
+    belongs to a run summed before one update; only with ``accumulate_g``), ``tag``.
+    Outputs: ``dot_valid``, ``dot_z``, ``dot_wide`` (z before saturation), ``dot_act``,
+    ``dot_mask``, ``col_valid``, ``col_chunk``, ``col_data``, ``upd_valid`` (accumulating G:
+    only at a run's last issue), ``upd_weights`` (+ ``*_tag``), only for the operations built.
     """
 
     @staticmethod
     def check(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"), tree_register: bool = False,
-              tag_shape=None) -> None:
+              tag_shape=None, accumulate_g: bool = False) -> None:
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if not isinstance(max_chunks, int) or max_chunks < 1:
@@ -181,10 +198,11 @@ class VectorMAC(CheckedFirst, wiring.Component):
             raise ValueError("a VectorMAC needs at least one of the operations F, B, G")
 
     def __init__(self, fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
-                 tree_register: bool = False, tag_shape=None):
+                 tree_register: bool = False, tag_shape=None, accumulate_g: bool = False):
         self.fmt, self.lanes, self.max_chunks = fmt, lanes, max_chunks
         self.ops = _ops(ops)
         self.tree_register = bool(tree_register)
+        self.accumulate_g = bool(accumulate_g) and MacOp.G in self.ops
         self.tag_shape = tag_shape
         self.latency = mac_latency(self.ops, self.tree_register)
 
@@ -203,6 +221,8 @@ class VectorMAC(CheckedFirst, wiring.Component):
             members["chunk"] = In(chunk_index)
             members.update(col_valid=Out(1), col_chunk=Out(chunk_index), col_data=Out(chunk))
         if MacOp.G in self.ops:
+            if self.accumulate_g:
+                members["accumulate"] = In(1)
             members.update(upd_valid=Out(1), upd_weights=Out(chunk))
         if tag_shape is not None:
             members["tag"] = In(tag_shape)
@@ -297,15 +317,31 @@ class VectorMAC(CheckedFirst, wiring.Component):
         if has_g:
             valid2 = delayed(m, self.valid & is_g, "g_valid", 2)
             old = delayed(m, self.weights, "g_weights", 2)
-            m.d.comb += self.upd_valid.eq(valid2)
+            if self.accumulate_g:
+                # accumulating G: g_acc (per lane, acc_bits) ← (first ? 0 : g_acc) + products in the
+                # products cycle; the update at `last` subtracts the run's sum instead of the product
+                accumulate2 = delayed(m, self.accumulate, "g_accumulate", 2)
+                first2, last2 = delayed(m, self.first, "g_first", 2), delayed(m, self.last, "g_last", 2)
+                run2 = valid2 & accumulate2
+                g_acc = Signal(data.ArrayLayout(signed(fmt.acc_bits), lanes), name="g_acc")
+                sums = Signal(data.ArrayLayout(signed(fmt.acc_bits), lanes), name="g_sums")
+                for k in range(lanes):
+                    m.d.comb += sums[k].eq(Mux(accumulate2 & ~first2, g_acc[k], 0) + products[k])
+                with m.If(run2):
+                    m.d.sync += g_acc.eq(sums)
+                m.d.comb += self.upd_valid.eq(valid2 & (~accumulate2 | last2))
+                subtrahends = [sums[k] for k in range(lanes)]
+            else:
+                m.d.comb += self.upd_valid.eq(valid2)
+                subtrahends = [products[k] for k in range(lanes)]
             shift = fmt.frac_bits + fmt.lr_shift
             for k in range(lanes):
                 if shift:
                     # W − ((p + 2**(s−1)) >> s) = ((W << s | 2**(s−1) − 1) − p) >> s: one subtractor
                     scaled = Cat(Const((1 << (shift - 1)) - 1, shift), old[k]).as_signed()
-                    new = (scaled - products[k]) >> shift
+                    new = (scaled - subtrahends[k]) >> shift
                 else:
-                    new = old[k] - products[k]
+                    new = old[k] - subtrahends[k]
                 m.d.comb += self.upd_weights[k].eq(saturate(new, bits))
             if tag is not None:
                 m.d.comb += self.upd_tag.eq(delayed(m, tag, "g_tag", 2))
@@ -314,11 +350,13 @@ class VectorMAC(CheckedFirst, wiring.Component):
     # -- resources -------------------------------------------------------------------------
     def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
         return mac_resources(self.fmt, self.lanes, max_chunks=self.max_chunks, ops=self.ops,
-                             tree_register=self.tree_register, tag_shape=self.tag_shape, family=family)
+                             tree_register=self.tree_register, tag_shape=self.tag_shape,
+                             accumulate_g=self.accumulate_g, family=family)
 
 
 def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
-                  tree_register: bool = False, tag_shape=None, family: est.Family | str = est.ECP5) -> est.Resources:
+                  tree_register: bool = False, tag_shape=None, accumulate_g: bool = False,
+                  family: est.Family | str = est.ECP5) -> est.Resources:
     """Expected LUT/FF/DSP/BRAM of a VectorMAC of these parameters (hw/estimate.py's assumptions)."""
     fam = est.get_family(family)
     ops = _ops(ops)
@@ -353,8 +391,15 @@ def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F"
         total += est.register(lanes * bits + 1 + chunk_bits + tag_bits)  # outputs
     if has_g:
         shift = fmt.frac_bits + fmt.lr_shift
-        step_bits = max(1, 2 * bits + 1 - shift)
-        total += (est.adder(max(0, 2 * bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
+        # the subtrahend: the 2·data_bits product, or the acc_bits sum of an accumulating G
+        sub_bits = acc_bits if accumulate_g else 2 * bits
+        step_bits = max(1, sub_bits + 1 - shift)
+        total += (est.adder(max(0, sub_bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
                   + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
         total += est.register(2 * (lanes * bits + 1 + tag_bits))  # old weights, valid (+ tag), two stages
+        if accumulate_g:
+            # per lane g_acc and its adder (first / not accumulating: the select of 0 in front of
+            # it); accumulate, first, last delayed two stages
+            total += (est.register(acc_bits) + est.adder(acc_bits) + est.logic(2, acc_bits, fam)) * lanes
+            total += est.register(2 * 3)
     return total

@@ -74,26 +74,33 @@ def run_mac(mac, issues, rng=None, bubble=0.0, drain=8):
     Returns the cycles at which each issue was presented and every valid output by kind.
     """
     lanes, fmt = mac.lanes, mac.fmt
-    cycles, outputs = [], {"F": [], "B": [], "G": []}
-    has_tag = mac.tag_shape is not None
 
     def garbage():
         return dict(valid=0, op=MacOp(int(rng.integers(0, 3))) if rng is not None else MacOp.F,
                     weights=list(rng.integers(fmt.data_min, fmt.data_max + 1, lanes)) if rng is not None else
                     [0] * lanes, first=1, last=1)
 
+    plan = []
+    for issue in issues:
+        while rng is not None and bubble and rng.random() < bubble:
+            plan.append(garbage())
+        plan.append(issue)
+    return drive(mac, plan + [dict(valid=0)] * drain)
+
+
+def drive(mac, plan):
+    """Present ``plan[t]`` in cycle t (inputs a step does not name keep their values; inputs the MAC
+    lacks are skipped). Returns the cycles of the valid steps and every valid output by kind."""
+    fmt = mac.fmt
+    cycles, outputs = [], {"F": [], "B": [], "G": []}
+    has_tag = mac.tag_shape is not None
+
     async def bench(ctx):
-        plan = []
-        for issue in issues:
-            while rng is not None and bubble and rng.random() < bubble:
-                plan.append(garbage())
-            plan.append(issue)
-        plan += [dict(valid=0)] * drain
         for cycle, step in enumerate(plan):
             for name, value in step.items():
                 if name == "tag" and not has_tag:
                     continue
-                if name in ("vector", "scalar", "relu", "chunk") and not hasattr(mac, name):
+                if name in ("vector", "scalar", "relu", "chunk", "accumulate") and not hasattr(mac, name):
                     continue
                 if name in ("weights", "vector", "scalar"):
                     assert np.all((fmt.data_min <= np.asarray(value)) & (np.asarray(value) <= fmt.data_max))
@@ -306,8 +313,218 @@ def test_estimate():
     assert elaborated(VectorMAC(wide, 2, ops=("F",))).estimate(ECP5).dsp == 2 * 4  # 24×24: 2×2 18×18 blocks
 
 
+# -- accumulating G (conv layers) ---------------------------------------------------------------
+
+
+def g_run(fmt, W, scalars, vectors, rng, tag):
+    """One accumulating run (one weight row chunk ``W``): issues and the expected update.
+
+    Only the last issue's ``weights`` count: the others carry random words.
+    """
+    count, lanes = len(scalars), len(W)
+    issues = []
+    for j, (s, v) in enumerate(zip(scalars, vectors)):
+        w = W if j == count - 1 else rng.integers(fmt.data_min, fmt.data_max + 1, lanes)
+        issues.append(dict(valid=1, op=MacOp.G, accumulate=1, weights=[int(x) for x in w],
+                           vector=[int(x) for x in v], scalar=int(s), first=int(j == 0), last=int(j == count - 1),
+                           tag=tag % 256))
+    total = np.asarray(vectors, dtype=np.int64).T @ np.asarray(scalars, dtype=np.int64)  # exact per lane
+    new = fmt.saturate(np.asarray(W, dtype=np.int64) - fmt.weight_step(total))
+    return issues, ([int(x) for x in new], tag % 256)
+
+
+def random_run(fmt, lanes, rng, tag, length=None):
+    length = int(rng.integers(1, 71)) if length is None else length
+    mode = int(rng.integers(0, 4))
+    W = rng.integers(fmt.data_min, fmt.data_max + 1, lanes)
+    if mode == 3:  # one sign per lane: long runs leave the data range at either end
+        half = fmt.data_max // 2
+        scalars = rng.integers(half, fmt.data_max + 1, length)
+        vectors = rng.integers(half, fmt.data_max + 1, (length, lanes)) * rng.choice([-1, 1], lanes)
+    else:
+        bound = (fmt.data_max, 1 << (fmt.frac_bits + 1), 64)[mode]
+        scalars = rng.integers(-bound - 1, bound + 1, length).clip(fmt.data_min, fmt.data_max)
+        vectors = rng.integers(-bound - 1, bound + 1, (length, lanes)).clip(fmt.data_min, fmt.data_max)
+    return g_run(fmt, W, scalars, vectors, rng, tag)
+
+
+def idle(fmt, lanes, rng):
+    """An idle cycle with garbage on every input, ``accumulate``, ``first`` and ``last`` included."""
+    return dict(valid=0, op=MacOp(int(rng.integers(0, 3))), accumulate=int(rng.integers(0, 2)),
+                first=int(rng.integers(0, 2)), last=int(rng.integers(0, 2)),
+                weights=[int(x) for x in rng.integers(fmt.data_min, fmt.data_max + 1, lanes)],
+                vector=[int(x) for x in rng.integers(fmt.data_min, fmt.data_max + 1, lanes)],
+                scalar=int(rng.integers(fmt.data_min, fmt.data_max + 1)), chunk=0, relu=1)
+
+
+def merge(streams, rng, bubble):
+    """Interleave issue streams at random (each stream's order kept), idle cycles at rate ``bubble``.
+
+    ``streams``: lists of (issue, expected G output or None). Returns the plan, and per plan
+    step the expected G output (None for idle steps and issues without one).
+    """
+    pending = [list(stream) for stream in streams if stream]
+    plan, want = [], []
+    while pending:
+        while bubble and rng.random() < bubble:
+            plan.append(None)
+            want.append(None)
+        stream = pending[int(rng.integers(0, len(pending)))]
+        issue, expected = stream.pop(0)
+        plan.append(issue)
+        want.append(expected)
+        pending = [p for p in pending if p]
+    return plan, want
+
+
+def check_g(out, plan, want, latency=2):
+    expected = [(t + latency, *w) for t, w in enumerate(want) if w is not None]
+    assert [(c, w, t) for c, w, t in out] == expected
+
+
+@pytest.mark.parametrize("lanes,seed", [(4, 0), (8, 1), (1, 2)])
+def test_accumulate_runs_random(lanes, seed):
+    """Runs of 1..70 issues back to back, random operands, against FixedFormat, exact output cycles."""
+    rng = np.random.default_rng(5000 + seed)
+    mac = VectorMAC(FMT, lanes, ops=("G",), accumulate_g=True, tag_shape=8)
+    stream = []
+    for n in range(20):
+        issues, expected = random_run(FMT, lanes, rng, tag=n, length=(1, 70, 2)[n] if n < 3 else None)
+        stream += [(issue, None) for issue in issues[:-1]] + [(issues[-1], expected)]
+    for bubble in (0.0, 0.15):
+        plan, want = merge([stream], rng, bubble)
+        plan = [idle(FMT, lanes, rng) if step is None else step for step in plan]
+        cycles, out = drive(mac, plan + [dict(valid=0)] * 4)
+        check_g(out["G"], plan, want)
+    # every saturation outcome and a spread of in-range ones occurred
+    news = np.array([w[0] for _, w in stream if w is not None])
+    assert (news == FMT.data_min).any() and (news == FMT.data_max).any()
+    assert ((news > FMT.data_min) & (news < FMT.data_max)).sum() >= lanes * 4
+
+
+def test_accumulate_ties_saturation_and_wide_sums():
+    fmt, lanes = FMT, 4
+    rng = np.random.default_rng(6)
+    shift = fmt.frac_bits + fmt.lr_shift
+    quarter = 1 << (shift - 2 - 3)  # δ = 8: δ·a a quarter of a weight LSB
+    m = fmt.data_max  # ±m·m ≈ ±2**30 per product
+    cases = [
+        # Σ = ±0.5 LSB over two issues (ties round up: step 1 and 0), ±1.5 LSB over six (steps 2, −1)
+        (np.array([5, 5, 5, 5]), [8] * 6,
+         [[quarter, -quarter, quarter, -quarter]] * 2 + [[0, 0, quarter, -quarter]] * 4),
+        # W at the range ends pushed outward (saturates), and inward (exact)
+        (np.array([fmt.data_min, fmt.data_max, fmt.data_min, fmt.data_max]), [m] * 3, [[m, -m, -m, m]] * 3),
+        # 70 products of ≈ 2**30: Σ ≈ 2**36.1 (beyond 2·data_bits + 1 bits), step ≫ data range
+        (np.array([0, 0, 100, -100]), [m] * 70, [[m, -m, m, -m]] * 70),
+        # wide partial sums that cancel: the exact remainder survives
+        (np.array([7, -7, 0, 0]), [m] * 40 + [16],
+         [[m, -m, m, m]] * 20 + [[-m, m, -m, -m]] * 20 + [[quarter * 2, quarter * 3 // 2, 0, -1]]),
+    ]
+    stream, results = [], []
+    for n, (W, scalars, vectors) in enumerate(cases):
+        issues, expected = g_run(fmt, W, scalars, vectors, rng, tag=n)
+        stream += [(issue, None) for issue in issues[:-1]] + [(issues[-1], expected)]
+        results.append(expected[0])
+    assert results[0] == [4, 5, 3, 6]
+    assert results[1][:2] == [fmt.data_min, fmt.data_max]
+    assert results[1][2] == fmt.data_min + 12287 and results[1][3] == fmt.data_max - 12287  # 3·m² / 2**18 → 12287
+    assert results[2] == [fmt.data_min, fmt.data_max, fmt.data_min, fmt.data_max]
+    assert results[3] == [6, -8, 0, 0]  # steps: 2**18 → 1, 3·2**16 → 1 (0.75 rounds up), 0, −16 → 0
+    mac = VectorMAC(fmt, lanes, ops=("F", "G"), accumulate_g=True, tag_shape=8)
+    plan, want = merge([stream], rng, 0.0)
+    cycles, out = drive(mac, plan + [dict(valid=0)] * 4)
+    check_g(out["G"], plan, want)
+
+
+def test_accumulate_small_format():
+    fmt = FixedFormat(data_bits=8, frac_bits=5, acc_bits=24, lr_shift=2)
+    rng = np.random.default_rng(7)
+    mac = VectorMAC(fmt, 4, ops=("B", "G"), accumulate_g=True)
+    stream = []
+    for n in range(10):
+        issues, expected = random_run(fmt, 4, rng, tag=n)
+        stream += [(issue, None) for issue in issues[:-1]] + [(issues[-1], (expected[0], None))]
+    plan, want = merge([stream], rng, 0.2)
+    plan = [idle(fmt, 4, rng) if step is None else step for step in plan]
+    cycles, out = drive(mac, plan + [dict(valid=0)] * 4)
+    check_g(out["G"], plan, want)
+
+
+def test_accumulate_interleaved_with_fc_g_f_b():
+    """Accumulating runs with non-accumulating G, F and B issues and idle cycles inside and between them:
+    only accumulating G issues touch the sum; every output and its cycle."""
+    rng = np.random.default_rng(8)
+    lanes = 4
+    mac = VectorMAC(FMT, lanes, max_chunks=3, accumulate_g=True, tag_shape=8)
+    runs = []
+    for n in range(8):
+        issues, expected = random_run(FMT, lanes, rng, tag=100 + n)
+        runs += [(issue, None) for issue in issues[:-1]] + [(issues[-1], expected)]
+    W1, W2 = rng.integers(-3000, 3001, (3, 9)), rng.integers(-3000, 3001, (4, 5))
+    a1, d1 = rng.integers(FMT.data_min, FMT.data_max + 1, 9), rng.integers(FMT.data_min, FMT.data_max + 1, 3)
+    a2, d2 = rng.integers(-4096, 4097, 5), rng.integers(-4096, 4097, 4)
+    fc_g = []
+    for more, want in (g_task(FMT, W1, d1, a1, lanes), g_task(FMT, W2, d2, a2, lanes, tag_base=50)):
+        for issue, expected in zip(more, want):
+            # accumulate low: first/last are ignored, so give them random values
+            fc_g.append((dict(issue, accumulate=0, first=int(rng.integers(0, 2)), last=int(rng.integers(0, 2))),
+                         expected))
+    f_issues, f_want = f_task(FMT, W1, a1 % 4096, True, lanes)
+    b_issues, b_want = b_task(FMT, W2, d2, lanes, tag_base=9)
+    f_stream = [(dict(i, accumulate=int(rng.integers(0, 2))), None) for i in f_issues]
+    b_stream = [(dict(i, accumulate=int(rng.integers(0, 2))), None) for i in b_issues]
+    for bubble in (0.0, 0.2):
+        plan, want = merge([runs, fc_g, f_stream, b_stream], rng, bubble)
+        plan = [idle(FMT, lanes, rng) if step is None else step for step in plan]
+        cycles, out = drive(mac, plan + [dict(valid=0)] * 6)
+        check_g(out["G"], plan, want)
+        f_last = [t for t, step in enumerate(plan) if step["valid"] and step["op"] == MacOp.F and step["last"]]
+        assert [o[1:] for o in out["F"]] == [w[:3] + (w[3],) for w in f_want]
+        assert [o[0] for o in out["F"]] == [t + mac.latency[MacOp.F] for t in f_last]
+        b_last = [t for t, step in enumerate(plan) if step["valid"] and step["op"] == MacOp.B and step["last"]]
+        assert [o[1:] for o in out["B"]] == b_want
+        assert [o[0] for o in out["B"]] == [t + mac.latency[MacOp.B] for t in b_last]
+
+
+def test_accumulate_low_is_fc_g_cycle_for_cycle():
+    """With ``accumulate`` low the accumulating MAC's outputs are the plain MAC's, bit for bit, cycle for cycle."""
+    rng = np.random.default_rng(9)
+    lanes = 8
+    W = rng.integers(FMT.data_min, FMT.data_max + 1, (5, 20))
+    d, a = rng.integers(FMT.data_min, FMT.data_max + 1, 5), rng.integers(FMT.data_min, FMT.data_max + 1, 20)
+    tasks = [f_task(FMT, W, a % 2048, True, lanes), g_task(FMT, W, d, a, lanes), b_task(FMT, W, d, lanes),
+             g_task(FMT, W[:2], d[:2], a, lanes, tag_base=40)]
+    stream = [(dict(i, accumulate=0, first=int(rng.integers(0, 2)), last=int(rng.integers(0, 2)))
+               if i["op"] == MacOp.G else i, None) for more, _ in tasks for i in more]
+    plan, _ = merge([stream], rng, 0.3)
+    plan = [dict(idle(FMT, lanes, rng), accumulate=0) if step is None else step for step in plan]
+    plan += [dict(valid=0)] * 6
+    plain = drive(VectorMAC(FMT, lanes, max_chunks=3, tag_shape=8), plan)
+    accumulating = drive(VectorMAC(FMT, lanes, max_chunks=3, tag_shape=8, accumulate_g=True), plan)
+    assert plain == accumulating
+    assert [(w, t) for _, w, t in plain[1]["G"]] == tasks[1][1] + tasks[3][1]
+
+
+def test_accumulate_members_latency_and_estimate():
+    mac = elaborated(VectorMAC(FMT, 8, accumulate_g=True))
+    assert "accumulate" in mac.signature.members and mac.latency[MacOp.G] == 2
+    assert not hasattr(elaborated(VectorMAC(FMT, 8)), "accumulate")
+    no_g = VectorMAC(FMT, 8, ops=("F", "B"), accumulate_g=True)
+    assert not hasattr(no_g, "accumulate") and not no_g.accumulate_g
+    elaborated(no_g)
+    plain = elaborated(VectorMAC(FMT, 8, ops=("G",)))
+    acc = elaborated(VectorMAC(FMT, 8, ops=("G",), accumulate_g=True))
+    for family in (ECP5, ICE40, XILINX7):
+        more, less = acc.estimate(family), plain.estimate(family)
+        assert more.ff - less.ff == 8 * FMT.acc_bits + 6  # g_acc; accumulate, first, last two stages
+        assert more.lut - less.lut >= 8 * FMT.acc_bits  # the accumulator adders (and a wider subtractor)
+        assert more.dsp == less.dsp == 8 and more.bram == less.bram == 0
+
+
 @pytest.mark.parametrize("kwargs", [dict(max_chunks=8), dict(ops=("F",)), dict(ops=("B", "G"), tag_shape=6),
                                     dict(ops=("B",), max_chunks=1),
-                                    dict(tree_register=True, tag_shape=8, max_chunks=3)])
+                                    dict(tree_register=True, tag_shape=8, max_chunks=3),
+                                    dict(accumulate_g=True, max_chunks=4, tag_shape=8),
+                                    dict(ops=("G",), accumulate_g=True)])
 def test_verilog_lints(tmp_path, kwargs):
     lint_wall(VectorMAC(FMT, 8, **kwargs), "vector_mac", tmp_path)
