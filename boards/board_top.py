@@ -47,13 +47,13 @@ def weights_checksum(rows: list[int], width: int) -> int:
     return c
 
 
-def bank_rows(weights, fmt, lanes: int) -> list[int]:
+def bank_rows(network, weights, fmt, lanes: int) -> list[int]:
     """Every layer's bank rows in read-back order (layer 1 first), as the weight banks pack them."""
-    from layerpipe.hw.weight_bank import weights_to_words
+    from layerpipe.hw.conv_layout import layer_bank_words
 
     rows = []
-    for w in weights:
-        rows.extend(weights_to_words(w, fmt, lanes))
+    for layer, w in zip(network.layers, weights, strict=True):
+        rows.extend(layer_bank_words(layer, w, fmt, lanes))
     return rows
 
 
@@ -64,7 +64,7 @@ def golden_checksum(table, fmt, inputs, targets, initial, policy: str = "stash")
     result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
                           fmt=fmt, init=initial)
     lanes = table.cost.lanes
-    return weights_checksum(bank_rows(result.weights, fmt, lanes), lanes * fmt.data_bits)
+    return weights_checksum(bank_rows(table.network, result.weights, fmt, lanes), lanes * fmt.data_bits)
 
 
 def board_problem(table, samples: int, fmt=None, seed: int = 0):

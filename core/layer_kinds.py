@@ -117,12 +117,12 @@ LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
               lambda layer, kind, lanes: layer.out_size * fc_input_chunks(layer, lanes),
               lambda layer: layer.out_size, True, ALL_MODELS),
     # Trained by the golden model and the functional simulator (both run sim/conv.py through
-    # sim/layers.py), not yet in RTL.
+    # sim/layers.py) and by the RTL (stride 1, no projection: hw/plan.py refuses the rest).
     LayerKind("conv", "convolution",
               frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
                          "projection"}),
               _conv_geometry, _conv_spec, _conv_stream_cycles, mask_bits, False,
-              frozenset({"schedule", "cycle", "float", "fixed", "functional"})),
+              ALL_MODELS),
 ])
 
 

@@ -64,6 +64,8 @@ from amaranth.utils import ceil_log2
 
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw import estimate as est
+from layerpipe.hw.conv_bank import ConvWeightStore
+from layerpipe.hw.conv_layout import fc_bank_columns, layer_bank_rows, weight_shape
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.link import Link
 from layerpipe.hw.logic import any_of
@@ -91,18 +93,19 @@ RESULT_STAGES = 3  # result collector: F_L's output registered, squared, then of
 
 
 def check_initial_weights(plan: HardwarePlan, initial_weights) -> list[np.ndarray]:
-    """The initial weights as integer (N_out, N_in) arrays of data words (zeros for None), or a LayerPipeError."""
+    """The initial weights as integer arrays of data words (zeros for None), or a LayerPipeError:
+    (N_out, N_in) per fc layer, (O, C, K, K) per conv layer (hw/conv_layout.py ``weight_shape``)."""
     network, fmt = plan.table.network, plan.fmt
     if initial_weights is None:
-        initial_weights = [np.zeros((layer.out_size, layer.in_size), dtype=np.int64) for layer in network.layers]
+        initial_weights = [np.zeros(weight_shape(layer), dtype=np.int64) for layer in network.layers]
     if len(initial_weights) != network.depth:
         raise LayerPipeError(f"initial weights: {len(initial_weights)} matrices for {network.depth} layers")
     checked = []
     for layer, w in zip(network.layers, initial_weights):
         w = np.asarray(w, dtype=np.int64)
-        if w.shape != (layer.out_size, layer.in_size):
+        if w.shape != weight_shape(layer):
             raise LayerPipeError(f"initial weights of layer {layer.index} have shape {w.shape}; "
-                                 f"expected {(layer.out_size, layer.in_size)}")
+                                 f"expected {weight_shape(layer)}")
         if w.min(initial=0) < fmt.data_min or w.max(initial=0) > fmt.data_max:
             raise LayerPipeError(f"initial weights of layer {layer.index} do not fit {fmt.data_bits}-bit words")
         checked.append(w)
@@ -127,7 +130,8 @@ class Accelerator(wiring.Component):
     """Top level of the generated training accelerator (see the module docstring).
 
     ``plan``: :func:`~layerpipe.hw.plan.hardware_plan` of the table, format and weight policy;
-    ``initial_weights``: one (N_out, N_in) integer array of data words per layer (zeros for None).
+    ``initial_weights``: one integer array of data words per layer, (N_out, N_in) or (O, C, K, K)
+    (zeros for None).
 
     Members: ``start`` In(1), ``n_samples`` In(SAMPLE_BITS), ``busy``/``done`` Out(1),
     ``cycles``/``stall_cycles`` Out(CYCLE_BITS), ``sample_in`` (stream sink of
@@ -163,9 +167,10 @@ class Accelerator(wiring.Component):
 
     # -- observation from outside ------------------------------------------------------------
     @staticmethod
-    def bank_write_enable(layer: int, port: int) -> str:
-        """Name of the write enable of port ``port`` of layer ``layer``'s bank in the Verilog top module."""
-        return f"bank{layer}_{PORT_NAMES[port]}_wen"
+    def bank_write_enable(layer: int, port: int | None) -> str:
+        """Name of the write enable of port ``port`` of layer ``layer``'s bank in the Verilog top module
+        (``None``: a conv layer's store, whose one write goes to every replica)."""
+        return f"bank{layer}_{PORT_NAMES[port] if port is not None else 'w'}_wen"
 
     def observation(self) -> dict:
         """How a bench sees the end of a run from outside the design (the sidecar's ``observe``).
@@ -182,10 +187,15 @@ class Accelerator(wiring.Component):
         overhead = self.table.cost.task_overhead_cycles
         to_end = overhead + 1  # from a task's last issue to the end of its run
         writes = []
-        for layer, uses in sorted(self.ports.items()):
-            (writer,) = [u for u in uses if u.write is not None]
-            pe = self.plan.pes[self.plan.task_pe(writer.task)[0]]
-            writes.append({"layer": layer, "signal": self.bank_write_enable(layer, writer.write),
+        for layer in self.table.network.layers:
+            l = layer.index
+            if l in self.ports:
+                (writer,) = [u for u in self.ports[l] if u.write is not None]
+                port = writer.write
+            else:
+                port = None
+            pe = self.plan.pes[self.plan.task_pe(f"G{l}")[0]]
+            writes.append({"layer": l, "signal": self.bank_write_enable(l, port),
                            "cycles_to_task_end": to_end - pe.last_write_after_issue("G")})
         fl_pe = self.plan.pes[self.plan.task_pe(f"F{self.table.network.depth}")[0]]
         return {
@@ -259,8 +269,12 @@ class Accelerator(wiring.Component):
         readback = {}
         for layer in self.table.network.layers:
             l = layer.index
+            if l in self.plan.conv_banks:
+                readback[l] = self._conv_store(m, control, layer)
+                continue
             uses = self.ports[l]
-            bank = WeightBank(self.fmt, self.lanes, layer.out_size, layer.in_size, init=self.initial_weights[l - 1],
+            columns = fc_bank_columns(self.initial_weights[l - 1], layer, self.lanes)  # after a conv: its order
+            bank = WeightBank(self.fmt, self.lanes, layer.out_size, columns.shape[1], init=columns,
                               writable=self.plan.writable_ports(l))
             m.submodules[f"bank{l}"] = bank
             for port_index, port_name in enumerate(PORT_NAMES):
@@ -297,6 +311,37 @@ class Accelerator(wiring.Component):
             with m.If(layer_r[1] == l):
                 m.d.comb += self.wread_data.eq(arrived)
 
+    def _conv_store(self, m, control: _Control, layer):
+        """A conv layer's weight store: one replica per reading processor (its tasks never overlap, so
+        they share its read port), G's write into every replica; returns the read-back data."""
+        run, go, l = control.run, control.go, layer.index
+        plan = self.plan.conv_banks[l]
+        store = ConvWeightStore(self.fmt, self.lanes, self.bank_rows[l], len(plan.readers), plan.double_buffered,
+                                init=layer_bank_rows(layer, self.initial_weights[l - 1], self.lanes))
+        m.submodules[f"bank{l}"] = store
+        for replica, processor in enumerate(plan.readers):
+            pe = self.pes[processor]
+            names = [p.name for p in self.plan.pes[processor].tasks
+                     if p.layer == l and p.reads_bank]
+            requests = [getattr(pe, f"{name}_w") for name in names]
+            port = getattr(store, f"r{replica}")
+            addr = requests[-1].addr
+            for request in requests[:-1]:
+                addr = Mux(request.en, request.addr, addr)
+            # gated by the schedule's enable, except in the go cycle (not yet busy): the prime read
+            enable = Mux(self.busy, run, 1)
+            m.d.comb += [port.addr.eq(addr), port.en.eq(enable & any_of(r.en for r in requests)),
+                         getattr(store, f"r{replica}_begin").eq(
+                             enable & any_of(getattr(pe, f"{name}_w_begin") for name in names))]
+            m.d.comb += [request.data.eq(port.data) for request in requests]
+        write = getattr(self._task_pe(f"G{l}"), f"G{l}_wr")
+        wen = Signal(name=self.bank_write_enable(l, None))
+        m.d.comb += [wen.eq(run & write.en[0]), store.w.addr.eq(write.addr), store.w.data.eq(write.data),
+                     store.w.en.eq(wen), store.swap.eq(wen & (write.addr == self.bank_rows[l] - 1))]
+        m.d.comb += [store.readback.addr.eq(self.wread_addr),
+                     store.readback.en.eq(~self.busy & ~go & (self.wread_layer == l))]
+        return store.readback.data
+
     def _stashes(self, m, control: _Control) -> None:
         """Under ``stash``: a delay line of V weight versions per layer, written by F_l, read by B_l."""
         for l, versions in self.stash.items():
@@ -330,7 +375,7 @@ class Accelerator(wiring.Component):
                     continue
                 plan = links[q]
                 link = Link(fmt, plan.width, link_latency, geom.element)
-                receiver = Receiver(geom, fmt, plan.chunks_per_beat)
+                receiver = Receiver(geom, fmt, plan.chunks_per_beat, plan.row_lanes)
                 core.submodules[f"link_{item}_{producer}to{q}"] = link
                 core.submodules[f"receive_{item}_{producer}to{q}"] = receiver
                 # the link carries the producer's data only: its beats are the writes it makes

@@ -16,10 +16,11 @@ import math
 import numpy as np
 
 from layerpipe.core.conv_dataflow import VolumeLayout, fc_columns, fc_input_chunks
+from layerpipe.hw.lanes import pack_lanes
 
 __all__ = ["conv_bank_rows", "conv_bank_weights", "volume_rows", "rows_volume", "mask_rows", "rows_mask",
            "fc_bank_columns", "fc_bank_weights", "weight_shape", "layer_bank_rows", "layer_weights",
-           "layer_bank_depth"]
+           "layer_bank_depth", "layer_bank_words"]
 
 
 def conv_bank_rows(weights, lanes: int) -> np.ndarray:
@@ -130,3 +131,8 @@ def layer_weights(layer, rows, lanes: int) -> np.ndarray:
     if layer.kind == "conv":
         return conv_bank_weights(rows, weight_shape(layer))
     return fc_bank_weights(np.asarray(rows, dtype=np.int64).reshape(layer.out_size, -1), layer, lanes)
+
+
+def layer_bank_words(layer, weights, fmt, lanes: int) -> list[int]:
+    """A layer's bank rows as packed words (hw/lanes.py), as the weight read-back returns them."""
+    return [pack_lanes(row, fmt.data_bits) for row in layer_bank_rows(layer, weights, lanes)]

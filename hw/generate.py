@@ -114,8 +114,14 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
     memories = []
     bank_rows = plan.bank_rows
     for layer in table.network.layers:
-        memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": bank_rows[layer.index],
-                         "width": lanes * fmt.data_bits, "ports": 2})
+        conv = plan.conv_banks.get(layer.index)
+        if conv is None:
+            memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": bank_rows[layer.index],
+                             "width": lanes * fmt.data_bits, "ports": 2})
+        else:  # hw/conv_bank.py
+            memories.append({"name": f"bank{layer.index}", "kind": "conv weight store", "rows": bank_rows[layer.index],
+                             "width": lanes * fmt.data_bits, "replicas": len(conv.readers),
+                             "halves": 2 if conv.double_buffered else 1})
     for layer, versions in plan.stash.items():
         memories.append({"name": f"stash{layer}", "kind": "stash", "rows": versions * bank_rows[layer],
                          "width": lanes * fmt.data_bits, "versions": versions})
@@ -161,8 +167,11 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                     "n_samples_bits": SAMPLE_BITS},
         "weight_readback": {"layer": "wread_layer (1-based)", "addr": "wread_addr (bank row)",
                             "data": "wread_data, two cycles later, only while idle",
-                            "layout": "bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
-                                      "C = ceil(N_in / lanes); lane k at bits [k*data_bits, (k+1)*data_bits)",
+                            "layout": "fc: bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
+                                      "C = ceil(N_in / lanes), after a conv layer the columns in its "
+                                      "channel-chunked order; conv: row ((c*K + ky)*K + kx)*O_c + oc, lane k "
+                                      "holds W[oc*lanes + k, c, ky, kx] (docs/semantics.md); "
+                                      "lane k at bits [k*data_bits, (k+1)*data_bits)",
                             "rows": {str(layer): rows for layer, rows in bank_rows.items()}},
         "initial_weights": [w.tolist() for w in acc.initial_weights],
         "bank_ports": {str(layer): [{"task": u.task, "read_port": u.read, "write_port": u.write} for u in uses]

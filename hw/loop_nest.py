@@ -36,9 +36,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from layerpipe.core.loop_nest import LoopNest, Term
+from layerpipe.hw import estimate as est
 from layerpipe.hw.checked import CheckedFirst
 
-__all__ = ["LoopNestCounter", "value_shape"]
+__all__ = ["LoopNestCounter", "value_shape", "loop_nest_resources"]
 
 
 def value_shape(low: int, high: int) -> Shape:
@@ -120,6 +121,29 @@ def _low_bits(value, bits: int):
     return value
 
 
+class _Analysis:
+    """The distinct affine values of a nest, each address's terms and each window's bounds, with shapes."""
+
+    def __init__(self, nest: LoopNest):
+        counts = {loop.name: loop.count for loop in nest.loops}
+        self.affines: dict[tuple, _Affine] = {}
+
+        def affine(term: Term, user: str) -> _Affine:
+            value = _Affine(term, counts, user)
+            return self.affines.setdefault(value.key, value)
+
+        # per address: its terms with their affine values; per group: (affine, low, high) tests
+        self.terms = {name: [(term, affine(term, f"{name}_t{k}")) for k, term in enumerate(expression.terms)]
+                      for name, expression in nest.addresses.items()}
+        self.windows = {name: [(affine(window.term, f"{name}_w{k}"), window.low, window.high)
+                               for k, window in enumerate(windows)]
+                        for name, windows in nest.windows.items()}
+        self.address_shapes = {}
+        for name, terms in self.terms.items():
+            ranges = [_term_range(term, value.low, value.high) for term, value in terms]
+            self.address_shapes[name] = value_shape(sum(low for low, _ in ranges), sum(high for _, high in ranges))
+
+
 class LoopNestCounter(CheckedFirst, wiring.Component):
     """One issue per cycle of a :class:`~layerpipe.core.loop_nest.LoopNest`, with its addresses.
 
@@ -169,7 +193,7 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
     """
 
     @staticmethod
-    def check(nest: LoopNest) -> None:
+    def check(nest: LoopNest, running_at_reset: bool = False) -> None:
         if not isinstance(nest, LoopNest):
             raise TypeError(f"a loop-nest counter needs a LoopNest, not {nest!r}")
         names = set(nest.names)
@@ -189,23 +213,9 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
     def __init__(self, nest: LoopNest, running_at_reset: bool = False):
         self.nest = nest
         self.running_at_reset = bool(running_at_reset)
-        counts = {loop.name: loop.count for loop in nest.loops}
-        self._affines: dict[tuple, _Affine] = {}
-
-        def affine(term: Term, user: str) -> _Affine:
-            value = _Affine(term, counts, user)
-            return self._affines.setdefault(value.key, value)
-
-        # per address: its terms with their affine values; per group: (affine, low, high) tests
-        self._terms = {name: [(term, affine(term, f"{name}_t{k}")) for k, term in enumerate(expression.terms)]
-                       for name, expression in nest.addresses.items()}
-        self._windows = {name: [(affine(window.term, f"{name}_w{k}"), window.low, window.high)
-                                for k, window in enumerate(windows)]
-                         for name, windows in nest.windows.items()}
-        address_shapes = {}
-        for name, terms in self._terms.items():
-            ranges = [_term_range(term, value.low, value.high) for term, value in terms]
-            address_shapes[name] = value_shape(sum(low for low, _ in ranges), sum(high for _, high in ranges))
+        analysis = _Analysis(nest)
+        self._affines, self._terms, self._windows = analysis.affines, analysis.terms, analysis.windows
+        address_shapes = analysis.address_shapes
 
         # ``running_at_reset``: the registers' initial values present issue 0 of a run
         origin = dict.fromkeys(nest.names, 0)
@@ -318,3 +328,27 @@ class LoopNestCounter(CheckedFirst, wiring.Component):
                     holds = holds & (inner < high)
             m.d.sync += self.inside[name].eq(holds)
         return m
+
+
+def loop_nest_resources(nest: LoopNest, family: est.Family | str = est.ECP5) -> est.Resources:
+    """Expected LUT/FF of a LoopNestCounter (hw/estimate.py's assumptions): per loop a counter, its
+    last flag and a compare; per distinct affine value a register, an adder and the one-hot select of
+    its deltas; per address its register and the adders of its terms; per window bound a comparator."""
+    fam = est.get_family(family)
+    analysis = _Analysis(nest)
+    total = est.register(2) + est.logic(len(nest.loops) + 1, 1, fam)  # valid, end
+    for loop in nest.loops:
+        bits = max(1, (loop.count - 1).bit_length())
+        total += est.register(bits + 3) + est.adder(bits) + est.logic(bits, 1, fam)  # index, first/last flags
+    for value in analysis.affines.values():
+        if value.strides:
+            bits = value_shape(value.low, value.high).width
+            total += est.register(bits) + est.adder(bits) + est.mux(bits, len(value.strides) + 1, fam)
+    for name, terms in analysis.terms.items():
+        bits = analysis.address_shapes[name].width
+        total += est.register(bits) + est.adder(bits) * max(0, len(terms) - 1)
+    for windows in analysis.windows.values():
+        for value, _low, _high in windows:
+            total += est.adder(value_shape(value.low, value.high).width) * 2
+        total += est.register(1)
+    return total

@@ -56,8 +56,10 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from layerpipe.hw.logic import any_of
+from layerpipe.hw.loop_nest import LoopNestCounter
 from layerpipe.hw.mac import MacOp, VectorMAC, delayed, overflows, saturate
-from layerpipe.hw.plan import HardwarePlan, index_shape, memory_depth
+from layerpipe.hw.plan import HardwarePlan, TaskPlan, index_shape, memory_depth
+from layerpipe.hw.pool import PoolWriteBack
 from layerpipe.hw.sequencer import SAMPLE_BITS, Sequencer
 from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, ReadRequest, ResultSignature, WriteRequest
 
@@ -77,6 +79,7 @@ class _Issue:
     launch: Value  # the sequencer launches a task in the next cycle
     cont: Value  # the current task issues again in the next cycle
     hits: Value  # the sequencer's one-hot launches of the next cycle
+    counters: dict  # per conv task: its LoopNestCounter (addresses and flags of the issue)
 
 
 class PE(wiring.Component):
@@ -109,15 +112,17 @@ class PE(wiring.Component):
                    "sample": Out(SAMPLE_BITS), "next_launch": Out(1), "next_task": Out(tasks),
                    "next_launches": Out(len(self.plans)), "finished": Out(1)}
         for p in self.plans:
-            bank_bits = ceil_log2(memory_depth(p.issues))
+            bank_bits = ceil_log2(memory_depth(p.bank_rows))
             if p.reads_bank:
                 members[f"{p.name}_w"] = Out(ReadRequest(bank_bits, lanes * bits))
+                if p.conv:  # a conv layer's store: the first read of a run picks the weight version
+                    members[f"{p.name}_w_begin"] = Out(1)
             if p.kind == "G":
                 members[f"{p.name}_wr"] = Out(WriteRequest(bank_bits, lanes * bits, 1))
             if p.stash and p.kind == "F":
-                members[f"{p.name}_stash"] = Out(DelayWriteSignature(self.weight_row, lanes, p.issues))
+                members[f"{p.name}_stash"] = Out(DelayWriteSignature(self.weight_row, lanes, p.bank_rows))
             if p.stash and p.kind == "B":
-                members[f"{p.name}_stash"] = Out(DelayReadSignature(self.weight_row, p.issues))
+                members[f"{p.name}_stash"] = Out(DelayReadSignature(self.weight_row, p.bank_rows))
             for item in p.reads():
                 members[f"{p.name}_{item}"] = Out(plan.buffers[item].read_signature(self.fmt))
         for item in self.write_items:
@@ -139,12 +144,13 @@ class PE(wiring.Component):
                      self.sample.eq(seq.sample), self.finished.eq(seq.finished)]
         pe_plan = self.pe_plan
         m.submodules.mac = mac = VectorMAC(self.fmt, self.lanes, max_chunks=pe_plan.mac_max_chunks,
-                                           ops=pe_plan.mac_ops, tag_shape=pe_plan.tag_layout)
+                                           ops=pe_plan.mac_ops, tag_shape=pe_plan.tag_layout,
+                                           accumulate_g=pe_plan.accumulates_g)
         issue = self._issue_iterator(m, seq)
         self._weight_requests(m, issue)
         self._read_requests(m, issue)
-        s1, here1, wdata = self._operands(m, issue, mac)
-        self._stash_writes(m, s1, here1, wdata)
+        s1, here1, wdata, conv1 = self._operands(m, issue, mac)
+        self._stash_writes(m, s1, here1, wdata, conv1)
         self._write_back(m, mac, s1, here1)
         return m
 
@@ -223,7 +229,17 @@ class PE(wiring.Component):
         m.d.sync += end0.eq(last_c_next & last_row_next)
         m.d.comb += [self.next_launch.eq(seq.next_launch), self.next_task.eq(seq.next_task),
                      self.next_launches.eq(seq.next_hits)]
-        return _Issue(s0, nx, here0, here_next, end0, s0_f, launch, cont, hits)
+        # a conv task's addresses: its loop nest's counter, started with the launch, so it presents
+        # each issue in the cycle the iterator above does (a conv task is one row of ``issues`` chunks)
+        counters = {}
+        for p in plans:
+            if p.conv:
+                counter = LoopNestCounter(p.nest, running_at_reset=p is first_plan)
+                m.submodules[f"nest_{p.name}"] = counter
+                m.d.comb += counter.start.eq(hits[p.index])
+                counters[p.index] = counter
+        self.counters = counters  # for the benches: a conv task's issue as its counter presents it
+        return _Issue(s0, nx, here0, here_next, end0, s0_f, launch, cont, hits, counters)
 
     def _weight_requests(self, m, issue: _Issue) -> None:
         """Weight rows (bank, stash), requested a cycle ahead of their issue, from ``nx``.
@@ -243,12 +259,18 @@ class PE(wiring.Component):
         m.d.sync += lin_inc.eq(issue.nx["lin"] + 1)
         early_lin = Mux(self.prime | issue.launch, 0, lin_inc)
         for p in self.plans:
+            address = early_lin
+            if p.conv:  # the nest's next weight row; the prime cycle asks for the first issue's
+                origin = p.nest.address("weight", dict.fromkeys(p.nest.names, 0))
+                address = Mux(self.prime, origin, issue.counters[p.index].ahead["weight"])
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")
-                m.d.comb += [port.addr.eq(early_lin), port.en.eq(early_here[p.index])]
+                m.d.comb += [port.addr.eq(address), port.en.eq(early_here[p.index])]
+                if p.conv:
+                    m.d.comb += getattr(self, f"{p.name}_w_begin").eq(early_here[p.index] & (self.prime | issue.launch))
             if p.stash and p.kind == "B":
                 port = getattr(self, f"{p.name}_stash")
-                m.d.comb += [port.chunk.eq(early_lin), port.en.eq(early_here[p.index]),
+                m.d.comb += [port.chunk.eq(address), port.en.eq(early_here[p.index]),
                              port.advance.eq(issue.here0[p.index] & issue.end0)]
 
     def _read_requests(self, m, issue: _Issue) -> None:
@@ -258,10 +280,51 @@ class PE(wiring.Component):
             here = issue.here0[p.index]
             last_issue = here & issue.end0
             rows = {p.vec: s0["c"], p.err: s0["je"], p.mask: s0["je"], p.target: s0["je"]}
+            enables = {p.target: here & s0["last_c"]}
+            if p.conv:  # the nest's rows; padding reads nothing
+                counter = issue.counters[p.index]
+                address = counter.address
+                rows = {p.vec: address["in_row"] if p.vec else None, p.err: address["delta_row"] if p.err else None,
+                        p.mask: address["delta_row"] if p.mask else None}
+                inside = {"F": ("in", None), "G": ("in", None), "B": (None, "delta")}[p.kind]
+                enables = {item: here & (counter.inside[window] if window else 1)
+                           for item, window in ((p.vec, inside[0]), (p.err, inside[1]), (p.mask, inside[1])) if item}
             for item in p.reads():
                 port = getattr(self, f"{p.name}_{item}")
-                enable = here & s0["last_c"] if item == p.target else here
-                m.d.comb += [port.chunk.eq(rows[item]), port.en.eq(enable), port.advance.eq(last_issue)]
+                m.d.comb += [port.chunk.eq(rows[item]), port.en.eq(enables.get(item, here)),
+                             port.advance.eq(last_issue)]
+
+    # the loop whose run a conv task's MAC operation accumulates over (core/conv_dataflow.py)
+    _CONV_RUN = {"F": "c", "B": "ky", "G": "Y"}
+
+    def _conv_stage(self, m, issue: _Issue) -> dict[int, dict]:
+        """Per conv task, its counter's outputs of the issue registered into the operand cycle."""
+        stages = {}
+        for p in self.plans:
+            if not p.conv:
+                continue
+            counter, name = issue.counters[p.index], p.name
+            run = self._CONV_RUN[p.kind]
+            values = {"first": counter.first[run], "last": counter.last[run]}
+            if p.kind in ("F", "G"):
+                values.update(lane=counter.address["in_lane"], real=counter.inside["in"])
+            if p.kind in ("B", "G"):
+                values["bit"] = counter.address["mask_bit"]
+            if p.kind == "B":
+                values["real"] = counter.inside["delta"]
+            # the write address the MAC's tag carries: F's pooled row, B's element, G's weight row
+            values["row"] = counter.address["out_row" if p.kind != "G" else "weight"]
+            values["col"] = counter.address["out_lane"] if p.kind == "B" else (
+                counter.address["pool_bit"] if p.kind == "F" else Const(0))
+            if p.kind == "F" and p.stash:
+                values.update(stash=counter.inside["stash"], weight=counter.address["weight"])
+            stage = {}
+            for key, value in values.items():
+                value = Value.cast(value)
+                stage[key] = Signal(value.shape(), name=f"s1_{name}_{key}")
+                m.d.sync += stage[key].eq(value)
+            stages[p.index] = stage
+        return stages
 
     def _operands(self, m, issue: _Issue, mac):
         """The operand cycle: read data into the MAC. Returns its state, select bits and weight chunk."""
@@ -272,16 +335,19 @@ class PE(wiring.Component):
         # stage: the operand multiplexers are AND-OR trees driven by flip-flops
         here1 = {p.index: Signal(name=f"s1_here{p.index}") for p in plans}
         m.d.sync += [here1[p.index].eq(issue.here0[p.index]) for p in plans]
-        kinds = {kind: [p for p in plans if p.kind == kind] for kind in ("F", "B", "G")}
+        conv1 = self._conv_stage(m, issue)
+        by_op = {op: [p for p in plans if p.mac_op is op] for op in MacOp}
         f1, b1, relu1 = Signal(name="s1_is_f"), Signal(name="s1_is_b"), Signal(name="s1_relu")
         first1, last1 = Signal(name="s1_first"), Signal(name="s1_last")
-        m.d.sync += [f1.eq(any_of(issue.here0[p.index] for p in kinds["F"])),
-                     b1.eq(any_of(issue.here0[p.index] for p in kinds["B"])),
-                     relu1.eq(any_of(issue.here0[p.index] for p in kinds["F"] if not p.result)),
+        m.d.sync += [f1.eq(any_of(issue.here0[p.index] for p in by_op[MacOp.F])),
+                     b1.eq(any_of(issue.here0[p.index] for p in by_op[MacOp.B])),
+                     relu1.eq(any_of(issue.here0[p.index] for p in plans
+                                     if p.kind == "F" and not p.result and not p.conv)),
                      first1.eq(Mux(issue.s0_f, s0["first_c"], s0["first_row"])),
                      last1.eq(Mux(issue.s0_f, s0["last_c"], s0["last_row"]))]
-        m.d.sync += issue.s0_f.eq(Mux(issue.launch, any_of(issue.hits[p.index] for p in kinds["F"]),
+        m.d.sync += issue.s0_f.eq(Mux(issue.launch, any_of(issue.hits[p.index] for p in by_op[MacOp.F]),
                                       issue.cont & issue.s0_f))
+        conv_here1 = any_of(here1[index] for index in conv1)
 
         def select(values):
             """AND-OR multiplexer: the value of the task whose select bit is set (0 if none)."""
@@ -301,43 +367,74 @@ class PE(wiring.Component):
             m.d.sync += arrived.eq(port.data)
             sources.append((p.index, arrived))
         m.d.comb += wdata.eq(select(sources))
-        vectors = [(p.index, getattr(self, f"{p.name}_{p.vec}").data) for p in plans if p.vec]
+        vectors, errors, masks = [], [], []
+        for p in plans:
+            if not p.conv:
+                if p.vec:
+                    vectors.append((p.index, getattr(self, f"{p.name}_{p.vec}").data))
+                if p.err:
+                    errors.append((p.index, getattr(self, f"{p.name}_{p.err}").data[s1["jl"]]))
+                masks.append((p.index, getattr(self, f"{p.name}_{p.mask}").data[s1["jl"]] if p.mask else Const(1, 1)))
+                continue
+            stage = conv1[p.index]
+            if p.kind in ("F", "G"):  # the scalar: one element of the input row, 0 in the padding
+                element = getattr(self, f"{p.name}_{p.vec}").data[stage["lane"]]
+                errors.append((p.index, Mux(stage["real"], element, 0)))
+                masks.append((p.index, Const(1, 1)))
+            if p.kind in ("B", "G"):  # the vector: δ_pre's row, each lane's error where its mask bit is set
+                err, mask = getattr(self, f"{p.name}_{p.err}").data, getattr(self, f"{p.name}_{p.mask}").data
+                delta = Signal(self.weight_row, name=f"s1_{p.name}_delta")
+                real = stage["real"] if p.kind == "B" else 1
+                m.d.comb += [delta[k].eq(Mux(real & mask[k].bit_select(stage["bit"], 1), err[k], 0))
+                             for k in range(self.lanes)]
+                vectors.append((p.index, delta))
         if vectors:
             m.d.comb += vdata.eq(select(vectors))
-        errors = [(p.index, getattr(self, f"{p.name}_{p.err}").data[s1["jl"]]) for p in plans if p.err]
         if errors:
             m.d.comb += eword.eq(select(errors))
-        masks = [(p.index, getattr(self, f"{p.name}_{p.mask}").data[s1["jl"]] if p.mask else Const(1, 1))
-                 for p in plans]
         m.d.comb += mbit.eq(select(masks))
+
+        def conv_or(key, fc_value):
+            """The conv task's registered ``key`` where a conv task issues, else the fc value."""
+            if not conv1:
+                return fc_value
+            return Mux(conv_here1, select((index, stage[key]) for index, stage in conv1.items()), fc_value)
+
         m.d.comb += [
             mac.valid.eq(s1["valid"]),
             mac.op.eq(Mux(f1, MacOp.F, Mux(b1, MacOp.B, MacOp.G))),
             mac.weights.eq(wdata),
-            mac.first.eq(first1),
-            mac.last.eq(last1),
-            mac.tag.task.eq(s1["task"]), mac.tag.lin.eq(s1["lin"]), mac.tag.je.eq(s1["je"]),
-            mac.tag.jl.eq(s1["jl"]),
+            mac.first.eq(conv_or("first", first1)),
+            mac.last.eq(conv_or("last", last1)),
+            mac.tag.task.eq(s1["task"]), mac.tag.lin.eq(conv_or("row", s1["lin"])), mac.tag.je.eq(s1["je"]),
+            mac.tag.jl.eq(conv_or("col", s1["jl"])),
         ]
         if hasattr(mac, "vector"):
             m.d.comb += mac.vector.eq(vdata)
         if hasattr(mac, "scalar"):
             m.d.comb += mac.scalar.eq(Mux(mbit, eword, 0))  # δ = e ⊙ σ'(z): the mask selects
         if hasattr(mac, "chunk"):
-            m.d.comb += mac.chunk.eq(s1["c"])
+            m.d.comb += mac.chunk.eq(Mux(conv_here1, 0, s1["c"]) if conv1 else s1["c"])
         if hasattr(mac, "relu"):
             m.d.comb += mac.relu.eq(relu1)
-        return s1, here1, wdata
+        if hasattr(mac, "accumulate"):
+            m.d.comb += mac.accumulate.eq(any_of(here1[p.index] for p in plans if p.conv and p.kind == "G"))
+        return s1, here1, wdata, conv1
 
-    def _stash_writes(self, m, s1, here1, wdata) -> None:
-        """F under ``stash`` copies the weight chunk it reads: the version B of the same sample reads."""
+    def _stash_writes(self, m, s1, here1, wdata, conv1) -> None:
+        """F under ``stash`` copies the weight chunk it reads: the version B of the same sample reads.
+
+        A conv F reads each weight row once per pooled position; it copies them at the first one
+        (the nest's ``stash`` window)."""
         all_lanes = (1 << self.lanes) - 1
         for p in self.plans:
             if p.stash and p.kind == "F":
                 port = getattr(self, f"{p.name}_stash")
-                here = here1[p.index]
-                m.d.comb += [port.chunk.eq(s1["lin"]), port.data.eq(wdata), port.en.eq(Mux(here, all_lanes, 0)),
-                             port.advance.eq(here & s1["last_c"] & s1["last_row"])]
+                here, row = here1[p.index], s1["lin"]
+                if p.conv:
+                    here, row = here & conv1[p.index]["stash"], conv1[p.index]["weight"]
+                m.d.comb += [port.chunk.eq(row), port.data.eq(wdata), port.en.eq(Mux(here, all_lanes, 0)),
+                             port.advance.eq(here1[p.index] & s1["last_c"] & s1["last_row"])]
 
     def _write_back(self, m, mac, s1, here1) -> None:
         """MAC results to the delay lines (F, B), the bank (G) and the result port (F_L)."""
@@ -345,7 +442,9 @@ class PE(wiring.Component):
         all_lanes = (1 << lanes) - 1
         lane_one = Const(1, lanes)
         for p in self.plans:
-            if p.kind == "F":
+            if p.conv and p.kind != "G":
+                self._conv_write_back(m, mac, p)
+            elif p.kind == "F":
                 here = mac.dot_valid & (mac.dot_tag.task == p.index)
                 last_row = (mac.dot_tag.je == (p.rows - 1) // lanes) & (mac.dot_tag.jl == (p.rows - 1) % lanes)
                 if p.result:
@@ -368,6 +467,32 @@ class PE(wiring.Component):
                 port = getattr(self, f"{p.name}_wr")
                 m.d.comb += [port.addr.eq(mac.upd_tag.lin), port.data.eq(mac.upd_weights),
                              port.en.eq(mac.upd_valid & (mac.upd_tag.task == p.index))]
+
+    def _conv_write_back(self, m, mac, p: TaskPlan) -> None:
+        """A conv F's rows through ReLU and max-pool into a_l and mask_l; a conv B's words into e_{l−1}.
+
+        Both are written in the cycle the MAC delivers them (the pooling is combinational on the
+        running maximum), at the addresses the tag carries; the item's write side moves on with
+        the nest's last write (the address of its last issue)."""
+        last_point = {loop.name: loop.count - 1 for loop in p.nest.loops}
+        last_row = p.nest.address("out_row", last_point)
+        if p.kind == "F":
+            here = mac.col_valid & (mac.col_tag.task == p.index)
+            pool = PoolWriteBack(self.fmt, self.lanes, p.pool)
+            m.submodules[f"pool_{p.name}"] = pool
+            m.d.comb += [pool.valid.eq(here), pool.z.eq(mac.col_data), pool.position.eq(mac.col_tag.jl)]
+            for port, value in ((getattr(self, f"{p.out_word}_wr"), pool.act),
+                                (getattr(self, f"{p.out_mask}_wr"), pool.mask)):
+                m.d.comb += [port.chunk.eq(mac.col_tag.lin), port.data.eq(value),
+                             port.en.eq(Mux(pool.write, (1 << self.lanes) - 1, 0)),
+                             port.advance.eq(pool.write & (mac.col_tag.lin == last_row))]
+            return
+        here = mac.dot_valid & (mac.dot_tag.task == p.index)
+        last_lane = p.nest.address("out_lane", last_point)
+        port = getattr(self, f"{p.out_chunk}_wr")
+        m.d.comb += [port.chunk.eq(mac.dot_tag.lin), port.en.eq(Mux(here, Const(1, self.lanes) << mac.dot_tag.jl, 0)),
+                     port.advance.eq(here & (mac.dot_tag.lin == last_row) & (mac.dot_tag.jl == last_lane))]
+        m.d.comb += [port.data[k].eq(mac.dot_z) for k in range(self.lanes)]
 
     def _result(self, m, mac, p, s1, here1, here):
         """F_L's output word and δ_L = sat(z − t) to the result port; returns δ_L (err_L's word)."""

@@ -20,17 +20,20 @@ from functools import cached_property
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
+from layerpipe.core.conv_dataflow import conv_task_nest, input_layout, output_layout
 from layerpipe.core.errors import LayerPipeError
-from layerpipe.core.layer_kinds import require_layer_kinds
+from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
+from layerpipe.core.loop_nest import LoopNest
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead, WeightPolicy
+from layerpipe.hw.conv_layout import layer_bank_depth
 from layerpipe.hw.mac import MacOp, mac_latency
-from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape
-from layerpipe.hw.weight_bank import bank_depth
+from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape, mask_element
 from layerpipe.sched.table import check as check_table
 
-__all__ = ["INPUT_ITEMS", "PORT_NAMES", "BufferGeometry", "TaskPlan", "PortUse", "LinkPlan",
-           "PEPlan", "HardwarePlan", "hardware_plan", "check_supported", "buffer_geometry", "stash_versions",
+__all__ = ["INPUT_ITEMS", "PORT_NAMES", "BufferGeometry", "TaskPlan", "PortUse", "LinkPlan", "ConvBankPlan",
+           "PEPlan", "HardwarePlan", "conv_bank_plan", "hardware_plan", "check_supported", "buffer_geometry",
+           "stash_versions",
            "task_plans", "bank_port_plan", "pipeline_cycles", "memory_depth", "index_shape", "CYCLE_BITS",
            "sample_layout", "result_layout", "error_bits"]
 
@@ -75,7 +78,7 @@ class BufferGeometry:
     words: int  # neurons of one sample
     slots: int
     lanes: int
-    element: str  # "data" (a data word) or "mask" (one bit): hw/signatures.py's elements
+    element: str  # "data" (a data word) or a mask ("mask": one bit; "mask4": a conv pooling window's 4 bits)
 
     @property
     def entries(self) -> int:
@@ -95,25 +98,38 @@ class BufferGeometry:
         return DelayWriteSignature(self.row(fmt), self.lanes, self.entries)
 
 
-def _item_neurons(item: str, sizes: list[int]) -> int:
+def _item_words(item: str, network, lanes: int) -> tuple[int, str]:
+    """Words of one sample of ``item`` in its buffer and their element.
+
+    A conv layer's outputs are channel-chunked (core/conv_dataflow.py): whole rows, padding
+    lanes included; its mask holds one pool²-bit element per pooled output.
+    """
     if item == "target":
-        return sizes[-1]
+        return network.sizes[-1], "data"
     for prefix in ("mask", "err", "a"):
         if item.startswith(prefix) and item[len(prefix):].isdigit():
-            return sizes[int(item[len(prefix):])]
+            index = int(item[len(prefix):])
+            element = "data" if prefix != "mask" else "mask"
+            if index == 0:
+                return network.sizes[0], element
+            layer = network.layer(index)
+            if layer.kind != "conv":
+                return layer.out_size, element
+            if prefix == "mask":
+                element = mask_element(layer.pool * layer.pool)
+            return output_layout(layer, lanes).rows * lanes, element
     raise LayerPipeError(f"schedule table: unknown data item '{item}' in delay_lines")
 
 
 def buffer_geometry(table) -> dict[str, BufferGeometry]:
     """Every data item's buffer, sized by the table's delay-line depth (+1 staging slot for input items)."""
-    sizes = table.network.sizes
     lanes = table.cost.lanes
     result = {}
     for line in table.delay_lines:
         item = line.item
         slots = max(1, line.depth) + (1 if item in INPUT_ITEMS else 0)
-        element = "mask" if item.startswith("mask") else "data"
-        result[item] = BufferGeometry(item, _item_neurons(item, sizes), slots, lanes, element)
+        words, element = _item_words(item, table.network, lanes)
+        result[item] = BufferGeometry(item, words, slots, lanes, element)
     return result
 
 
@@ -126,7 +142,15 @@ def stash_versions(table, policy: WeightPolicy) -> dict[int, int]:
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """One ROM entry of a PE and the memories it touches."""
+    """One ROM entry of a PE and the memories it touches.
+
+    An fc task issues ``rows · chunks`` weight chunks, row by row. A conv task (``nest``
+    set) issues its loop nest (core/conv_dataflow.py) on the MAC operation ``mac_op``: F as
+    the MAC's B (scalar × weight row, per lane), B as the MAC's F (a dot product), G as G
+    summed over the positions; it reads ``vec`` (F, G) one element per issue and ``err``
+    with ``mask`` (B, G) one row per issue, and writes ``out_word`` with ``out_mask`` (F) a
+    row per pooled position and ``out_chunk`` (B) one word per input element.
+    """
 
     index: int
     kind: str
@@ -145,14 +169,33 @@ class TaskPlan:
     out_chunk: str | None = None  # err_{l-1} (B), one chunk per issue of the last row
     result: bool = False  # F_L: output word and δ_L to the result stream
     stash: int = 0  # stashed versions of W_l: F writes them, B reads them
+    nest: LoopNest | None = None  # a conv task's issue order and addresses
+    bank_rows: int = 0  # rows of the layer's weight bank
+    pool: int = 1  # a conv F task's pooling window
 
     @property
     def name(self) -> str:
         return f"{self.kind}{self.layer}"
 
     @property
+    def conv(self) -> bool:
+        return self.nest is not None
+
+    @property
     def issues(self) -> int:
-        return self.rows * self.chunks
+        return self.nest.issues if self.nest is not None else self.rows * self.chunks
+
+    @property
+    def mac_op(self) -> MacOp:
+        """The VectorMAC operation the task issues (a conv layer's F and B swap the fc shapes)."""
+        if self.conv and self.kind != "G":
+            return MacOp.B if self.kind == "F" else MacOp.F
+        return MacOp[self.kind]
+
+    @property
+    def writes_chunks(self) -> bool:
+        """Its output item is written a row per write (fc B, conv F), else a word per write."""
+        return (self.kind == "B") != self.conv
 
     @property
     def reads_bank(self) -> bool:
@@ -173,10 +216,16 @@ def task_plans(table, processor: int, versions: dict[int, int]) -> list[TaskPlan
     plans = []
     for index, entry in enumerate(table.processor_tasks[processor]):
         layer = network.layer(entry.layer)
-        rows, chunks = layer.out_size, math.ceil(layer.in_size / lanes)
         l, hidden = entry.layer, entry.layer < depth
         common = dict(index=index, kind=entry.kind, layer=l, start=entry.start, lag=entry.lag,
-                      cycles=entry.cycles, rows=rows, chunks=chunks)
+                      cycles=entry.cycles, bank_rows=layer_bank_depth(layer, lanes))
+        if layer.kind == "conv":
+            previous = network.layer(l - 1) if l > 1 else None
+            nest = conv_task_nest(layer, entry.kind, lanes, input_layout(layer, lanes, previous))
+            # one row of ``issues`` chunks for the PE's iterator (launch, last issue); the nest addresses
+            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool)
+        else:
+            common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size)
         if entry.kind == "F":
             if hidden:
                 plan = TaskPlan(**common, vec=f"a{l - 1}", out_word=f"a{l}", out_mask=f"mask{l}",
@@ -233,14 +282,73 @@ def bank_port_plan(table, versions: dict[int, int]) -> dict[int, tuple[PortUse, 
                                     write_port if name.startswith("G") else None))
         plan[layer] = tuple(uses)
     for layer in table.network.layers:
-        if layer.index not in plan:
+        if LAYER_KINDS[layer.kind].shared_bank and layer.index not in plan:
             raise LayerPipeError(f"schedule table: bank_ports has no entry for layer {layer.index}")
+    return plan
+
+
+@dataclass(frozen=True)
+class ConvBankPlan:
+    """A conv layer's weight store (hw/conv_bank.py): one replica per processor that reads it."""
+
+    layer: int
+    readers: tuple[int, ...]  # the processors, one replica (read port) each, in this order
+    writer: int  # G's processor
+    double_buffered: bool  # a reader runs on another processor than G: G writes the other half
+
+    def replica(self, processor: int) -> int:
+        return self.readers.index(processor)
+
+
+def conv_bank_plan(table, versions: dict[int, int]) -> dict[int, ConvBankPlan]:
+    """Per conv layer: the processors that read its weights (F, G, and B unless it reads a stash)."""
+    plan = {}
+    processor_of = {(t.kind, t.layer): p for p, tasks in enumerate(table.processor_tasks) for t in tasks}
+    for layer in table.network.layers:
+        if LAYER_KINDS[layer.kind].shared_bank:
+            continue
+        l = layer.index
+        kinds = ["F", "G"] + (["B"] if l > 1 and not versions[l] else [])
+        readers = tuple(sorted({processor_of[(kind, l)] for kind in kinds}))
+        writer = processor_of[("G", l)]
+        plan[l] = ConvBankPlan(l, readers, writer, any(p != writer for p in readers))
     return plan
 
 
 def pipeline_cycles() -> int:
     """Cycles from a PE's last issue to its last write: one memory read + the VectorMAC's latency."""
     return 1 + max(mac_latency(("F", "B", "G")).values())
+
+
+def _fan_ins(layer) -> tuple[int, ...]:
+    """The longest sums of F, B and G: what the accumulator must hold (sim/fixed.py, sim/conv.py check the same)."""
+    if layer.kind != "conv":
+        return layer.in_size, layer.out_size
+    kernel_area = layer.kernel * layer.kernel
+    channels, height, width = layer.in_shape
+    positions = (height + 2 * layer.padding - layer.kernel + 1) * (width + 2 * layer.padding - layer.kernel + 1)
+    return channels * kernel_area, layer.out_shape[0] * kernel_area, positions
+
+
+def _power_of_two(value: int) -> bool:
+    return value & (value - 1) == 0
+
+
+def _check_conv(layer, lanes: int) -> None:
+    """What the conv dataflow's address generators build (core/conv_dataflow.py), in one line each."""
+    where = f"layer {layer.index} ('{layer.name}')"
+    if layer.stride != 1:
+        raise LayerPipeError(f"{where}: field 'stride' is {layer.stride}; the RTL builds stride 1 only "
+                             "(pool the output instead: field 'pool')")
+    if layer.projection:
+        raise LayerPipeError(f"{where}: field 'projection' is true; the RTL builds plain conv layers only "
+                             "(drop 'projection')")
+    if not _power_of_two(layer.pool):
+        raise LayerPipeError(f"{where}: field 'pool' is {layer.pool}; the RTL's address generator splits a "
+                             "position into window and offset by a shift: use pool 1, 2 or 4")
+    if not _power_of_two(lanes):
+        raise LayerPipeError(f"cost model lanes is {lanes}; a conv layer's rows are addressed by a shift: "
+                             "use lanes 4, 8 or 16")
 
 
 def check_supported(table, fmt) -> None:
@@ -267,9 +375,12 @@ def check_supported(table, fmt) -> None:
     if fmt.data_bits != table.cost.word_bits:
         raise LayerPipeError(f"numeric format has {fmt.data_bits}-bit data words but the table's cost model "
                              f"counts {table.cost.word_bits}-bit words; use data_bits={table.cost.word_bits}")
+    lanes = table.cost.lanes
     for layer in table.network.layers:
-        fmt.check_fan_in(layer.in_size)  # F: a row's dot product
-        fmt.check_fan_in(layer.out_size)  # B: a column's sum over the rows
+        if layer.kind == "conv":
+            _check_conv(layer, lanes)
+        for fan_in in _fan_ins(layer):
+            fmt.check_fan_in(fan_in)
     problems = check_table(table)
     if problems:
         raise LayerPipeError(f"schedule table cannot be executed as written: {problems[0]}")
@@ -297,21 +408,31 @@ class PEPlan:
 
     @property
     def mac_ops(self) -> tuple[str, ...]:
-        """The operations its VectorMAC builds: those of its tasks."""
-        return tuple(k for k in ("F", "B", "G") if any(p.kind == k for p in self.tasks))
+        """The operations its VectorMAC builds: those its tasks issue."""
+        return tuple(op.name for op in MacOp if any(p.mac_op is op for p in self.tasks))
+
+    @property
+    def accumulates_g(self) -> bool:
+        """A conv G runs here: the MAC sums G's products over a run of issues."""
+        return any(p.conv and p.kind == "G" for p in self.tasks)
 
     @property
     def mac_max_chunks(self) -> int:
-        """Rows of the MAC's column accumulator memory: the widest B task's chunks."""
-        return max((p.chunks for p in self.tasks if p.kind == "B"), default=1)
+        """Rows of the MAC's column accumulator memory: the widest fc B task's chunks (a conv F uses one)."""
+        return max((p.chunks for p in self.tasks if p.mac_op is MacOp.B and not p.conv), default=1)
 
     @cached_property
     def tag_layout(self) -> data.StructLayout:
-        """What an operand carries through the MAC to its write: task, row address, row (je, jl)."""
+        """What an operand carries through the MAC to its write: task, row address, row (je, jl).
+
+        A conv task carries its write address in ``lin`` (F: the pooled row; B: the row of
+        e_{l−1}; G: the weight row) and in ``jl`` B's lane or F's position in the pooling window.
+        """
+        jl = max([self.lanes] + [p.pool * p.pool for p in self.tasks if p.conv])
         return data.StructLayout({
             "task": index_shape(len(self.tasks)), "lin": index_shape(max(p.issues for p in self.tasks)),
             "je": index_shape(math.ceil(max(p.rows for p in self.tasks) / self.lanes)),
-            "jl": index_shape(self.lanes)})
+            "jl": index_shape(jl)})
 
     @property
     def first_task(self) -> TaskPlan | None:
@@ -321,7 +442,8 @@ class PEPlan:
     def last_write_after_issue(self, kind: str) -> int:
         """Cycles from a ``kind`` task's last issue to its last write (G: the bank; F: the output word
         of the last row): the operand read cycle, then the MAC's latency for that operation."""
-        return 1 + mac_latency(self.mac_ops)[MacOp[kind]]
+        op = next((p.mac_op for p in self.tasks if p.kind == kind), MacOp[kind])
+        return 1 + mac_latency(self.mac_ops)[op]
 
 
 @dataclass(frozen=True)
@@ -331,8 +453,9 @@ class LinkPlan:
     item: str
     producer: int
     consumer: int
-    chunks_per_beat: bool  # B's output (a row chunk per beat); else F's (one word per beat)
+    chunks_per_beat: bool  # a row chunk per beat (fc B, conv F); else one word per beat (fc F, conv B)
     width: int  # elements per beat
+    row_lanes: tuple[int, ...] | None = None  # conv B's words per row, in turn (hw/receiver.py)
 
 
 @dataclass(frozen=True)
@@ -345,7 +468,8 @@ class HardwarePlan:
     pes: dict[int, PEPlan]  # processors that have tasks
     buffers: dict[str, BufferGeometry]
     versions: dict[int, int]  # stashed weight versions per layer (0: none)
-    ports: dict[int, tuple[PortUse, ...]]
+    ports: dict[int, tuple[PortUse, ...]]  # the shared (fc) banks' ports
+    conv_banks: dict[int, ConvBankPlan]  # the conv layers' weight stores
 
     @property
     def lanes(self) -> int:
@@ -362,8 +486,7 @@ class HardwarePlan:
 
     @property
     def bank_rows(self) -> dict[int, int]:
-        return {layer.index: bank_depth(layer.out_size, layer.in_size, self.lanes)
-                for layer in self.table.network.layers}
+        return {layer.index: layer_bank_depth(layer, self.lanes) for layer in self.table.network.layers}
 
     def writable_ports(self, layer: int) -> tuple[str, ...]:
         """Names of the bank ports of ``layer`` that G writes through."""
@@ -387,9 +510,16 @@ class HardwarePlan:
     def links(self, item: str) -> list[LinkPlan]:
         """The links of a produced item: one per consuming processor other than the producer."""
         producer = self.producer(item)
-        chunks_per_beat = item.startswith("err") and item != f"err{self.table.network.depth}"  # B's output
+        (task,) = [p for p in self.pes[producer].tasks if item in p.writes()]
+        chunks_per_beat = task.writes_chunks
         width = self.lanes if chunks_per_beat else 1
-        return [LinkPlan(item, producer, q, chunks_per_beat, width) for q in self.consumers(item) if q != producer]
+        row_lanes = None
+        if task.conv and not chunks_per_beat:  # e_{l−1} of a conv layer l − 1: its channels, row by row
+            channels, lanes = self.table.network.layer(task.layer - 1).out_shape[0], self.lanes
+            chunks = math.ceil(channels / lanes)
+            row_lanes = (lanes,) * (chunks - 1) + (channels - (chunks - 1) * lanes,)
+        return [LinkPlan(item, producer, q, chunks_per_beat, width, row_lanes)
+                for q in self.consumers(item) if q != producer]
 
     def input_readers(self, item: str) -> list[tuple[int, str]]:
         """(processor, read side) of every task reading an input item (its one delay line)."""
@@ -404,4 +534,5 @@ def hardware_plan(table, fmt: FixedFormat, weights: str = "stash") -> HardwarePl
     lanes = table.cost.lanes
     pes = {p: PEPlan(p, tuple(task_plans(table, p, versions)), lanes)
            for p, tasks in enumerate(table.processor_tasks) if tasks}
-    return HardwarePlan(table, fmt, weights, pes, buffer_geometry(table), versions, bank_port_plan(table, versions))
+    return HardwarePlan(table, fmt, weights, pes, buffer_geometry(table), versions, bank_port_plan(table, versions),
+                        conv_bank_plan(table, versions))

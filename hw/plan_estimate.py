@@ -15,10 +15,13 @@ from amaranth.lib import data
 from amaranth.utils import ceil_log2
 
 from layerpipe.hw import estimate as est
+from layerpipe.hw.conv_bank import conv_store_resources
 from layerpipe.hw.delay_line import delay_line_resources
 from layerpipe.hw.link import link_resources
+from layerpipe.hw.loop_nest import loop_nest_resources
 from layerpipe.hw.mac import mac_resources
 from layerpipe.hw.plan import CYCLE_BITS, INPUT_ITEMS, HardwarePlan, error_bits
+from layerpipe.hw.pool import pool_resources
 from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.weight_bank import bank_resources
 
@@ -34,7 +37,12 @@ def pe_resources(plan: HardwarePlan, processor: int, family: est.Family | str = 
     index_bits = SAMPLE_BITS + 1
     n = len(tasks)
     total = mac_resources(fmt, lanes, max_chunks=pe.mac_max_chunks, ops=pe.mac_ops, tag_shape=pe.tag_layout,
-                          family=fam)
+                          accumulate_g=pe.accumulates_g, family=fam)
+    for task in tasks:  # a conv task's address generator and, for F, its pooling write-back
+        if task.conv:
+            total += loop_nest_resources(task.nest, fam)
+            if task.kind == "F":
+                total += pool_resources(fmt, lanes, task.pool, fam)
     # sequencer: offset and period counters, one start compare and lag window per task
     total += est.register(count_bits + index_bits) + est.adder(count_bits) + est.adder(index_bits)
     total += (est.logic(count_bits, 1, fam) + est.adder(index_bits) * 3) * n
@@ -63,7 +71,11 @@ def design_resources(plan: HardwarePlan, family: est.Family | str = est.ECP5) ->
     rows = {f"PE{p}": pe_resources(plan, p, fam) for p in plan.pes}
     for p, pe in plan.pes.items():
         for task in pe.tasks:
-            if task.kind == "G":
+            if task.kind == "G" and task.layer in plan.conv_banks:
+                conv = plan.conv_banks[task.layer]
+                rows[f"PE{p}"] += conv_store_resources(fmt, lanes, bank_rows[task.layer], len(conv.readers),
+                                                       conv.double_buffered, family=fam)
+            elif task.kind == "G":
                 rows[f"PE{p}"] += bank_resources(fmt, lanes, bank_rows[task.layer],
                                                  len(plan.writable_ports(task.layer)), family=fam)
             if task.kind == "B" and task.layer in stash:

@@ -12,19 +12,27 @@ from amaranth.lib.wiring import In, Out
 
 from layerpipe.core.numerics import FixedFormat
 
-__all__ = ["ELEMENTS", "element_shape", "ReadRequest", "WriteRequest", "DelayWriteSignature", "DelayReadSignature",
-           "BankPortSignature", "ResultSignature"]
+__all__ = ["ELEMENTS", "element_shape", "mask_element", "ReadRequest", "WriteRequest", "DelayWriteSignature",
+           "DelayReadSignature", "BankPortSignature", "ResultSignature"]
 
 ELEMENTS = ("data", "mask")
 
 
+def mask_element(bits: int) -> str:
+    """The element of a mask of ``bits`` bits per element: ``mask`` (a ReLU mask), ``mask4`` (a 2×2 pooling window)."""
+    return "mask" if bits == 1 else f"mask{bits}"
+
+
 def element_shape(fmt: FixedFormat, element: str):
-    """``data``: a signed data word; ``mask``: one ReLU-mask bit."""
+    """``data``: a signed data word; ``mask``: one ReLU-mask bit; ``mask<k>``: a k-bit mask (one bit per
+    position of a conv layer's pooling window)."""
     if element == "data":
         return signed(fmt.data_bits)
     if element == "mask":
         return unsigned(1)
-    raise ValueError(f"delay-line element is 'data' or 'mask', not {element!r}")
+    if element.startswith("mask") and element[4:].isdigit() and int(element[4:]) > 1:
+        return unsigned(int(element[4:]))
+    raise ValueError(f"delay-line element is 'data', 'mask' or 'mask<bits>', not {element!r}")
 
 
 class _Parametrized(wiring.Signature):

@@ -206,7 +206,7 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progres
     curves = {}
     for policy, table in tables.items():
         staleness = staleness_from_table(table)
-        key = {"network": network.sizes, "forward": staleness.forward, "backward": staleness.backward_latest,
+        key = {"network": network.to_dict(), "forward": staleness.forward, "backward": staleness.backward_latest,
                "weights": config.weights, "epochs": config.epochs, "seed": config.seed}
         curve = cache.get("train", key)
         if curve is not None:

@@ -12,7 +12,8 @@ each run it works the resources the hardware has:
 * the delay lines: an entry per sample from its producer's start (F_1 for the input
   stream) to its last consumer's end, never more entries than the table's depth;
 * the weight bank of its layer: ports per cycle, runs of one layer with the same start
-  and duration sharing a read (lockstep), at most two under ``dual-port``; updates of G
+  and duration sharing a read (lockstep), at most two under ``dual-port`` (a shared fc bank; a
+  conv layer's readers each have their own copy, sched/timing.py ``shared_bank_layers``); updates of G
   land at its end, before any read at that cycle, and every read sees exactly the
   version the table's staleness promises;
 * the links: words, streaming cycles and concurrent transfers per processor pair.
@@ -36,7 +37,7 @@ import numpy as np
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.tasks import INPUT, Task, data_items, training_tasks
-from layerpipe.sched.timing import BANK_PORTS
+from layerpipe.sched.timing import BANK_PORTS, shared_bank_layers
 from layerpipe.sim.resources import DelayLine, SimulationError, WeightBank
 
 __all__ = ["SimResult", "Run", "simulate", "prediction_mismatches"]
@@ -169,7 +170,9 @@ def simulate(table: ScheduleTable, samples: int, datapath=None, record_runs: boo
         raise LayerPipeError(f"samples is {samples!r}; give at least 1")
     tasks, lines, links = _compile(table)
     period, processors, n_samples = table.period_cycles, table.processors, samples
-    limit = BANK_PORTS if table.memory_model == "dual-port" else None
+    # the dual-port rule binds the shared (fc) banks; a conv layer's readers each have their own copy
+    shared = shared_bank_layers(table.network) if table.memory_model == "dual-port" else frozenset()
+    limits = {layer: BANK_PORTS if layer in shared else None for layer in range(1, table.network.depth + 1)}
     promised_staleness = {"F": table.staleness["forward"], "B": table.staleness["backward_latest"]}
     measured_staleness: dict[str, dict[int, set]] = {"F": {}, "B": {}}
     banks = {layer: WeightBank(layer) for layer in range(1, table.network.depth + 1)}
@@ -193,11 +196,12 @@ def simulate(table: ScheduleTable, samples: int, datapath=None, record_runs: boo
     # one period's runs in cycle order; offsets lie in [0, T) and no run wraps, so period after
     # period this is the cycle order of the whole execution
     in_period = [(t, t.lag, t.start, t.cycles, t.processor, banks[t.layer],
-                  promised_staleness.get(t.kind, {}).get(t.layer)) for t in sorted(tasks, key=lambda t: t.start)]
+                  promised_staleness.get(t.kind, {}).get(t.layer), limits[t.layer])
+                 for t in sorted(tasks, key=lambda t: t.start)]
 
     for k in range(n_samples + max_lag):
         base = k * period
-        for task, lag, offset, cycles, p, bank, stale in in_period:
+        for task, lag, offset, cycles, p, bank, stale, limit in in_period:
             n = k - lag
             if n < 0 or n >= n_samples:
                 continue  # pipeline fill or drain: this task's sample is outside the run

@@ -18,9 +18,9 @@ from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.progress import Progress
 from layerpipe.core.table import ScheduleTable
+from layerpipe.hw.conv_layout import layer_bank_words
 from layerpipe.hw.generate import generate
 from layerpipe.hw.plan import hardware_plan
-from layerpipe.hw.weight_bank import weights_to_words
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim import golden
 from layerpipe.sim.cyclesim import simulate
@@ -110,7 +110,8 @@ def _verify(plan, samples, build_dir, split, began, *, idle, backpressure, seed,
     generated = generate(plan, Path(build_dir) / "rtl", seed=seed)
     info = generated.info
     progress.say("golden model and cycle simulator")
-    reference = golden.train(table.network, inputs, targets, staleness=table, weights=weights, numerics="fixed",
+    images = split.inputs("fixed", fmt, network=table.network)[:samples]  # the golden model's input shape
+    reference = golden.train(table.network, images, targets, staleness=table, weights=weights, numerics="fixed",
                              fmt=fmt, init=[w.copy() for w in generated.accelerator.initial_weights])
     simulated = simulate(table, samples).total_cycles
     sample_fields = info["streams"]["sample_in"]["fields"]
@@ -122,7 +123,8 @@ def _verify(plan, samples, build_dir, split, began, *, idle, backpressure, seed,
     config = {
         "samples": [pack_fields(sample_fields, [x, t]) for x, t in zip(inputs, targets, strict=True)],
         "expected_results": expected_results,
-        "expected_weights": [weights_to_words(w, fmt, info["lanes"]) for w in reference.weights],
+        "expected_weights": [layer_bank_words(layer, w, fmt, info["lanes"])
+                             for layer, w in zip(table.network.layers, reference.weights, strict=True)],
         "idle": idle, "backpressure": backpressure, "seed": seed, "observe": info["observe"],
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }

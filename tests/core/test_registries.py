@@ -1,5 +1,7 @@
 """The registries of layer kinds and weight policies are the one place each is defined and checked."""
 
+import dataclasses
+
 import pytest
 
 from layerpipe.cli import main
@@ -29,24 +31,30 @@ def test_an_unknown_kind_names_every_registered_kind():
         assert f"'{name}' ({kind.title})" in str(error.value)
 
 
-@pytest.mark.parametrize("model", ["rtl"])
-def test_a_model_refuses_a_kind_it_does_not_execute_by_layer(model):
+@pytest.fixture
+def conv_without_rtl(monkeypatch):
+    """The conv kind as it was before the RTL built it: every model but the RTL generator."""
+    kind = LAYER_KINDS["conv"]
+    monkeypatch.setitem(LAYER_KINDS._entries, "conv", dataclasses.replace(kind, models=kind.models - {"rtl"}))
+
+
+def test_a_model_refuses_a_kind_it_does_not_execute_by_layer(conv_without_rtl):
     with pytest.raises(LayerPipeError) as error:
-        require_layer_kinds(LENET, model)
-    assert str(error.value) == (f"network 'lenet5' has convolution layer 1 ('c1'); {MODELS[model]} supports "
+        require_layer_kinds(LENET, "rtl")
+    assert str(error.value) == (f"network 'lenet5' has convolution layer 1 ('c1'); {MODELS['rtl']} supports "
                                 "fully connected layers only")
 
 
-@pytest.mark.parametrize("model", ["schedule", "cycle", "float", "fixed", "functional"])
-def test_scheduler_simulators_and_golden_model_take_every_kind(model):
+@pytest.mark.parametrize("model", ["schedule", "cycle", "float", "fixed", "functional", "rtl"])
+def test_every_model_takes_every_kind(model):
     require_layer_kinds(LENET, model)  # no error
 
 
-def test_the_rtl_generator_refuses_convolution_through_the_registry():
+def test_the_rtl_generator_asks_the_registry(conv_without_rtl):
     from layerpipe.hw.plan import hardware_plan
 
     with pytest.raises(LayerPipeError) as error:
-        hardware_plan(schedule(LENET, 2, "layerpipe"), FixedFormat())
+        hardware_plan(schedule(LENET, 2, "layerpipe"), FixedFormat(acc_bits=42))
     assert str(error.value).endswith("the RTL generator supports fully connected layers only")
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from layerpipe.core.network import network_from_dict
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.hw.conv_layout import weight_shape
 from layerpipe.sim import golden
 from layerpipe.sim.data import load_digits
 
@@ -27,8 +28,7 @@ def random_problem(network, fmt, samples, seed=0):
         pick = rng.choice(len(digits), size=samples, replace=False)
         weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
         return weights, digits.inputs("fixed", fmt)[pick], digits.targets("fixed", fmt)[pick]
-    weights = [fmt.quantize(rng.uniform(-0.6, 0.6, size=(layer.out_size, layer.in_size)))
-               for layer in network.layers]
+    weights = [fmt.quantize(rng.uniform(-0.6, 0.6, size=weight_shape(layer))) for layer in network.layers]
     inputs = fmt.quantize(rng.uniform(0.0, 1.0, size=(samples, network.sizes[0])))
     targets = fmt.quantize(rng.uniform(-0.5, 0.5, size=(samples, network.sizes[-1])))
     return weights, inputs, targets
@@ -36,6 +36,7 @@ def random_problem(network, fmt, samples, seed=0):
 
 def reference(table, fmt, policy, weights, inputs, targets):
     """The golden fixed-point model trained with the table's staleness: outputs, squared errors, final weights."""
+    inputs = np.asarray(inputs).reshape((len(inputs),) + table.network.input_shape)  # the stream's flat vectors
     result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
                           fmt=fmt, init=weights)
     return result.outputs, result.squared_errors, result.weights

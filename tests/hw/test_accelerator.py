@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import random
-import time
 
 import numpy as np
 import pytest
@@ -14,11 +12,11 @@ from layerpipe.core.network import network_from_dict
 from layerpipe.core.tasks import Task
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.plan import hardware_plan
-from layerpipe.hw.weight_bank import words_to_weights
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.table import build_table, check
 from layerpipe.sched.timing import PlacedTask
 from layerpipe.sched.zoo import zoo_network
+from tests.helpers.accelerator import check_training, run_accelerator
 from tests.helpers.problems import FMT, random_problem, reference, tiny_network
 from tests.helpers.simulation import run_clocked
 
@@ -27,76 +25,6 @@ from tests.helpers.simulation import run_clocked
 def tiny_table(policy, processors, lanes=4):
     """A schedule of the tiny network, made once per test session (the optimal policy searches)."""
     return schedule(tiny_network(), processors, policy, CostModel(lanes=lanes))
-
-
-def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, backpressure=0.0, seed=1):
-    """Train on the samples in Amaranth's simulator; returns outputs, errors and counters/final weights."""
-    dut = Accelerator(hardware_plan(table, fmt, policy), weights)
-    layout_in = sample_layout(table, fmt)
-    samples = len(inputs)
-    rng = random.Random(seed)
-    results, state = [], {}
-    limit = 20 * table.total_cycles(samples) + 2000
-
-    async def bench(ctx):
-        ctx.set(dut.n_samples, samples)
-        ctx.set(dut.start, 1)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        sent, wall = 0, 0
-        while True:
-            offer = sent < samples and rng.random() >= idle
-            if offer:
-                ctx.set(dut.sample_in.payload, layout_in.const({"x": [int(v) for v in inputs[sent]],
-                                                                "target": [int(v) for v in targets[sent]]}))
-            ctx.set(dut.sample_in.valid, int(offer))
-            ready = int(rng.random() >= backpressure)
-            ctx.set(dut.result_out.ready, ready)
-            took = offer and ctx.get(dut.sample_in.ready)
-            if ready and ctx.get(dut.result_out.valid):
-                payload = ctx.get(dut.result_out.payload)
-                results.append(([int(v) for v in payload.y], int(payload.error)))
-            if ctx.get(dut.done):
-                break
-            await ctx.tick()
-            sent += int(bool(took))
-            wall += 1
-            assert wall < limit, "the accelerator did not finish"
-        ctx.set(dut.sample_in.valid, 0)
-        state.update(cycles=ctx.get(dut.cycles), stall_cycles=ctx.get(dut.stall_cycles), wall=wall)
-        final = []
-        for layer in table.network.layers:
-            rows = []
-            for row in range(dut.bank_rows[layer.index]):
-                ctx.set(dut.wread_layer, layer.index)
-                ctx.set(dut.wread_addr, row)
-                await ctx.tick().repeat(2)  # two cycles of read latency
-                rows.append(ctx.get(dut.wread_data))
-            final.append(words_to_weights(rows, fmt, table.cost.lanes, layer.out_size, layer.in_size))
-        state["weights"] = final
-
-    run_clocked(dut, bench, 1e-8)
-    outputs = np.array([y for y, _ in results], dtype=np.int64)
-    errors = np.array([e for _, e in results], dtype=np.int64)
-    return outputs, errors, state
-
-
-def check_training(table, policy, samples=4, seed=0, **stream):
-    network = table.network
-    weights, inputs, targets = random_problem(network, FMT, samples, seed)
-    began = time.perf_counter()
-    outputs, errors, state = run_accelerator(table, FMT, policy, weights, inputs, targets, **stream)
-    elapsed = time.perf_counter() - began
-    want_out, want_err, want_w = reference(table, FMT, policy, weights, inputs, targets)
-    assert state["cycles"] == table.total_cycles(samples)
-    assert state["wall"] >= state["cycles"] + state["stall_cycles"]
-    np.testing.assert_array_equal(outputs, want_out)
-    np.testing.assert_array_equal(errors, want_err)
-    for got, want in zip(state["weights"], want_w):
-        np.testing.assert_array_equal(got, want)
-    for got, first in zip(state["weights"], weights):
-        assert not np.array_equal(got, first)  # training did something
-    return state, elapsed
 
 
 @pytest.mark.parametrize("policy,processors,weights", [

@@ -56,6 +56,26 @@ def test_generated_verilog_lints(tmp_path, capsys, policy, processors):
         np.testing.assert_array_equal(np.array(got), want)
 
 
+@needs_verilator
+@pytest.mark.parametrize("network,extra", [("cnn-digits", []), ("lenet5", ["--acc-bits", "42"])])
+def test_cnns_generate_and_lint(tmp_path, capsys, network, extra):
+    """lenet5's G sums 28 × 28 positions of c1: 42 accumulator bits (a one-line refusal without them)."""
+    status = main(["generate", "--network", network, "--processors", "4", "--policy", "layerpipe", *extra,
+                   "-o", str(tmp_path)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "estimate (ecp5):" in printed and "total:" in printed and "BRAM" in printed
+    result = lint(tmp_path / "layerpipe_top.v", "layerpipe_top")
+    assert result.returncode == 0, result.stderr[-4000:]
+    info = json.loads((tmp_path / "layerpipe_top.json").read_text())
+    kinds = [memory["kind"] for memory in info["memories"] if memory["name"].startswith("bank")]
+    assert "conv weight store" in kinds and "weight bank" in kinds  # conv layers, then the fc ones
+    if network == "lenet5":
+        assert main(["generate", "--network", "lenet5", "--processors", "1", "-o", str(tmp_path / "refused")]) == 2
+        error = capsys.readouterr().err.strip()
+        assert "over 784 inputs needs 42 accumulator bits" in error and len(error.splitlines()) == 1
+
+
 def test_sidecar_describes_the_streams(tmp_path):
     table = schedule(tiny_network(), 2, "layerpipe", CostModel(lanes=4))
     result = generate(table, tmp_path, fmt=FMT, weights="latest")
@@ -153,12 +173,13 @@ def test_generates_from_a_valid_table_file(tmp_path):
         table.period_cycles
 
 
-def test_refuses_conv_layers(capsys, tmp_path):
-    assert main(["generate", "--network", "lenet5", "--processors", "1", "--policy", "sequential",
+def test_refuses_a_strided_conv_layer(capsys, tmp_path):
+    assert main(["generate", "--network", "alexnet", "--processors", "1", "--policy", "sequential",
                  "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "convolution layer 1 ('c1'); the RTL generator supports fully connected layers only" in err
+    assert "layer 1 ('conv1'): field 'stride' is 4; the RTL builds stride 1 only" in err
     assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())  # refused before anything is written
 
 
 def test_refuses_the_ideal_memory_model(capsys, tmp_path):

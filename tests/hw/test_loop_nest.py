@@ -57,7 +57,8 @@ def random_nest(rng):
     for k in range(rng.randint(0, 2)):
         group = []
         for _ in range(rng.randint(0, 2)):
-            term = random_term(rng, names)  # a window tests the inner value: shift, low bits and scale unused
+            term = random_term(rng, names)
+            term = Term(term.strides, term.base)  # a window tests an affine value
             values = sorted(term.inner(point) for point in LoopNest(loops).points())
             low = rng.choice((values[0] - 1, *values[:len(values) // 2 + 1]))
             group.append(Window(term, low, rng.choice((values[-1] + 1, low, *values[len(values) // 2:]))))
@@ -74,12 +75,13 @@ def expected_issue(nest, number, point):
             "end": int(number == nest.issues - 1)}
 
 
-def expected_timeline(nest, starts, cycles):
+def expected_timeline(nest, starts, cycles, running_at_reset=False):
     """Per cycle, the issue LoopNest says it presents (None: idle): a start in cycle t makes cycle
-    t + 1 present issue 0; a run then goes on one issue per cycle to its last."""
+    t + 1 present issue 0; a run then goes on one issue per cycle to its last. ``running_at_reset``:
+    cycle 0 presents issue 0."""
     issues = [expected_issue(nest, number, point) for number, point in enumerate(nest.points())]
     assert len(issues) == nest.issues
-    timeline, current = [], None
+    timeline, current = [], 0 if running_at_reset else None
     for cycle in range(cycles):
         timeline.append(None if current is None else issues[current])
         if cycle in starts:
@@ -89,10 +91,10 @@ def expected_timeline(nest, starts, cycles):
     return timeline
 
 
-def simulate(nest, starts, cycles):
+def simulate(nest, starts, cycles, running_at_reset=False, ahead=None):
     """Run ``cycles`` cycles with ``start`` high in the cycles of ``starts``; per cycle the
-    presented issue, or None where ``valid`` is low."""
-    counter = LoopNestCounter(nest)
+    presented issue, or None where ``valid`` is low. ``ahead``, a list, gets each cycle's ``ahead``."""
+    counter = LoopNestCounter(nest, running_at_reset=running_at_reset)
     groups = [(member, names) for member, names in (("index", nest.names), ("address", list(nest.addresses)),
                                                     ("inside", list(nest.windows)), ("first", nest.names),
                                                     ("last", nest.names))]
@@ -109,6 +111,9 @@ def simulate(nest, starts, cycles):
                 observed.append(issue)
             else:
                 observed.append(None)
+            if ahead is not None:
+                value = ctx.get(counter.ahead)
+                ahead.append({name: value[name] for name in nest.addresses})
             await ctx.tick()
 
     run_clocked(counter, bench, 1e-8)
@@ -218,7 +223,8 @@ def test_refuses_bad_nests():
 
 def test_members():
     counter = elaborated(LoopNestCounter(SMALL))
-    assert set(counter.signature.members) == {"start", "valid", "end", "index", "first", "last", "address", "inside"}
+    assert set(counter.signature.members) == {"start", "valid", "end", "index", "first", "last", "address", "ahead",
+                                              "inside"}
     assert [name for name, _ in counter.index.shape()] == ["y", "one", "x"]
     assert counter.address.shape()["row"].shape.signed and not counter.address.shape()["lane"].shape.signed
     bare = elaborated(LoopNestCounter(LoopNest(())))
@@ -228,3 +234,26 @@ def test_members():
 @pytest.mark.parametrize("nest", [CONV_NESTS[3][1], SMALL], ids=["conv-B", "small"])
 def test_verilog_lints(tmp_path, nest):
     lint_wall(LoopNestCounter(nest), "loop_nest_counter", tmp_path)
+
+
+@pytest.mark.parametrize("nest", [CONV_NESTS[0][1], CONV_NESTS[5][1], SMALL], ids=["conv0", "conv5", "small"])
+def test_ahead_is_the_next_cycles_address(nest):
+    """What a PE requests a cycle before the issue (a weight row from block RAM) is that issue's address."""
+    starts = {0, nest.issues + 3}
+    ahead = []
+    observed = simulate(nest, starts, 2 * nest.issues + 8, ahead=ahead)
+    compared = 0
+    for cycle in range(len(observed) - 1):
+        if observed[cycle + 1] is not None:
+            assert ahead[cycle] == observed[cycle + 1]["address"], f"cycle {cycle}"
+            compared += 1
+    assert compared == 2 * nest.issues
+
+
+@pytest.mark.parametrize("nest", [CONV_NESTS[0][1], SMALL], ids=["conv0", "small"])
+def test_running_at_reset_presents_issue_0_in_cycle_0(nest):
+    """A task that starts in the first cycle after reset has no cycle before it for ``start``."""
+    cycles = nest.issues + 6
+    check_observed = simulate(nest, {nest.issues + 1}, cycles, running_at_reset=True)
+    assert_same_timeline(check_observed, expected_timeline(nest, {nest.issues + 1}, cycles, running_at_reset=True))
+    assert check_observed[0] is not None and simulate(nest, set(), 3)[0] is None

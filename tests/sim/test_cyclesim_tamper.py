@@ -13,6 +13,7 @@ import copy
 import pytest
 
 from layerpipe.core.costs import CostModel
+from layerpipe.core.network import network_from_dict
 from layerpipe.core.table import ScheduleTable
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
@@ -141,7 +142,10 @@ def test_breaking_a_lockstep_group_overuses_the_bank():
 
 
 def test_an_ideal_memory_table_is_not_buildable_as_dual_port():
-    data = copy.deepcopy(schedule(zoo_network("lenet5"), 3, "layerpipe", CostModel(memory="ideal")).data)
+    # an MLP (fc banks are shared; a conv layer's readers would each have their own copy)
+    network = network_from_dict({"name": "wide", "input": 16,
+                                 "layers": [{"kind": "fc", "out": n} for n in (64, 64, 4)]})
+    data = copy.deepcopy(schedule(network, 3, "layerpipe", CostModel(memory="ideal")).data)
     assert max(simulate(ScheduleTable(copy.deepcopy(data)), SAMPLES).bank_peak_ports.values()) > 2
     data["memory_model"] = data["cost_model"]["memory"] = "dual-port"
     with pytest.raises(SimulationError, match=r"^weight bank of layer \d serves [34] ports at cycle \d+: "):

@@ -1,6 +1,8 @@
 """Generated accelerators on Verilator: bit-exact against the golden model, cycle-exact against the table.
 
-The whole matrix of the digits MLP: P = 1, 2, 4 × every policy × stash and latest weights.
+The whole matrix of the digits MLP: P = 1, 2, 4 × every policy × stash and latest weights; and of
+the digits CNN (``cnn-digits``: two conv layers with max-pooling, then fc) at P = 1, 2, 4 ×
+pipedream, layerpipe, optimal × stash and latest, 32 samples each.
 Each case generates its own Verilog from its own table; cases whose Verilog comes out
 identical (sequential at any P; stash and latest where no layer keeps a stale weight
 version; tables that two policies agree on) share one Verilator build through the
@@ -27,21 +29,24 @@ from layerpipe.verify.flow import verify_table
 from layerpipe.verify.runner import simulator_available
 
 SAMPLES = {"verilator": 64, "icarus": 16}
+CNN_SAMPLES = 32
 ICARUS_MISSING = simulator_available("icarus")
 SIMULATORS = ["verilator", pytest.param("icarus", marks=pytest.mark.skipif(ICARUS_MISSING is not None,
                                                                            reason=ICARUS_MISSING or ""))]
 POLICIES = ("sequential", "pipedream", "layerpipe", "optimal")
 CASES = list(itertools.product((1, 2, 4), POLICIES, ("stash", "latest")))
+CNN_CASES = list(itertools.product((1, 2, 4), POLICIES[1:], ("stash", "latest")))
 
 _verdicts = {}
 
 
-def run(build_root, cache, processors, policy, weights, simulator="verilator", samples=None, **kwargs):
+def run(build_root, cache, processors, policy, weights, simulator="verilator", samples=None,
+        network="mlp-digits", **kwargs):
     samples = samples or SAMPLES[simulator]
-    key = (processors, policy, weights, simulator, samples, tuple(sorted(kwargs.items())))
+    key = (network, processors, policy, weights, simulator, samples, tuple(sorted(kwargs.items())))
     if key not in _verdicts:
-        table = schedule(zoo_network("mlp-digits"), processors, policy, CostModel())
-        build = build_root / ("-".join(str(part) for part in key[:5]) + ("-corrupt" if kwargs else ""))
+        table = schedule(zoo_network(network), processors, policy, CostModel())
+        build = build_root / ("-".join(str(part) for part in key[:6]) + ("-corrupt" if kwargs else ""))
         _verdicts[key] = verify_table(table, samples, build, weights=weights, idle=0.2, backpressure=0.2,
                                       cache_dir=cache, simulator=simulator, **kwargs)
     return _verdicts[key]
@@ -56,7 +61,19 @@ def build_root(tmp_path_factory):
 @pytest.mark.parametrize("processors, policy, weights", CASES, ids=lambda v: str(v))
 def test_accelerator_bit_and_cycle_exact(build_root, verilator_cache, record_property, processors, policy, weights,
                                          simulator):
-    verdict = run(build_root, verilator_cache, processors, policy, weights, simulator)
+    check_verdict(run(build_root, verilator_cache, processors, policy, weights, simulator), simulator,
+                  record_property)
+
+
+@pytest.mark.parametrize("processors, policy, weights", CNN_CASES, ids=lambda v: str(v))
+def test_cnn_digits_bit_and_cycle_exact(build_root, verilator_cache, record_property, processors, policy, weights):
+    verdict = run(build_root, verilator_cache, processors, policy, weights, samples=CNN_SAMPLES,
+                  network="cnn-digits")
+    check_verdict(verdict, "verilator", record_property)
+    assert verdict.network == "cnn-digits" and verdict.samples == CNN_SAMPLES
+
+
+def check_verdict(verdict, simulator, record_property):
     assert verdict.simulator == simulator
     for name in ("rtl_cycles", "build_seconds", "build_cached", "sim_seconds", "sim_clock_cycles"):
         record_property(name, getattr(verdict, name))  # where the time goes, in the junit report
@@ -84,13 +101,18 @@ def test_a_corrupted_golden_bit_fails_the_bench(build_root, verilator_cache):
     assert "result of sample 32" in verdict.result_mismatches[0]
 
 
-def test_measured_cycles_order_policies(build_root, verilator_cache, record_property):
-    verdicts = {policy: run(build_root, verilator_cache, 4, policy, "stash") for policy in POLICIES}
+@pytest.mark.parametrize("network,samples", [("mlp-digits", SAMPLES["verilator"]), ("cnn-digits", CNN_SAMPLES)])
+def test_measured_cycles_order_policies(build_root, verilator_cache, record_property, network, samples):
+    verdicts = {policy: run(build_root, verilator_cache, 4, policy, "stash", samples=samples, network=network)
+                for policy in POLICIES}
     lines = [f"{'policy':>10} {'period':>7} {'predicted':>10} {'simulated':>10} {'rtl':>8} {'bit_exact':>9}"]
     for policy, v in verdicts.items():
         lines.append(f"{policy:>10} {v.period_cycles:>7} {v.predicted_cycles:>10} {v.simulated_cycles:>10} "
                      f"{v.rtl_cycles:>8} {str(v.bit_exact):>9}")
         record_property(f"rtl_cycles_{policy}", v.rtl_cycles)
-    print(f"\nmlp-digits, P = 4, {SAMPLES} samples\n" + "\n".join(lines))
-    assert verdicts["optimal"].rtl_cycles <= verdicts["layerpipe"].rtl_cycles < verdicts["pipedream"].rtl_cycles \
+        assert v.bit_exact and v.cycle_exact
+    print(f"\n{network}, P = 4, {samples} samples\n" + "\n".join(lines))
+    assert verdicts["optimal"].rtl_cycles <= verdicts["layerpipe"].rtl_cycles <= verdicts["pipedream"].rtl_cycles \
         < verdicts["sequential"].rtl_cycles
+    if network == "mlp-digits":  # the MLP's LayerPipe schedule is strictly shorter than PipeDream's
+        assert verdicts["layerpipe"].rtl_cycles < verdicts["pipedream"].rtl_cycles
