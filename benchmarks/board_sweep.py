@@ -1,4 +1,4 @@
-"""FPGA sweep: utilisation, Fmax and training throughput of the digits MLP accelerator.
+"""FPGA sweep: utilisation, Fmax and training throughput of the digits MLP and CNN accelerators.
 
 1. ULX3S-85F (ECP5): every policy at P = 1, 2, 4 (``sequential`` only at P = 1), the generated
    accelerator (``layerpipe.hw.generate.accelerator_for_table``) behind the pin harness, whose
@@ -8,7 +8,11 @@
    pass/fail LEDs; ``--ice40-design accelerator`` for the harness instead, which alone needs
    more than a thousand flip-flops of the UP5K's 5,280 cells).
 
-Throughput = Fmax / period samples per second.
+3. The digits CNN (``cnn-digits``) on the sweep's board, at the points of ``--cnn`` (default
+   layerpipe at P = 4).
+
+Throughput = Fmax / period samples per second; GMAC/s = samples/s × the multiply-accumulates of
+one training sample (F and G of every layer, B of every layer but the first).
 
     python benchmarks/board_sweep.py                      # the full sweep, build folders in build-sweep/
     python benchmarks/board_sweep.py --processors 1,2 --policies layerpipe --no-ice40
@@ -39,7 +43,8 @@ def run_one(job: dict) -> dict:
     """Build one (board, policy, P, K) point; returns a row (also for a design that does not fit)."""
     spec = {"kind": "table", "network": job["network"], "processors": job["processors"], "policy": job["policy"],
             "lanes": job["lanes"], "design": job.get("design", "accelerator")}
-    row = {"board": job["board"], "policy": job["policy"], "processors": job["processors"], "lanes": job["lanes"]}
+    row = {"board": job["board"], "network": job["network"], "policy": job["policy"], "processors": job["processors"],
+           "lanes": job["lanes"]}
     result = _previous(Path(job["out"]) / job["board"], spec) if job.get("resume") else None
     if result is None:
         try:
@@ -47,23 +52,32 @@ def run_one(job: dict) -> dict:
         except Exception as exc:  # a policy that cannot schedule (e.g. not implemented yet) is a row, not a crash
             return {**row, "status": "skipped", "note": f"{type(exc).__name__}: {exc}"}
         suffix = "" if spec["design"] == "accelerator" else f"-{spec['design']}"
-        out = Path(job["out"]) / job["board"] / f"{job['policy']}-P{table.processors}-K{job['lanes']}{suffix}"
+        out = Path(job["out"]) / job["board"] / \
+            f"{job['network']}-{job['policy']}-P{table.processors}-K{job['lanes']}{suffix}"
         result = build(design, job["board"], out, table=table, clock_mhz=job.get("clock_mhz"), design_info=info,
                        progress=sys.stderr if job.get("verbose") else None)
     out = Path(result["_dir"]) if "_dir" in result else out
     res = result.get("resources", {})
+    samples_per_s = (result.get("throughput") or {}).get("samples_per_second")
     return {**row, "processors": result["schedule"]["processors"], "period_cycles": result["schedule"]["period_cycles"],
             "status": result["status"], "fits": result.get("fits"),
             **{k: (res.get(k) or {}).get("used") for k in ("LC", "LUT", "FF", "DSP", "BRAM")},
-            "fmax_mhz": result.get("fmax_mhz"),
-            "samples_per_s": (result.get("throughput") or {}).get("samples_per_second"),
+            "fmax_mhz": result.get("fmax_mhz"), "samples_per_s": samples_per_s,
+            "gmac_per_s": None if samples_per_s is None else samples_per_s * training_macs(job["network"]) / 1e9,
             "critical_path": result.get("critical_path"), "seconds": result.get("total_seconds"),
             "report": str(out / "report.json")}
 
 
+def training_macs(network_name: str) -> int:
+    """Multiply-accumulates of one training sample: F and G of every layer, B of every layer but the first."""
+    from layerpipe.sched.zoo import load_network
+
+    return sum(layer.macs * (3 if layer.index > 1 else 2) for layer in load_network(network_name).layers)
+
+
 def _previous(board_dir: Path, spec: dict) -> dict | None:
     """A finished earlier build of the same point in ``board_dir`` (``--resume``), else None."""
-    for report_file in sorted(board_dir.glob(f"{spec['policy']}-P*-K{spec['lanes']}*/report.json")):
+    for report_file in sorted(board_dir.glob(f"*{spec['policy']}-P*-K{spec['lanes']}*/report.json")):
         try:
             report = json.loads(report_file.read_text())
         except (OSError, ValueError):
@@ -87,16 +101,17 @@ def print_rows(title: str, rows: list[dict], available: dict, kinds=("LUT", "FF"
     table = []
     for r in rows:
         if r["status"] == "skipped":
-            table.append([r["policy"], r["processors"], r["lanes"], "", *([""] * len(kinds)), "", "",
+            table.append([r["policy"], r["processors"], r["lanes"], "", *([""] * len(kinds)), "", "", "",
                           "skipped: " + r["note"][:60]])
             continue
         table.append([r["policy"], r["processors"], r["lanes"], r["period_cycles"],
                       *[_pct(r, k, available) for k in kinds],
                       "" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
                       "" if r["samples_per_s"] is None else f"{r['samples_per_s']:,.0f}",
+                      "" if r.get("gmac_per_s") is None else f"{r['gmac_per_s']:.2f}",
                       (f"= {r['same_as']} (same table)" if r.get("same_as") else
                        ("fits" if r["fits"] else "DOES NOT FIT") + f", {r['seconds']:.0f} s")])
-    print(format_rows(["policy", "P", "K", "period", *kinds, "Fmax MHz", "samples/s", "result"], table))
+    print(format_rows(["policy", "P", "K", "period", *kinds, "Fmax MHz", "samples/s", "GMAC/s", "result"], table))
 
 
 def main(argv=None) -> int:
@@ -112,6 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ice40-max-p", type=int, default=8, help="largest P tried on the iCE40")
     parser.add_argument("--ice40-design", default="board-top", choices=DESIGNS, help="what the iCE40 search builds")
     parser.add_argument("--no-ice40", action="store_true", help="skip the iCE40 largest-P search")
+    parser.add_argument("--cnn", default="cnn-digits:layerpipe:4",
+                        help="CNN points built on --board, NETWORK:POLICY:P[,...] ('' for none)")
     parser.add_argument("--out", default="build-sweep", help="build folders and board_sweep.json go here")
     parser.add_argument("--jobs", type=int, default=1, help="builds run at a time")
     parser.add_argument("--resume", action="store_true",
@@ -153,6 +170,15 @@ def main(argv=None) -> int:
     available = _available(rows, sweep_target)
     print_rows(f"{sweep_target.description}: {args.network}, K={args.lanes} lanes per processor", rows, available)
 
+    cnn_rows = []
+    for point in filter(None, args.cnn.split(",")):
+        network, policy, p = point.split(":")
+        print(f"{network} on {sweep_target.name} ({policy}, P={p}, K={args.lanes}) ...", file=sys.stderr)
+        cnn_rows.append(run_one({**common, "network": network, "board": sweep_target.name, "policy": policy,
+                                 "processors": int(p), "lanes": args.lanes}))
+        print_rows(f"{sweep_target.description}: {network}, K={args.lanes} lanes per processor", cnn_rows[-1:],
+                   _available(cnn_rows[-1:], sweep_target))
+
     ice_rows = []
     if not args.no_ice40:
         ice = get_target("icebreaker")
@@ -176,7 +202,7 @@ def main(argv=None) -> int:
                    kinds=("LC", "DSP", "BRAM"))
     print(f"\n{time.monotonic() - t0:.0f} s in all")
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(args.out) / "board_sweep.json", {"sweep": rows, "ice40": ice_rows})
+    write_json_atomic(Path(args.out) / "board_sweep.json", {"sweep": rows, "cnn": cnn_rows, "ice40": ice_rows})
     return 0
 
 

@@ -40,6 +40,7 @@ class LayerKind:
     # (layer, task kind, lanes) -> issue cycles of the task's dataflow on `lanes` multipliers
     stream_cycles: Callable[[Layer, str, int], int]
     mask_bits: Callable[[Layer], int]  # bits of one sample's ReLU (and pooling) mask
+    lanes_over: Callable[[Layer], str]  # what the lanes of a weight row run over, as the table says
     # F, B and G read the weights in one order, so processors share one dual-port bank, in lockstep
     # where they overlap; otherwise each processor reading the layer has its own double-buffered copy
     shared_bank: bool
@@ -115,13 +116,14 @@ LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
     LayerKind("fc", "fully connected", frozenset({"kind", "name", "in", "out"}), _fc_geometry,
               lambda layer: {"out": layer.out_size},
               lambda layer, kind, lanes: layer.out_size * fc_input_chunks(layer, lanes),
-              lambda layer: layer.out_size, True, ALL_MODELS),
+              lambda layer: layer.out_size, lambda layer: "input features", True, ALL_MODELS),
     # Trained by the golden model and the functional simulator (both run sim/conv.py through
     # sim/layers.py) and by the RTL (stride 1, no projection: hw/plan.py refuses the rest).
     LayerKind("conv", "convolution",
               frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
                          "projection"}),
-              _conv_geometry, _conv_spec, _conv_stream_cycles, mask_bits, False,
+              _conv_geometry, _conv_spec, _conv_stream_cycles, mask_bits,
+              lambda layer: "MACs" if layer.stride != 1 or layer.projection else "output channels", False,
               ALL_MODELS),
 ])
 

@@ -52,7 +52,9 @@ TABLE_SCHEMA = Record({
     "predicted": Record({"latency_cycles": Integer(1), "busy_cycles": ListOf(_CYCLE),
                          "utilisation": ListOf(Number()), "utilisation_mean": Number(),
                          "total_cycles_formula": Text(), "total_cycles": MapOf(Integer(1))}),
-})
+    # what each layer's lanes run over and how many of them work (optional: older tables have none)
+    "dataflow": ListOf(Record({"layer": _LAYER, "lanes_over": Text(), "lane_use": MapOf(Number())})),
+}, optional=frozenset({"dataflow"}))
 # The policy's account of its search, stored under the policy's name (optional: older tables have none).
 SEARCH_SCHEMA = Record({"proven": Boolean(), "stopped_by": Nullable(Text(("work", "time")))})
 

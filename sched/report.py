@@ -35,6 +35,12 @@ def describe_table(table: ScheduleTable) -> str:
              + "  ".join(f"{k} weights +{v.memory_words:,} words" for k, v in table.weight_versions.items()),
              "staleness (samples) per layer: "
              + " ".join(f"L{layer}={stale}" for layer, stale in table.staleness["forward"].items()),
+             *([] if "dataflow" not in table.data else [
+                 "lanes per layer (share doing a MAC, F/B/G): " + "  ".join(
+                     f"L{row['layer']} {row['lanes_over']} "
+                     + "/".join(f"{100 * row['lane_use'][k]:.0f}%" if k in row["lane_use"] else "-"
+                                for k in ("F", "B", "G"))
+                     for row in table.data["dataflow"])]),
              ""]
     rows = []
     for tasks in table.processor_tasks:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.layer_kinds import LAYER_KINDS
 from layerpipe.core.network import Network
 from layerpipe.core.table import SAMPLE_COUNTS, SCHEMA, SCHEMA_VERSION, ScheduleTable
 from layerpipe.core.tasks import INPUT, Task, data_items, dependencies, training_tasks
@@ -24,6 +25,18 @@ class PlacedTasks(list):
     def __init__(self, placed: list[PlacedTask], search: dict):
         super().__init__(placed)
         self.search = search
+
+
+def dataflow(network: Network, cost: CostModel) -> list[dict]:
+    """Per layer, what the lanes of a weight row run over and the share of lane-cycles that do a MAC,
+    per task (below 1 where chunks are padded: core/conv_dataflow.py)."""
+    rows = []
+    for layer in network.layers:
+        kinds = ("F", "B", "G") if layer.index > 1 else ("F", "G")
+        rows.append({"layer": layer.index, "lanes_over": LAYER_KINDS[layer.kind].lanes_over(layer),
+                     "lane_use": {kind: round(layer.macs / (cost.stream_cycles(layer, kind) * cost.lanes), 4)
+                                  for kind in kinds}})
+    return rows
 
 
 def build_table(network: Network, cost: CostModel, policy: str, processors: int, period: int,
@@ -63,6 +76,7 @@ def build_table(network: Network, cost: CostModel, policy: str, processors: int,
                           "memory_words": sum(counts[layer] * weights[layer] for layer in counts)}
             for policy_name, counts in result.weight_versions.items()},
         "delay_line_words": sum(b["words"] * b["depth"] for b in result.buffers),
+        "dataflow": dataflow(network, cost),
         "retiming": {"loops": result.loops, "iteration_bound_cycles": round(result.iteration_bound, 3)},
         "predicted": {
             "latency_cycles": result.latency,

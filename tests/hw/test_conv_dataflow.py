@@ -24,6 +24,7 @@ from layerpipe.hw.conv_layout import (
     rows_volume,
     volume_rows,
 )
+from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import conv
 from tests.helpers.conv_dataflow import run_backward, run_forward, run_update
@@ -146,6 +147,12 @@ def test_lanes_over_output_channels_pad_the_last_chunk():
     assert CostModel(lanes=8).stream_cycles(layer, "F") > layer.macs / 8
     # the fc layer reads 36 positions of one chunk each
     assert CostModel(lanes=8).stream_cycles(network.layer(2), "F") == 2 * 36
+    # the table says so: what the lanes run over and the share of lane-cycles that do a MAC
+    rows = {row["layer"]: row for row in schedule(network, 1, "sequential").data["dataflow"]}
+    assert rows[1]["lanes_over"] == "output channels" and rows[2]["lanes_over"] == "input features"
+    assert rows[1]["lane_use"] == {"F": 3 / 8, "G": 3 / 8} and rows[2]["lane_use"]["B"] == 3 / 8
+    digits = schedule(zoo_network("cnn-digits"), 4, "layerpipe").data["dataflow"]
+    assert all(use == 1.0 for row in digits for use in row["lane_use"].values())
 
 
 def test_mask_words_count_a_bit_per_pre_pool_element():
