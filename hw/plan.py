@@ -30,6 +30,7 @@ from layerpipe.hw.conv_layout import layer_bank_depth
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape, mask_element
 from layerpipe.sched.table import check as check_table
+from layerpipe.sim.layers import check_sums, layer_ops
 
 __all__ = ["INPUT_ITEMS", "PORT_NAMES", "BufferGeometry", "TaskPlan", "PortUse", "LinkPlan", "ConvBankPlan",
            "PEPlan", "HardwarePlan", "conv_bank_plan", "hardware_plan", "check_supported", "buffer_geometry",
@@ -320,29 +321,14 @@ def pipeline_cycles() -> int:
     return 1 + max(mac_latency(("F", "B", "G")).values())
 
 
-def _fan_ins(layer) -> tuple[int, ...]:
-    """The longest sums of F, B and G: what the accumulator must hold (sim/fixed.py, sim/conv.py check the same)."""
-    if layer.kind != "conv":
-        return layer.in_size, layer.out_size
-    kernel_area = layer.kernel * layer.kernel
-    channels, height, width = layer.in_shape
-    positions = (height + 2 * layer.padding - layer.kernel + 1) * (width + 2 * layer.padding - layer.kernel + 1)
-    return channels * kernel_area, layer.out_shape[0] * kernel_area, positions
-
-
 def _power_of_two(value: int) -> bool:
     return value & (value - 1) == 0
 
 
 def _check_conv(layer, lanes: int) -> None:
-    """What the conv dataflow's address generators build (core/conv_dataflow.py), in one line each."""
-    where = f"layer {layer.index} ('{layer.name}')"
-    if layer.stride != 1:
-        raise LayerPipeError(f"{where}: field 'stride' is {layer.stride}; the RTL builds stride 1 only "
-                             "(pool the output instead: field 'pool')")
-    if layer.projection:
-        raise LayerPipeError(f"{where}: field 'projection' is true; the RTL builds plain conv layers only "
-                             "(drop 'projection')")
+    """What the conv dataflow's address generators split by a shift (core/conv_dataflow.py), in one line each
+    (stride and projection are the golden model's refusals: sim/layers.py)."""
+    where = f"convolution layer {layer.index} ('{layer.name}')"
     if not _power_of_two(layer.pool):
         raise LayerPipeError(f"{where}: field 'pool' is {layer.pool}; the RTL's address generator splits a "
                              "position into window and offset by a shift: use pool 1, 2 or 4")
@@ -375,12 +361,11 @@ def check_supported(table, fmt) -> None:
     if fmt.data_bits != table.cost.word_bits:
         raise LayerPipeError(f"numeric format has {fmt.data_bits}-bit data words but the table's cost model "
                              f"counts {table.cost.word_bits}-bit words; use data_bits={table.cost.word_bits}")
-    lanes = table.cost.lanes
+    _, ops = layer_ops(table.network, "rtl")  # the golden model's layers: what it trains, the sums it forms
+    check_sums(ops, fmt)
     for layer in table.network.layers:
         if layer.kind == "conv":
-            _check_conv(layer, lanes)
-        for fan_in in _fan_ins(layer):
-            fmt.check_fan_in(fan_in)
+            _check_conv(layer, table.cost.lanes)
     problems = check_table(table)
     if problems:
         raise LayerPipeError(f"schedule table cannot be executed as written: {problems[0]}")

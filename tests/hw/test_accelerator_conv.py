@@ -71,7 +71,7 @@ def test_conv_layers_share_no_bank_and_double_buffer_across_processors():
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"stride": 2}, "field 'stride' is 2; the RTL builds stride 1 only"),
+    ({"stride": 2}, "field 'stride' is 2; the RTL generator trains stride 1 convolutions only"),
     ({"pool": 3}, "field 'pool' is 3"),
     ({"projection": True}, "field 'projection' is true"),
 ])

@@ -177,7 +177,7 @@ def test_refuses_a_strided_conv_layer(capsys, tmp_path):
     assert main(["generate", "--network", "alexnet", "--processors", "1", "--policy", "sequential",
                  "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "layer 1 ('conv1'): field 'stride' is 4; the RTL builds stride 1 only" in err
+    assert "layer 1 ('conv1'): field 'stride' is 4; the RTL generator trains stride 1 convolutions only" in err
     assert len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())  # refused before anything is written
 
