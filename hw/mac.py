@@ -43,11 +43,12 @@ Timing (static, no handshake). Operands are presented with ``valid`` in cycle t 
   ahead of its issue (hw/pe.py) never meets it.
 
 Accumulating G (``accumulate_g=True``, the conv layers' G: core/conv_dataflow.py). An
-issue with ``op = G`` and ``accumulate`` high adds its products to a per-lane register
-``g_acc`` (acc_bits; ``first`` loads it instead), in the products cycle t + 2; the issue
-with ``last`` high updates W (its own ``weights`` operand) with the run's sum, acc +
-products, in place of the single product: the same subtractor, one adder in front of it.
-Only accumulating G issues touch ``g_acc``, so non-accumulating G issues (fc tasks on the
+issue with ``op = G`` and ``accumulate`` high subtracts its products from a per-lane
+remainder ``g_rest`` = (W << s | 2**(s−1) − 1) − Σ products so far (``first`` starts it
+from its own ``weights`` operand W, the run's weight row), in the products cycle t + 2; the
+issue with ``last`` high writes saturate(remainder >> s) = W − weight_step(Σ): a select and
+the same one subtractor as the per-issue update, no adder in front of it.
+Only accumulating G issues touch ``g_rest``, so non-accumulating G issues (fc tasks on the
 same PE), F, B and idle cycles may come anywhere, also inside a run; with ``accumulate``
 low, G is exactly the per-issue update above (``first``/``last`` ignored).
 
@@ -317,32 +318,30 @@ class VectorMAC(CheckedFirst, wiring.Component):
         if has_g:
             valid2 = delayed(m, self.valid & is_g, "g_valid", 2)
             old = delayed(m, self.weights, "g_weights", 2)
+            shift = fmt.frac_bits + fmt.lr_shift
+            # W − ((p + 2**(s−1)) >> s) = ((W << s | 2**(s−1) − 1) − p) >> s: one subtractor
+            scaled = [Cat(Const((1 << (shift - 1)) - 1, shift), old[k]).as_signed() if shift else old[k]
+                      for k in range(lanes)]
             if self.accumulate_g:
-                # accumulating G: g_acc (per lane, acc_bits) ← (first ? 0 : g_acc) + products in the
-                # products cycle; the update at `last` subtracts the run's sum instead of the product
+                # accumulating G keeps the minuend itself, g_rest = (W << s | 2**(s−1) − 1) − Σ products
+                # so far (W: the run's weight row, read at every issue), so that its update is one
+                # subtractor too: first ? scaled : g_rest, minus the products, then the shift
                 accumulate2 = delayed(m, self.accumulate, "g_accumulate", 2)
                 first2, last2 = delayed(m, self.first, "g_first", 2), delayed(m, self.last, "g_last", 2)
-                run2 = valid2 & accumulate2
-                g_acc = Signal(data.ArrayLayout(signed(fmt.acc_bits), lanes), name="g_acc")
-                sums = Signal(data.ArrayLayout(signed(fmt.acc_bits), lanes), name="g_sums")
+                rest_shape = signed(max(bits + shift, fmt.acc_bits) + 1)
+                g_rest = Signal(data.ArrayLayout(rest_shape, lanes), name="g_rest")
+                remainders = Signal(data.ArrayLayout(rest_shape, lanes), name="g_remainders")
                 for k in range(lanes):
-                    m.d.comb += sums[k].eq(Mux(accumulate2 & ~first2, g_acc[k], 0) + products[k])
-                with m.If(run2):
-                    m.d.sync += g_acc.eq(sums)
+                    m.d.comb += remainders[k].eq(Mux(accumulate2 & ~first2, g_rest[k], scaled[k]) - products[k])
+                with m.If(valid2 & accumulate2):
+                    m.d.sync += g_rest.eq(remainders)
                 m.d.comb += self.upd_valid.eq(valid2 & (~accumulate2 | last2))
-                subtrahends = [sums[k] for k in range(lanes)]
+                news = [remainders[k] >> shift for k in range(lanes)]
             else:
                 m.d.comb += self.upd_valid.eq(valid2)
-                subtrahends = [products[k] for k in range(lanes)]
-            shift = fmt.frac_bits + fmt.lr_shift
+                news = [(scaled[k] - products[k]) >> shift for k in range(lanes)]
             for k in range(lanes):
-                if shift:
-                    # W − ((p + 2**(s−1)) >> s) = ((W << s | 2**(s−1) − 1) − p) >> s: one subtractor
-                    scaled = Cat(Const((1 << (shift - 1)) - 1, shift), old[k]).as_signed()
-                    new = (scaled - subtrahends[k]) >> shift
-                else:
-                    new = old[k] - subtrahends[k]
-                m.d.comb += self.upd_weights[k].eq(saturate(new, bits))
+                m.d.comb += self.upd_weights[k].eq(saturate(news[k], bits))
             if tag is not None:
                 m.d.comb += self.upd_tag.eq(delayed(m, tag, "g_tag", 2))
         return m
@@ -391,15 +390,15 @@ def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F"
         total += est.register(lanes * bits + 1 + chunk_bits + tag_bits)  # outputs
     if has_g:
         shift = fmt.frac_bits + fmt.lr_shift
-        # the subtrahend: the 2·data_bits product, or the acc_bits sum of an accumulating G
-        sub_bits = acc_bits if accumulate_g else 2 * bits
+        # the one subtractor: of the 2·data_bits product, or (accumulating G) of the run's remainder
+        sub_bits = max(bits + shift, acc_bits) + 1 if accumulate_g else 2 * bits
         step_bits = max(1, sub_bits + 1 - shift)
         total += (est.adder(max(0, sub_bits + 1 - max(0, shift - 1))) + est.adder(max(bits, step_bits) + 1)
                   + est.saturator(max(bits, step_bits) + 1, bits, fam)) * lanes
         total += est.register(2 * (lanes * bits + 1 + tag_bits))  # old weights, valid (+ tag), two stages
         if accumulate_g:
-            # per lane g_acc and its adder (first / not accumulating: the select of 0 in front of
-            # it); accumulate, first, last delayed two stages
-            total += (est.register(acc_bits) + est.adder(acc_bits) + est.logic(2, acc_bits, fam)) * lanes
+            # per lane the remainder register g_rest and the select in front of the subtractor;
+            # accumulate, first, last delayed two stages
+            total += (est.register(sub_bits) + est.logic(3, sub_bits, fam)) * lanes
             total += est.register(2 * 3)
     return total

@@ -319,12 +319,12 @@ def test_estimate():
 def g_run(fmt, W, scalars, vectors, rng, tag):
     """One accumulating run (one weight row chunk ``W``): issues and the expected update.
 
-    Only the last issue's ``weights`` count: the others carry random words.
+    Only the first issue's ``weights`` count (the remainder starts from them): the others carry random words.
     """
     count, lanes = len(scalars), len(W)
     issues = []
     for j, (s, v) in enumerate(zip(scalars, vectors)):
-        w = W if j == count - 1 else rng.integers(fmt.data_min, fmt.data_max + 1, lanes)
+        w = W if j == 0 else rng.integers(fmt.data_min, fmt.data_max + 1, lanes)
         issues.append(dict(valid=1, op=MacOp.G, accumulate=1, weights=[int(x) for x in w],
                            vector=[int(x) for x in v], scalar=int(s), first=int(j == 0), last=int(j == count - 1),
                            tag=tag % 256))
@@ -516,8 +516,9 @@ def test_accumulate_members_latency_and_estimate():
     acc = elaborated(VectorMAC(FMT, 8, ops=("G",), accumulate_g=True))
     for family in (ECP5, ICE40, XILINX7):
         more, less = acc.estimate(family), plain.estimate(family)
-        assert more.ff - less.ff == 8 * FMT.acc_bits + 6  # g_acc; accumulate, first, last two stages
-        assert more.lut - less.lut >= 8 * FMT.acc_bits  # the accumulator adders (and a wider subtractor)
+        rest_bits = max(FMT.data_bits + FMT.frac_bits + FMT.lr_shift, FMT.acc_bits) + 1
+        assert more.ff - less.ff == 8 * rest_bits + 6  # g_rest; accumulate, first, last two stages
+        assert more.lut - less.lut >= 8 * FMT.acc_bits  # the selects in front of a wider subtractor
         assert more.dsp == less.dsp == 8 and more.bram == less.bram == 0
 
 
