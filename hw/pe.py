@@ -34,6 +34,13 @@ synchronous read ports. The weight requests a cycle ahead keep this: G, the only
 a bank, writes its last chunk at +3, two cycles before its task ends, so a read requested
 in the cycle before a task's start never meets a write, nor a write on the same bank port.
 
+A conv task (docs/hardware.md, "Convolution tasks in the processing element") keeps this
+timing: the iterator sees it as one row of ``issues`` chunks, and a
+:class:`~layerpipe.hw.loop_nest.LoopNestCounter` started with its launch supplies the
+addresses of each issue (its ``ahead`` output the weight row requested a cycle early); F runs
+on the MAC's B path into :class:`~layerpipe.hw.pool.PoolWriteBack`, B on its F path, G on its
+accumulating G path.
+
 Memories live in the accelerator (weight banks, delay lines, stash memories); the PE has
 request ports only. Weight-bank ports are named after the task (``F2_w``: weight reads
 of F_2, ``G2_wr``: G_2's write-back) and carry row addresses j·C + c. Every other memory

@@ -114,7 +114,8 @@ def test_failing_points_become_error_rows_on_an_existing_cluster(tmp_path, capsy
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         client.run(_inject_failure)
-        # lenet5 has conv layers: the generated accelerator is FC-only, so each board build fails on the worker too
+        # lenet5's G of c1 sums 28 × 28 positions: more than the default 40-bit accumulator holds, so each
+        # board build is refused on the worker too
         status, stdout, stderr = run(capsys, "sweep", "--networks", "lenet5", "--processors", "1-2",
                                      "--policies", "pipedream,layerpipe", "--boards", "verilog",
                                      "--cluster", cluster.scheduler_address, "-o", str(out))
@@ -128,7 +129,7 @@ def test_failing_points_become_error_rows_on_an_existing_cluster(tmp_path, capsy
     injected = rows[(2, "layerpipe")]
     assert injected["error"] == "RuntimeError: injected failure on the worker" and injected["period"] is None
     for key in [(1, "pipedream"), (1, "layerpipe"), (2, "pipedream")]:
-        assert "the RTL generator supports fully connected layers only" in rows[key]["error"]
+        assert "over 784 inputs needs 42 accumulator bits" in rows[key]["error"]
         assert rows[key]["period"] > 0  # the schedule part of the row is kept
     tracebacks = [e["traceback"] for e in document["errors"]]
     assert any("injected failure" in (t or "") for t in tracebacks)
