@@ -50,6 +50,7 @@ SUMMARY_HEADER = ["policy", "P", "period", "predicted", "simulated", "rtl", "cou
 @dataclass
 class DemoConfig:
     network: str = DEFAULT_NETWORK
+    data: str = "digits"       # what it trains on (sim/datasets.py)
     processors: int = 4
     policies: tuple[str, ...] = DEMO_POLICIES
     samples: int = 64          # digits samples trained in Verilator per policy
@@ -131,10 +132,11 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     """
     config.check()
     network = load_network(config.network)
+    dataset = None
     if config.rtl or config.epochs:
-        from layerpipe.sim.data import check_network
+        from layerpipe.sim.datasets import load_data
 
-        check_network(network)  # trains on digits: 64 inputs, 10 outputs, fully connected
+        dataset = load_data(config.data, network, config.seed)  # checked against the network, in one line
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # sys.stderr looked up per run: tests swap it
@@ -148,8 +150,8 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     timings["schedule"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    curves = _train(network, tables, config, cache, progress)
-    if curves:
+    curves = _train(network, tables, config, cache, progress, dataset)
+    if curves and dataset.classes:  # a set without classes (synthetic) has no accuracy to plot
         from layerpipe.plots import plot_learning_curves
 
         plot_learning_curves({p: [(e["epoch"], e["test_accuracy"]) for e in c] for p, c in curves.items()},
@@ -197,7 +199,7 @@ def _schedule(network, config: DemoConfig, out: Path, progress: Progress):
     return tables, sweep, sequential
 
 
-def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progress) -> dict:
+def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progress, dataset) -> dict:
     from layerpipe.sim.golden import staleness_from_table
     from layerpipe.sim.learning import learning_curve
 
@@ -206,21 +208,30 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progres
     curves = {}
     for policy, table in tables.items():
         staleness = staleness_from_table(table)
-        key = {"network": network.to_dict(), "forward": staleness.forward, "backward": staleness.backward_latest,
+        key = {"network": network.to_dict(), "data": config.data, "forward": staleness.forward,
+               "backward": staleness.backward_latest,
                "weights": config.weights, "epochs": config.epochs, "seed": config.seed}
         curve = cache.get("train", key)
         if curve is not None:
-            progress.step("train", f"{policy}: cached, test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
+            progress.step("train", f"{policy}: cached, {_measure(curve[-1])}")
         else:
-            progress.step("train", f"{policy}: {config.epochs} epochs of digits, fixed point, {config.weights} weights")
+            progress.step("train", f"{policy}: {config.epochs} epochs of {config.data}, fixed point, "
+                                   f"{config.weights} weights")
             result = learning_curve(network, staleness, config.weights, "fixed", epochs=config.epochs,
-                                    seed=config.seed)
-            curve = [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy}
+                                    seed=config.seed, dataset=dataset)
+            curve = [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy,
+                      "mean_squared_error": r.mean_squared_error}
                      for r in result.epochs]
             cache.put("train", key, curve)
-            progress.step("train", f"{policy}: test accuracy {100 * curve[-1]['test_accuracy']:.1f} %")
+            progress.step("train", f"{policy}: {_measure(curve[-1])}")
         curves[policy] = curve
     return curves
+
+
+def _measure(epoch: dict) -> str:
+    if epoch["test_accuracy"] is None:
+        return f"mean squared error {epoch.get('mean_squared_error') or 0:.4f} (no classes)"
+    return f"test accuracy {100 * epoch['test_accuracy']:.1f} %"
 
 
 def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cache: Path, cache: _Cache,
@@ -237,7 +248,7 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
             _report_verilog(verilog, generated.verilog.read_text(), generated.verilog.with_suffix(".json").read_text())
             continue
         key = {"table": hashlib.sha256(table.to_json().encode()).hexdigest(), "samples": config.samples,
-               "weights": config.weights, "seed": config.seed}
+               "weights": config.weights, "seed": config.seed, "data": config.data}
         cached = cache.get("rtl", key)
         if cached is not None:
             progress.step("rtl", f"{policy}: cached, {cached['verdict']['rtl_cycles']:,} cycles, "
@@ -249,7 +260,7 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
             t0 = time.perf_counter()
             # one Verilator cache for every policy: identical Verilog (often layerpipe's and optimal's) builds once
             verdict = verify_table(table, config.samples, build, weights=config.weights, seed=config.seed,
-                                   cache_dir=verilator_cache).to_dict()
+                                   cache_dir=verilator_cache, data=config.data).to_dict()
             source = build / "rtl" / "layerpipe_top.v"
             # the Verilog is cached with its verdict: a new report folder gets it without a rebuild
             cached = {"verdict": verdict, "verilog": source.read_text(),
@@ -306,7 +317,7 @@ def _summary(network, config: DemoConfig, tables, sweep, sequential_period: int,
     return {
         "schema": "layerpipe.demo-summary/1",
         "layerpipe": layerpipe.__version__,
-        "network": network.name,
+        "network": network.name, "data": config.data,
         "sizes": network.sizes,
         "processors": config.processors,
         "samples": config.samples,
@@ -339,7 +350,7 @@ def format_summary(summary: dict) -> str:
             for r in summary["rows"]]
     return "\n".join([
         f"{summary['network']} ({'-'.join(map(str, summary['sizes']))}) on {summary['processors']} processors: "
-        f"{summary['samples']} digits samples"
+        f"{summary['samples']} {summary.get('data', 'digits')} samples"
         + (" in Verilator" if summary["speedups_from"] == "rtl_cycles" else " (Verilator not run)")
         + f", {summary['epochs']} epochs of golden-model training",
         "cycles for all samples: predicted by the table, simulated by the cycle simulator, rtl as the bench observed "

@@ -57,6 +57,23 @@ def weights(args: argparse.Namespace, model: str) -> str:
     return WEIGHT_POLICIES.supported(args.weights, model, "--weights").name
 
 
+def add_data(parser: argparse.ArgumentParser) -> None:
+    """``--data``: what the network trains on (sim/datasets.py)."""
+    from layerpipe.sim.datasets import DATASETS, DEFAULT_DATA
+
+    parser.add_argument("--data", default=DEFAULT_DATA, metavar="NAME|FILE",
+                        help=f"data set: {', '.join(DATASETS)}, or a .npz (x, y) or .csv (label last) file "
+                             "(sim/datasets.py)")
+
+
+def data(args: argparse.Namespace, network: Network, seed: int = 0):
+    """``--data`` loaded and checked against ``network`` (one-line errors); print ``describe()`` once the
+    command's other checks have passed too."""
+    from layerpipe.sim.datasets import load_data
+
+    return load_data(args.data, network, seed)
+
+
 def add_cost_model(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cost model")
     group.add_argument("--memory", default=DEFAULTS.memory, help=f"memory model: {', '.join(MEMORY_MODELS)}")

@@ -124,16 +124,17 @@ def run_functional(table: ScheduleTable, inputs, targets, weights, fmt: FixedFor
     return simulate(table, samples, datapath=datapath, record_runs=record_runs)
 
 
-def training_setup(network: Network, samples: int, seed: int = 0, fmt: FixedFormat | None = None):
-    """The default workload as data words: ``samples`` digits training images in order (repeated
-    epoch after epoch when more are asked for than the split has) in the shape the network's
-    first layer takes, their one-hot targets, the golden model's initial weights for ``seed``
-    and the format: ``(inputs, targets, weights, fmt)``."""
-    from layerpipe.sim import data, golden
+def training_setup(network: Network, samples: int, seed: int = 0, fmt: FixedFormat | None = None,
+                   dataset=None):
+    """A workload as data words: ``samples`` training samples of ``dataset`` (default digits) in order
+    (repeated epoch after epoch when more are asked for than the split has) in the shape the network's
+    first layer takes, their targets, the golden model's initial weights for ``seed`` and the format:
+    ``(inputs, targets, weights, fmt)``."""
+    from layerpipe.sim import golden
+    from layerpipe.sim.datasets import DEFAULT_DATA, load_data
 
     fmt = fmt or FixedFormat()
-    data.check_network(network)
-    train = data.load_digits().train
+    train = (dataset or load_data(DEFAULT_DATA, network)).train
     order = np.arange(samples) % len(train)
     inputs, targets = train.inputs("fixed", fmt, network=network)[order], train.targets("fixed", fmt)[order]
     weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]

@@ -1,4 +1,4 @@
-"""Learning curves: the golden model trained on digits for some epochs, accuracy after each.
+"""Learning curves: the golden model trained on a data set (sim/datasets.py) for some epochs, accuracy after each.
 
 Shared by ``layerpipe train`` and ``benchmarks/convergence.py`` so both measure the same
 thing. The epochs form one continuous sample stream (the pipeline does not drain
@@ -15,7 +15,8 @@ import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
-from layerpipe.sim import data, golden
+from layerpipe.sim import golden
+from layerpipe.sim.datasets import DEFAULT_DATA, DataSet, load_data
 
 __all__ = ["EpochResult", "LearningCurve", "learning_curve"]
 
@@ -23,8 +24,8 @@ __all__ = ["EpochResult", "LearningCurve", "learning_curve"]
 @dataclass(frozen=True)
 class EpochResult:
     epoch: int  # 0: the initial weights
-    train_accuracy: float  # with the weights after the epoch's last update
-    test_accuracy: float
+    train_accuracy: float | None  # with the weights after the epoch's last update (None: no classes)
+    test_accuracy: float | None
     mean_squared_error: float | None  # ‖a_L − t‖² in real units, averaged over the epoch as trained (stale)
 
 
@@ -40,14 +41,14 @@ class LearningCurve:
 
 def learning_curve(network, staleness=None, weights: str = "stash", numerics: str = "fixed",
                    fmt: FixedFormat | None = None, epochs: int = 15, seed: int = 0, lr: float | None = None,
-                   digits: data.Digits | None = None,
+                   dataset: DataSet | None = None,
                    progress: Callable[[EpochResult], None] | None = None) -> LearningCurve:
-    """Train ``network`` on the digits training split; evaluate train and test accuracy per epoch."""
+    """Train ``network`` on a data set's training split (default digits); evaluate train and test accuracy
+    per epoch (None for a set without classes: synthetic)."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise LayerPipeError(f"epochs is {epochs!r}; give an integer >= 0")
-    data.check_network(network)
+    digits = dataset or load_data(DEFAULT_DATA, network)
     fmt = fmt or FixedFormat()
-    digits = digits or data.load_digits()
     model = golden.GoldenModel(network, staleness, weights, numerics, fmt, seed=seed, lr=lr)
     train_x, train_t = digits.train.inputs(numerics, fmt, network), digits.train.targets(numerics, fmt)
     test_x = digits.test.inputs(numerics, fmt, network)
@@ -55,12 +56,12 @@ def learning_curve(network, staleness=None, weights: str = "stash", numerics: st
     order = np.random.default_rng(seed)
     curve = LearningCurve()
 
+    def accuracy(x, labels):
+        return None if labels is None else golden.accuracy(model.weights, x, labels, numerics, fmt, network)
+
     def record(epoch: int, errors) -> None:
-        result = EpochResult(
-            epoch,
-            golden.accuracy(model.weights, train_x, digits.train.labels, numerics, fmt, network),
-            golden.accuracy(model.weights, test_x, digits.test.labels, numerics, fmt, network),
-            None if errors is None else float(np.mean(errors)) / scale)
+        result = EpochResult(epoch, accuracy(train_x, digits.train.labels), accuracy(test_x, digits.test.labels),
+                             None if errors is None else float(np.mean(errors)) / scale)
         curve.epochs.append(result)
         if progress is not None:
             progress(result)

@@ -14,16 +14,18 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="the whole flow on one network: schedules, training, Verilog, Verilator, summary",
         description="Schedule a network with every policy, train the fixed-point golden model with each "
-                    "schedule's delayed gradients, generate the Verilog, run it in Verilator on digits samples "
+                    "schedule's delayed gradients, generate the Verilog, run it in Verilator on training samples "
                     "and print one summary table (predicted / simulated / RTL cycles, speedups, bit-exact "
                     "verdict, test accuracy). Writes a report folder; a second run reuses the results and Verilator "
                     "builds kept in the user cache (see `layerpipe cache`).",
         formatter_class=options.HELP_FORMATTER)
     options.add_network(parser)
+    options.add_data(parser)
     parser.add_argument("--processors", type=int, default=defaults.processors, help="number of processing elements")
     parser.add_argument("--policies", nargs="+", default=list(DEMO_POLICIES), metavar="POLICY",
                         help="policies to compare")
-    parser.add_argument("--samples", type=int, default=defaults.samples, help="digits samples trained in Verilator")
+    parser.add_argument("--samples", type=int, default=defaults.samples,
+                        help="training samples of --data run in Verilator")
     parser.add_argument("--epochs", type=int, default=defaults.epochs,
                         help="golden-model epochs for the test accuracy (0: skip training)")
     parser.add_argument("--weights", default=defaults.weights, help="weights B reads: stash or latest")
@@ -44,7 +46,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    config = DemoConfig(network=args.network, processors=args.processors, policies=tuple(args.policies),
+    config = DemoConfig(network=args.network, data=args.data, processors=args.processors, policies=tuple(args.policies),
                         samples=args.samples, epochs=args.epochs, weights=args.weights,
                         max_processors=args.max_processors, seed=args.seed, rtl=not args.no_rtl,
                         cost=options.cost_model(args))

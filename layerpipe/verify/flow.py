@@ -24,7 +24,7 @@ from layerpipe.hw.plan import hardware_plan
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim import golden
 from layerpipe.sim.cyclesim import simulate
-from layerpipe.sim.data import load_digits
+from layerpipe.sim.datasets import DEFAULT_DATA, load_data
 from layerpipe.verify.packing import pack_fields
 from layerpipe.verify.runner import run_bench, simulator_available
 
@@ -74,8 +74,9 @@ class Verdict:
 def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = None, weights: str = "stash",
                  fmt: FixedFormat | None = None, idle: float = 0.0, backpressure: float = 0.0, seed: int = 0,
                  corrupt_golden_bit: bool = False, quiet: bool = True, cache_dir: Path | None = None,
-                 simulator: str = "verilator") -> Verdict:
-    """Run ``samples`` digits samples through the RTL of ``table`` in ``simulator`` and compare with the models.
+                 simulator: str = "verilator", data: str = DEFAULT_DATA) -> Verdict:
+    """Run ``samples`` training samples of ``data`` (sim/datasets.py) through the RTL of ``table`` in
+    ``simulator`` and compare with the models.
 
     ``build_dir``: where the Verilog and the bench's files go (default: a temporary folder,
     removed afterwards). ``cache_dir``: where Verilator builds are kept and shared by
@@ -89,23 +90,25 @@ def verify_table(table: ScheduleTable, samples: int, build_dir: Path | None = No
         raise LayerPipeError(missing)
     fmt = fmt or FixedFormat()
     plan = hardware_plan(table, fmt, weights)  # the RTL's checks, once, before anything is written
-    digits = load_digits()
-    if samples > len(digits.train):
-        raise LayerPipeError(f"samples is {samples}; the digits training split has {len(digits.train)}")
+    dataset = load_data(data, table.network, seed)
+    if samples > len(dataset.train):
+        raise LayerPipeError(f"samples is {samples}; the {dataset.name} training split has {len(dataset.train)}")
     began = time.perf_counter()
     temporary = tempfile.TemporaryDirectory(prefix="layerpipe-verify-") if build_dir is None else None
     with temporary or contextlib.nullcontext(build_dir) as folder:
-        return _verify(plan, samples, Path(folder), digits.train, began, idle=idle,
+        return _verify(plan, samples, Path(folder), dataset, began, idle=idle,
                        backpressure=backpressure, seed=seed, corrupt_golden_bit=corrupt_golden_bit, quiet=quiet,
                        cache_dir=cache_dir, simulator=simulator)
 
 
-def _verify(plan, samples, build_dir, split, began, *, idle, backpressure, seed, corrupt_golden_bit,
+def _verify(plan, samples, build_dir, dataset, began, *, idle, backpressure, seed, corrupt_golden_bit,
             quiet, cache_dir, simulator) -> Verdict:
     table, fmt, weights = plan.table, plan.fmt, plan.weights
+    split = dataset.train
     inputs = split.inputs("fixed", fmt)[:samples]
     targets = split.targets("fixed", fmt)[:samples]
     progress = Progress(None if quiet else sys.stderr)
+    progress.say(dataset.describe())
     progress.say(f"generating Verilog in {build_dir}")
     generated = generate(plan, Path(build_dir) / "rtl", seed=seed)
     info = generated.info

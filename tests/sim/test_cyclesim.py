@@ -263,7 +263,7 @@ def test_cli_names_the_broken_rule_of_an_edited_table(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["simulate", "--samples", "0"], "--samples is 0"),
-    (["simulate", "--network", "vgg16", "--functional", "--samples", "2"], "digits images have 64 pixels"),
+    (["simulate", "--network", "vgg16", "--functional", "--samples", "2"], "but data 'digits' has 64 features"),
     (["simulate", "--table", "missing.json"], "does not exist"),
 ])
 def test_cli_bad_input_is_one_line(capsys, argv, message):
