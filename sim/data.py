@@ -19,11 +19,10 @@ from functools import lru_cache
 import numpy as np
 
 from layerpipe.core.errors import LayerPipeError
-from layerpipe.core.layer_kinds import require_layer_kinds
 from layerpipe.core.network import Network
 from layerpipe.core.numerics import FixedFormat
 
-__all__ = ["INPUTS", "CLASSES", "TEST_SIZE", "SPLIT_SEED", "Split", "Digits", "load_digits", "check_network",
+__all__ = ["INPUTS", "CLASSES", "TEST_SIZE", "SPLIT_SEED", "Split", "Digits", "load_digits", "check_numerics",
            "scale_pixels", "one_hot"]
 
 INPUTS = 64  # 8×8 pixels
@@ -45,10 +44,10 @@ def scale_pixels(pixels, numerics: str, fmt: FixedFormat | None = None) -> np.nd
     return fmt.quantize(pixels / PIXEL_MAX)  # fewer than 4 fractional bits: round half up
 
 
-def one_hot(labels, numerics: str, fmt: FixedFormat | None = None) -> np.ndarray:
+def one_hot(labels, numerics: str, fmt: FixedFormat | None = None, classes: int = CLASSES) -> np.ndarray:
     """Targets: 1.0 (fmt.one) at the label, 0 elsewhere."""
     labels = np.asarray(labels)
-    hot = np.zeros((len(labels), CLASSES), dtype=np.int64)
+    hot = np.zeros((len(labels), classes), dtype=np.int64)
     hot[np.arange(len(labels)), labels] = 1
     if numerics == "float":
         return hot.astype(np.float64)
@@ -67,10 +66,10 @@ class Split:
     def inputs(self, numerics: str, fmt: FixedFormat | None = None, network=None) -> np.ndarray:
         """(n, 64), or (n, 1, 8, 8) for a ``network`` whose input is an image."""
         shape = network.input_shape if isinstance(network, Network) else (INPUTS,)
-        return scale_pixels(self.pixels, _checked(numerics), fmt).reshape((len(self),) + shape)
+        return scale_pixels(self.pixels, check_numerics(numerics), fmt).reshape((len(self),) + shape)
 
     def targets(self, numerics: str, fmt: FixedFormat | None = None) -> np.ndarray:
-        return one_hot(self.labels, _checked(numerics), fmt)
+        return one_hot(self.labels, check_numerics(numerics), fmt)
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,8 @@ class Digits:
     test: Split
 
 
-def _checked(numerics: str) -> str:
+def check_numerics(numerics: str) -> str:
+    """``numerics`` if it is float or fixed, else a one-line error."""
     if numerics not in ("float", "fixed"):
         raise LayerPipeError(f"numerics '{numerics}' is unknown; use float or fixed")
     return numerics
@@ -103,21 +103,3 @@ def _frozen_split(pixels: np.ndarray, labels: np.ndarray) -> Split:
     for part in (pixels, labels):
         part.flags.writeable = False  # shared by load_digits' cache: nobody may edit them in place
     return Split(pixels, labels)
-
-
-def check_network(network_or_sizes) -> None:
-    """Refuse a network that cannot train on digits: 64 = 1×8×8 inputs, 10 outputs, layers the golden model trains."""
-    if isinstance(network_or_sizes, Network):
-        name = f"network '{network_or_sizes.name}'"
-        require_layer_kinds(network_or_sizes, "fixed")
-        shape, sizes = network_or_sizes.input_shape, network_or_sizes.sizes
-    else:
-        name, sizes = "the network", list(network_or_sizes)
-        shape = (sizes[0],)
-    if shape not in ((INPUTS,), IMAGE):
-        given = shape[0] if len(shape) == 1 else list(shape)
-        raise LayerPipeError(f"{name} has input {given} but digits images have {INPUTS} pixels; set the "
-                             f"network's 'input' to {INPUTS} (fully connected) or {list(IMAGE)} (convolution)")
-    if sizes[-1] != CLASSES:
-        raise LayerPipeError(f"{name} has {sizes[-1]} outputs but digits has {CLASSES} classes; "
-                             f"set the last layer's 'out' to {CLASSES}")

@@ -65,10 +65,8 @@ class Samples:
 
 
 def _numbers(values: np.ndarray, numerics: str, fmt: FixedFormat | None) -> np.ndarray:
-    if numerics == "float":
+    if digits_data.check_numerics(numerics) == "float":
         return np.asarray(values, dtype=np.float64)
-    if numerics != "fixed":
-        raise LayerPipeError(f"numerics '{numerics}' is unknown; use float or fixed")
     return (fmt or FixedFormat()).quantize(values)
 
 
@@ -118,12 +116,6 @@ def _digits(network: Network, seed: int) -> DataSet:
                    "pixels 0..16 scaled to p/16 exactly, the fixed split of sim/data.py")
 
 
-def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
-    hot = np.zeros((len(labels), classes))
-    hot[np.arange(len(labels)), labels] = 1.0
-    return hot
-
-
 def classification(name: str, x, y, seed: int = SPLIT_SEED) -> DataSet:
     """Features ``x`` and labels ``y`` (0..K−1): a seeded split, min-max scaled by the training split."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
@@ -145,8 +137,10 @@ def classification(name: str, x, y, seed: int = SPLIT_SEED) -> DataSet:
     def scaled(rows):
         return np.clip((x[rows] - low) / span, 0.0, 1.0)
 
-    return DataSet(name, Samples(scaled(train), _one_hot(y[train], classes), y[train]),
-                   Samples(scaled(test), _one_hot(y[test], classes), y[test]), ((x.shape[1],),), classes, classes,
+    def samples(rows):
+        return Samples(scaled(rows), digits_data.one_hot(y[rows], "float", classes=classes), y[rows])
+
+    return DataSet(name, samples(train), samples(test), ((x.shape[1],),), classes, classes,
                    f"each feature scaled to [0, 1] by the training split's min and max; {test_size} test "
                    f"samples drawn by seed {seed}")
 

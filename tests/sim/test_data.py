@@ -10,6 +10,7 @@ from layerpipe.core.network import network_from_dict
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import data
+from layerpipe.sim.datasets import load_data
 
 
 def test_split_is_fixed_disjoint_and_complete():
@@ -64,18 +65,22 @@ def one_line(error) -> str:
     return message
 
 
+def mlp(*sizes):
+    return network_from_dict({"name": "small", "input": sizes[0],
+                              "layers": [{"kind": "fc", "out": n} for n in sizes[1:]]})
+
+
 def test_network_checks_name_the_fix():
-    data.check_network(zoo_network("mlp-digits"))
-    data.check_network([64, 10])
-    wrong_input = network_from_dict({"name": "small", "input": 16, "layers": [{"kind": "fc", "out": 10}]})
+    load_data("digits", zoo_network("mlp-digits"))
+    load_data("digits", mlp(64, 10))
     with pytest.raises(LayerPipeError) as error:
-        data.check_network(wrong_input)
+        load_data("digits", mlp(16, 10))
     assert "'input' to 64" in one_line(error) and "small" in str(error.value)
     with pytest.raises(LayerPipeError) as error:
-        data.check_network([64, 32, 12])
+        load_data("digits", mlp(64, 32, 12))
     assert "'out' to 10" in one_line(error)
     with pytest.raises(LayerPipeError) as error:
-        data.check_network(zoo_network("lenet5"))
+        load_data("digits", zoo_network("lenet5"))
     assert "convolution" in one_line(error)
 
 

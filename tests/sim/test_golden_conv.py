@@ -9,6 +9,7 @@ from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import conv, data, golden
+from layerpipe.sim.datasets import load_data
 from layerpipe.sim.golden import Staleness
 from tests.helpers import conv_reference as ref
 
@@ -186,13 +187,13 @@ def test_batched_evaluation_matches_training_forward():
 
 def test_digits_inputs_take_the_networks_shape():
     network = zoo_network("cnn-digits")
-    data.check_network(network)
+    load_data("digits", network)
     split = data.load_digits().test
     images = split.inputs("float", network=network)
     assert images.shape == (len(split), 1, 8, 8)
     assert images[3, 0, 2, 5] == split.pixels[3, 2 * 8 + 5] / 16  # row-major: pixel y·8 + x
     with pytest.raises(LayerPipeError) as error:
-        data.check_network(network_from_dict({"input": [4, 4, 4], "layers": [{"kind": "fc", "out": 10}]}))
+        load_data("digits", network_from_dict({"input": [4, 4, 4], "layers": [{"kind": "fc", "out": 10}]}))
     assert "[1, 8, 8]" in one_line(error)
 
 
