@@ -46,6 +46,17 @@ class LayerKind:
     shared_bank: bool
     models: frozenset[str]  # the models that execute it
 
+    def layer_geometry(self, spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
+        """The Layer fields of an entry of this kind: its geometry and whether it has a bias."""
+        bias = spec.get("bias", True)
+        if not isinstance(bias, bool):
+            raise LayerPipeError(f"{where}: field 'bias' is {bias!r}; set it to true or false")
+        return self.geometry(spec, in_shape, where) | {"bias": bias}
+
+    def layer_spec(self, layer: Layer) -> dict:
+        """The fields Layer.to_dict writes after name and kind."""
+        return self.spec(layer) | {"bias": layer.bias}
+
 
 def _fc_geometry(spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
     in_size = math.prod(in_shape)
@@ -113,7 +124,7 @@ def _conv_stream_cycles(layer: Layer, kind: str, lanes: int) -> int:
 
 LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
     # One row of W per output neuron, `lanes` words a cycle (after a conv layer: its channel-chunked rows).
-    LayerKind("fc", "fully connected", frozenset({"kind", "name", "in", "out"}), _fc_geometry,
+    LayerKind("fc", "fully connected", frozenset({"kind", "name", "in", "out", "bias"}), _fc_geometry,
               lambda layer: {"out": layer.out_size},
               lambda layer, kind, lanes: layer.out_size * fc_input_chunks(layer, lanes),
               lambda layer: layer.out_size, lambda layer: "input features", True, ALL_MODELS),
@@ -121,7 +132,7 @@ LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
     # sim/layers.py) and by the RTL (stride 1, no projection: hw/plan.py refuses the rest).
     LayerKind("conv", "convolution",
               frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
-                         "projection"}),
+                         "projection", "bias"}),
               _conv_geometry, _conv_spec, _conv_stream_cycles, mask_bits,
               lambda layer: "MACs" if layer.stride != 1 or layer.projection else "output channels", False,
               ALL_MODELS),

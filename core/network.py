@@ -18,6 +18,8 @@ file of the form::
     kind = "fc"
     out = 10
 
+Every layer has a bias (one per output neuron or channel) unless its entry says
+``bias = false``, as in PyTorch and ONNX; the zoo's networks have none (docs/networks.md).
 Every problem in a file is reported as one line naming the layer, the field and
 the fix.
 """
@@ -47,7 +49,7 @@ class Layer:
     in_shape: tuple[int, ...]  # (features,) or (channels, height, width)
     out_shape: tuple[int, ...]  # shape seen by the next layer (after pooling)
     macs: int  # multiply-accumulates of each of F, B and G for one sample
-    weights: int  # number of trainable weights (biases are not modelled)
+    weights: int  # number of trainable weights, biases not counted (see `biases`)
     # convolution geometry (fc layers keep the defaults)
     kernel: int = 1
     stride: int = 1
@@ -55,6 +57,7 @@ class Layer:
     pool: int = 1
     projection: bool = False  # ResNet projection shortcut folded in (see docs/networks.md)
     in_volume: tuple[int, ...] = ()  # fc after a conv layer: the (channels, height, width) it flattens
+    bias: bool = False  # one trainable bias per output neuron (fc) or output channel (conv)
 
     @property
     def in_size(self) -> int:
@@ -64,8 +67,13 @@ class Layer:
     def out_size(self) -> int:
         return math.prod(self.out_shape)
 
+    @property
+    def biases(self) -> int:
+        """Trainable biases: one per output neuron or output channel, or none."""
+        return self.out_shape[0] if self.bias else 0
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind} | LAYER_KINDS[self.kind].spec(self)
+        return {"name": self.name, "kind": self.kind} | LAYER_KINDS[self.kind].layer_spec(self)
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,7 @@ def _build_layer(index: int, spec, in_shape: tuple[int, ...]) -> Layer:
     if unknown:
         raise LayerPipeError(f"{where}: unknown field '{unknown[0]}' for a {kind} layer; "
                              f"allowed fields are {', '.join(sorted(allowed))}")
-    return Layer(index, name, kind, **LAYER_KINDS[kind].geometry(spec, in_shape, where))
+    return Layer(index, name, kind, **LAYER_KINDS[kind].layer_geometry(spec, in_shape, where))
 
 
 def network_from_dict(spec, source: str = "network") -> Network:

@@ -1,5 +1,7 @@
 """Built-in networks. ``mlp-digits`` is the default workload, ``cnn-digits`` its convolutional
-counterpart on the same 8×8 images (docs/networks.md).
+counterpart on the same 8×8 images (docs/networks.md). The zoo's layers have no biases, as the
+paper's task model has none; ``mlp-digits-bias`` and ``cnn-digits-bias`` are the digits networks
+with one in every layer.
 
 The ImageNet networks follow torchvision's layer shapes, with pooling folded into
 the preceding convolution (``pool``). ResNet-18 is folded into a chain: each basic
@@ -22,13 +24,13 @@ DEFAULT_NETWORK = "mlp-digits"
 
 
 def _fc(out: int, name: str) -> dict:
-    return {"kind": "fc", "out": out, "name": name}
+    return {"kind": "fc", "out": out, "name": name, "bias": False}
 
 
 def _conv(out: int, kernel: int, name: str, stride: int = 1, padding: int = 0, pool: int = 1,
           projection: bool = False) -> dict:
     spec = {"kind": "conv", "out_channels": out, "kernel": kernel, "stride": stride, "padding": padding,
-            "pool": pool, "name": name}
+            "pool": pool, "name": name, "bias": False}
     if projection:
         spec["projection"] = True
     return spec
@@ -58,6 +60,10 @@ def _resnet18() -> dict:
     return {"name": "resnet18", "input": [3, 224, 224], "layers": layers}
 
 
+def _with_biases(spec: dict) -> dict:
+    return spec | {"name": f"{spec['name']}-bias", "layers": [layer | {"bias": True} for layer in spec["layers"]]}
+
+
 ZOO = {
     "mlp-digits": {"name": "mlp-digits", "input": 64,
                    "layers": [_fc(32, "fc1"), _fc(16, "fc2"), _fc(10, "fc3")]},
@@ -77,6 +83,9 @@ ZOO = {
     "vgg16": _vgg16(),
     "resnet18": _resnet18(),
 }
+# The zoo is bias-free, as the paper's task model is; these two are the digits networks with a bias
+# in every layer, as PyTorch, ONNX and network files have by default.
+ZOO |= {f"{name}-bias": _with_biases(ZOO[name]) for name in ("mlp-digits", "cnn-digits")}
 
 
 def zoo_network(name: str) -> Network:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from layerpipe.sim.bias import with_bias
+
 __all__ = ["correlate", "forward", "backward", "mask_error", "update"]
 
 
@@ -63,14 +65,14 @@ def _window_mask(z, pool: int):
     return mask
 
 
-def forward(W, a, padding: int, pool: int, fmt):
-    """F: z = fmt.to_data(W ∗ a) per element, then ReLU and max-pool; returns ``(a_out, mask)``.
+def forward(W, a, padding: int, pool: int, fmt, bias=None):
+    """F: z = fmt.to_data(W ∗ a + b · 1.0) per element, then ReLU and max-pool; returns ``(a_out, mask)``.
 
     a_out[o, Y, X] = max(0, max of the window) = Σ over the window of mask · z, which is
     how it is computed: the mask is the only thing B needs and a_out follows from it.
     """
-    fmt.check_fan_in(W[0].size)
-    z = fmt.to_data(correlate(W, a, padding))
+    fmt.check_fan_in(W[0].size + (bias is not None))
+    z = fmt.to_data(with_bias(correlate(W, a, padding), bias, fmt.one))
     mask = _window_mask(z, pool) & (z > 0)
     return _windows(np.where(mask, z, 0), pool).sum(axis=(2, 4)), mask
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.sim.bias import with_bias
 
 __all__ = ["forward", "output_delta", "squared_error", "backward", "mask_error", "update"]
 
@@ -24,16 +25,16 @@ def _words(x) -> np.ndarray:
     return np.asarray(x, dtype=np.int64)
 
 
-def forward(W, a, fmt: FixedFormat, hidden: bool):
-    """F_l: z = W a rounded to a data word; ReLU and its mask for a hidden layer.
+def forward(W, a, fmt: FixedFormat, hidden: bool, bias=None):
+    """F_l: z = W a (+ b · 1.0, sim/bias.py) rounded to a data word; ReLU and its mask for a hidden layer.
 
     Returns ``(a_out, mask)``: for a hidden layer ``a_out = max(z, 0)`` and
     ``mask = z > 0`` (σ' of ReLU, kept for layer l+1's B task to apply); for the output
     layer ``a_out = z`` and ``mask = None`` (linear output).
     """
     W = _words(W)
-    fmt.check_fan_in(W.shape[1])
-    z = fmt.to_data(W @ _words(a))
+    fmt.check_fan_in(W.shape[1] + (bias is not None))
+    z = fmt.to_data(with_bias(W @ _words(a), None if bias is None else _words(bias), fmt.one))
     if not hidden:
         return z, None
     mask = z > 0

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from layerpipe.sim.bias import with_bias
+
 __all__ = ["RealFormat", "forward", "output_delta", "squared_error", "backward", "mask_error", "update"]
 
 
@@ -20,6 +22,7 @@ class RealFormat:
     nothing rounds or saturates, and a weight step is η times the gradient sum."""
 
     lr: float
+    one = 1.0  # what a bias is multiplied by (sim/bias.py)
 
     def to_data(self, acc):
         return acc
@@ -34,9 +37,9 @@ class RealFormat:
         """A float sum cannot overflow."""
 
 
-def forward(W, a, hidden: bool):
-    """F_l: z = W a; ``(ReLU(z), z > 0)`` for a hidden layer, ``(z, None)`` for the linear output."""
-    z = W @ a
+def forward(W, a, hidden: bool, bias=None):
+    """F_l: z = W a (+ b); ``(ReLU(z), z > 0)`` for a hidden layer, ``(z, None)`` for the linear output."""
+    z = with_bias(W @ a, bias, 1.0)
     if not hidden:
         return z, None
     mask = z > 0

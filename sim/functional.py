@@ -33,7 +33,7 @@ from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
 from layerpipe.sim.cyclesim import SimResult, simulate
-from layerpipe.sim.layers import FixedArithmetic, check_sums, check_weights, layer_ops
+from layerpipe.sim.layers import FixedArithmetic, Parameters, check_biases, check_sums, check_weights, layer_ops
 
 __all__ = ["FunctionalResult", "FixedPointDatapath", "run_functional", "training_setup"]
 
@@ -43,22 +43,25 @@ class FunctionalResult:
     outputs: np.ndarray  # (samples, N_L): a_L of every sample, data words
     squared_errors: list  # per sample, as fixed.squared_error returns it
     weights: list[np.ndarray]  # final W_1..W_L: fc (N_l, N_{l-1}), conv (C_out, C_in, K, K)
+    biases: list  # final b_1..b_L ((N_l,) or (C_out,)), None for a layer without a bias
     peak_stash: dict[int, int]  # layer → most stashed versions other than the bank's held at once (stash)
     fmt: FixedFormat
 
 
 class FixedPointDatapath:
     def __init__(self, network: Network, weights: list[np.ndarray], inputs: np.ndarray, targets: np.ndarray,
-                 fmt: FixedFormat, policy: str = "stash"):
+                 fmt: FixedFormat, policy: str = "stash", biases=None):
         _, self.ops = layer_ops(network, "functional")
         self.stashes = WEIGHT_POLICIES.supported(policy, "functional", "weights").reads is BackwardRead.FORWARD
         check_sums(self.ops, fmt)
         check_weights(self.ops, weights, "weights")
         self.depth, self.fmt, self.arith = network.depth, fmt, FixedArithmetic(fmt)
         self.inputs, self.targets = inputs, targets
-        self.bank = {layer: np.array(w, dtype=np.int64) for layer, w in enumerate(weights, start=1)}
-        self.pending: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.bank}  # issued updates
-        self.stash: dict[int, dict[int, np.ndarray]] = {layer: {} for layer in self.bank}
+        biases = check_biases(self.ops, biases, "biases")
+        self.bank = {layer: Parameters(np.array(w, dtype=np.int64), None if b is None else np.array(b, dtype=np.int64))
+                     for layer, (w, b) in enumerate(zip(weights, biases), start=1)}
+        self.pending: dict[int, dict[int, Parameters]] = {layer: {} for layer in self.bank}  # issued updates
+        self.stash: dict[int, dict[int, Parameters]] = {layer: {} for layer in self.bank}
         self.peak_stash = {layer: 0 for layer in self.bank}
         self.outputs: dict[int, np.ndarray] = {}
         self.errors: dict[int, object] = {}
@@ -72,8 +75,8 @@ class FixedPointDatapath:
             return self._forward(layer, sample, values)
         op, delta = self.ops[layer - 1], self._delta(layer, values)
         if kind == "B":
-            weights = self.stash[layer].pop(sample) if self.stashes else self.bank[layer]
-            return {f"err{layer - 1}": op.backward(self.arith, weights, delta)}
+            params = self.stash[layer].pop(sample) if self.stashes else self.bank[layer]
+            return {f"err{layer - 1}": op.backward(self.arith, params.weights, delta)}
         self.pending[layer][sample] = op.update(self.arith, self.bank[layer], delta, values[f"a{layer - 1}"])
         return {}
 
@@ -84,15 +87,16 @@ class FixedPointDatapath:
     def result(self) -> FunctionalResult:
         samples = sorted(self.outputs)
         return FunctionalResult(np.array([self.outputs[n] for n in samples]), [self.errors[n] for n in samples],
-                                [self.bank[layer] for layer in sorted(self.bank)], self.peak_stash, self.fmt)
+                                [self.bank[layer].weights for layer in sorted(self.bank)],
+                                [self.bank[layer].bias for layer in sorted(self.bank)], self.peak_stash, self.fmt)
 
     # -- the tasks -------------------------------------------------------------------
     def _forward(self, layer: int, sample: int, values: dict) -> dict:
-        weights = self.bank[layer]
+        params = self.bank[layer]
         hidden = layer < self.depth
-        a_out, mask = self.ops[layer - 1].forward(self.arith, weights, values[f"a{layer - 1}"], hidden)
+        a_out, mask = self.ops[layer - 1].forward(self.arith, params, values[f"a{layer - 1}"], hidden)
         if self.stashes and layer > 1:  # B of this sample must see this version
-            self.stash[layer][sample] = weights  # banks are replaced, never written in place
+            self.stash[layer][sample] = params  # banks are replaced, never written in place
             self._count_stash(layer)
         if hidden:
             return {f"a{layer}": a_out, f"mask{layer}": mask}
@@ -114,13 +118,15 @@ class FixedPointDatapath:
 
 
 def run_functional(table: ScheduleTable, inputs, targets, weights, fmt: FixedFormat | None = None,
-                   policy: str = "stash", samples: int | None = None, record_runs: bool = False) -> SimResult:
-    """Train on ``samples`` (default: all) of ``inputs``/``targets`` by executing ``table``."""
+                   policy: str = "stash", samples: int | None = None, record_runs: bool = False,
+                   biases=None) -> SimResult:
+    """Train on ``samples`` (default: all) of ``inputs``/``targets`` by executing ``table``; ``biases``
+    as :class:`~layerpipe.sim.golden.GoldenModel` takes them (default 0)."""
     fmt = fmt or FixedFormat()
     samples = len(inputs) if samples is None else samples
     if samples > len(inputs) or len(inputs) != len(targets):
         raise LayerPipeError(f"{samples} samples asked for, {len(inputs)} inputs and {len(targets)} targets given")
-    datapath = FixedPointDatapath(table.network, weights, inputs, targets, fmt, policy)
+    datapath = FixedPointDatapath(table.network, weights, inputs, targets, fmt, policy, biases)
     return simulate(table, samples, datapath=datapath, record_runs=record_runs)
 
 

@@ -37,7 +37,16 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import ScheduleTable
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead
-from layerpipe.sim.layers import NUMERICS, Dense, arithmetic, check_sums, check_weights, layer_ops
+from layerpipe.sim.layers import (
+    NUMERICS,
+    Dense,
+    Parameters,
+    arithmetic,
+    check_biases,
+    check_sums,
+    check_weights,
+    layer_ops,
+)
 
 __all__ = ["NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
            "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
@@ -160,7 +169,7 @@ class _WeightEMA:
     def read(self, history: _History, k: int) -> np.ndarray:
         while self.absorbed < k:  # fold in the updates that have landed since the last read, in order
             self.absorbed += 1
-            self.buffer = self.beta * self.buffer + (1.0 - self.beta) * history[self.absorbed]
+            self.buffer = self.beta * self.buffer + (1.0 - self.beta) * history[self.absorbed].weights
         return self.buffer
 
 
@@ -171,13 +180,14 @@ class TrainResult:
     outputs: np.ndarray  # (samples, N_L): a_L of each sample as its F_L computed it
     squared_errors: np.ndarray  # (samples,): ‖a_L − t‖² (int64 at binary point 2·frac_bits for fixed)
     weights: list[np.ndarray]  # W_1..W_L after every update: fc (N_l, N_{l−1}), conv (C_out, C_in, K, K)
+    biases: list  # b_1..b_L after every update ((N_l,) or (C_out,)), None for a layer without a bias
 
 
 class GoldenModel:
     """The training state of one sample stream; :meth:`run` continues it (epochs need no drain)."""
 
     def __init__(self, network_or_sizes, staleness=None, weights: str = "stash", numerics: str = "fixed",
-                 fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None):
+                 fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None, biases=None):
         self.fmt = fmt or FixedFormat()
         self.numerics = numerics
         self.arith = arithmetic(numerics, self.fmt, lr)
@@ -188,7 +198,7 @@ class GoldenModel:
         self.staleness.check(self.depth, weights)
         if numerics == "fixed":
             check_sums(self.ops, self.fmt)
-        start = self._initial(init, seed, network_or_sizes)
+        start = self._initial(init, biases, seed, network_or_sizes)
         forward = self.staleness.forward
         # F reads D_F + 1 versions back; the EMA may lag the bank by one more before its read
         self.history = [_History(w, keep=forward[layer] + 3) for layer, w in enumerate(start, start=1)]
@@ -196,25 +206,33 @@ class GoldenModel:
         if self.policy.reads is BackwardRead.AVERAGE:
             for layer in range(2, self.depth + 1):
                 delay = forward[layer] - self.staleness.backward_latest[layer]
-                self.ema[layer] = _WeightEMA(start[layer - 1], delay)
+                self.ema[layer] = _WeightEMA(start[layer - 1].weights, delay)
         self.samples = 0  # samples trained so far: the next one is sample m = samples
 
-    def _initial(self, init, seed: int, network_or_sizes) -> list[np.ndarray]:
+    def _initial(self, init, biases, seed: int, network_or_sizes) -> list[Parameters]:
         if init is None:
             init = initial_weights(network_or_sizes, seed)
         check_weights(self.ops, init, "init")
-        start = []
-        for layer, w in enumerate(init, start=1):
-            w = np.asarray(w)
-            if self.numerics == "fixed" and not np.issubdtype(w.dtype, np.integer):
-                w = self.fmt.quantize(w)  # float initial weights: round half up, saturate
-            start.append(self.arith.words(w, f"init weights of layer {layer}"))
-        return start
+        biases = check_biases(self.ops, biases, "biases")
+        return [Parameters(self._words(w, f"init weights of layer {layer}"),
+                           None if b is None else self._words(b, f"init biases of layer {layer}"))
+                for layer, (w, b) in enumerate(zip(init, biases), start=1)]
+
+    def _words(self, x, what: str) -> np.ndarray:
+        x = np.asarray(x)
+        if self.numerics == "fixed" and not np.issubdtype(x.dtype, np.integer):
+            x = self.fmt.quantize(x)  # float initial values: round half up, saturate
+        return self.arith.words(x, what)
 
     @property
     def weights(self) -> list[np.ndarray]:
         """W_l^(k) of every layer, k the last sample trained: every update applied."""
-        return [h[h.latest] for h in self.history]
+        return [h[h.latest].weights for h in self.history]
+
+    @property
+    def biases(self) -> list:
+        """b_l^(k) of every layer (None for a layer without a bias), as :attr:`weights`."""
+        return [h[h.latest].bias for h in self.history]
 
     def run(self, inputs, targets) -> TrainResult:
         """Train on the samples in order; outputs and errors are those of these samples."""
@@ -231,7 +249,7 @@ class GoldenModel:
         for i in range(len(inputs)):
             outputs[i], errors[i] = self._sample(self.samples, inputs[i], targets[i])
             self.samples += 1
-        return TrainResult(outputs, errors, self.weights)
+        return TrainResult(outputs, errors, self.weights, self.biases)
 
     def _sample(self, m: int, x, target):
         arith, depth, history, ops = self.arith, self.depth, self.history, self.ops
@@ -251,9 +269,9 @@ class GoldenModel:
             if layer == 1:
                 break  # layer 1 has no B
             if self.policy.reads is BackwardRead.FORWARD:
-                w = read_by_f[layer]
+                w = read_by_f[layer].weights
             elif self.policy.reads is BackwardRead.BANK:
-                w = versions[m - 1 - d_backward[layer]]
+                w = versions[m - 1 - d_backward[layer]].weights
             else:
                 w = self.ema[layer].read(versions, m - 1 - d_backward[layer])
             delta = ops[layer - 2].mask_error(arith, ops[layer - 1].backward(arith, w, delta), masks[layer - 1])
@@ -261,32 +279,39 @@ class GoldenModel:
 
 
 def train(network_or_sizes, inputs, targets, staleness=None, weights: str = "stash", numerics: str = "fixed",
-          fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None) -> TrainResult:
+          fmt: FixedFormat | None = None, init=None, seed: int = 0, lr: float | None = None,
+          biases=None) -> TrainResult:
     """Train once through ``inputs``/``targets`` in order (the sample stream); see :class:`GoldenModel`.
 
     ``staleness``: None (plain SGD), a :class:`Staleness`, a ScheduleTable or its
     ``staleness`` dict. ``weights``: the weight policy (stash, latest, ema). ``init``:
     initial weights (floats, quantised for fixed point; or data words), default
-    :func:`initial_weights` of ``seed``. ``lr``: float η, default 2**−fmt.lr_shift.
+    :func:`initial_weights` of ``seed``. ``lr``: float η, default 2**−fmt.lr_shift. ``biases``: initial
+    biases, one entry per layer (None for a layer without one); default 0 for every bias.
     """
-    model = GoldenModel(network_or_sizes, staleness, weights, numerics, fmt, init, seed, lr)
+    model = GoldenModel(network_or_sizes, staleness, weights, numerics, fmt, init, seed, lr, biases)
     return model.run(inputs, targets)
 
 
 # -- evaluation ----------------------------------------------------------------------------
 
 def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed", fmt: FixedFormat | None = None,
-             network=None) -> np.ndarray:
+             network=None, biases=None) -> np.ndarray:
     """Forward pass only, all samples at once: a_L per sample, shape (samples, N_L).
 
-    ``network`` (a Network or sizes) is needed when it has conv layers: their padding and
-    pooling are not in the weights; without it the weights are taken as an fc chain.
+    ``network`` (a Network or sizes) is needed when it has conv layers or biases: padding,
+    pooling and which layers have a bias are not in the weights; without it the weights are
+    taken as a bias-free fc chain. ``biases``: one entry per layer (None for a layer without
+    one), required when the network has biases.
     """
     arith = arithmetic(numerics, fmt or FixedFormat(), None)
     acts = np.moveaxis(arith.words(inputs, "inputs"), 0, -1)  # samples last: the kernels take them as columns
     ops = None if network is None else layer_ops(network, numerics)[1]
     if ops is not None and len(weights) != len(ops):
         raise LayerPipeError(f"{len(weights)} weight arrays for a {len(ops)}-layer network; give one per layer")
+    if biases is None and ops is not None and any(op.bias_shape for op in ops):
+        raise LayerPipeError("the network has biases but none are given; pass biases= (one entry per layer)")
+    biases = check_biases(ops, biases, "biases") if ops is not None else [None] * len(weights)
     for layer, w in enumerate(weights, start=1):
         w = arith.words(w, f"weights of layer {layer}")
         if ops is None and w.ndim != 2:
@@ -296,16 +321,18 @@ def evaluate(weights: Sequence[np.ndarray], inputs, numerics: str = "fixed", fmt
         if w.shape != op.shape or acts.shape[:-1] != op.data_shape:
             raise LayerPipeError(f"weights of layer {layer} have shape {w.shape} for an input of shape "
                                  f"{acts.shape[:-1]}; the layer needs {op.shape} {op.shape_names}")
-        acts, _ = op.forward(arith, w, acts, layer < len(weights))
+        b = None if biases[layer - 1] is None else arith.words(biases[layer - 1], f"biases of layer {layer}")
+        acts, _ = op.forward(arith, Parameters(w, b), acts, layer < len(weights))
     return np.moveaxis(acts, -1, 0)
 
 
-def predict(weights, inputs, numerics: str = "fixed", fmt: FixedFormat | None = None, network=None) -> np.ndarray:
+def predict(weights, inputs, numerics: str = "fixed", fmt: FixedFormat | None = None, network=None,
+            biases=None) -> np.ndarray:
     """The class of each sample: the index of its largest output."""
-    return np.argmax(evaluate(weights, inputs, numerics, fmt, network), axis=1)
+    return np.argmax(evaluate(weights, inputs, numerics, fmt, network, biases), axis=1)
 
 
 def accuracy(weights, inputs, labels, numerics: str = "fixed", fmt: FixedFormat | None = None,
-             network=None) -> float:
+             network=None, biases=None) -> float:
     """Fraction of samples whose predicted class equals ``labels``."""
-    return float(np.mean(predict(weights, inputs, numerics, fmt, network) == np.asarray(labels)))
+    return float(np.mean(predict(weights, inputs, numerics, fmt, network, biases) == np.asarray(labels)))

@@ -11,6 +11,7 @@ axes when batched); an fc layer flattens what it receives.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,30 +20,41 @@ from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
 from layerpipe.core.network import Layer, Network
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.registry import MODELS
-from layerpipe.sim import conv, fixed, floatmodel
+from layerpipe.sim import bias, conv, fixed, floatmodel
 
-__all__ = ["Dense", "Conv", "layer_ops", "check_sums", "check_weights", "FloatArithmetic", "FixedArithmetic",
+__all__ = ["Parameters", "Dense", "Conv", "layer_ops", "check_sums", "check_weights", "check_biases",
+           "FloatArithmetic", "FixedArithmetic",
            "arithmetic", "NUMERICS"]
 
 NUMERICS = ("float", "fixed")
 
 
+class Parameters(NamedTuple):
+    """One version of a layer's trainable state: W, and its bias vector if the layer has one."""
+
+    weights: np.ndarray
+    bias: np.ndarray | None = None
+
+
 class Dense:
-    """An fc layer; W has shape (N_l, N_l−1)."""
+    """An fc layer; W has shape (N_l, N_l−1), its bias (N_l,)."""
 
     shape_names = "(N_l, N_l-1)"
 
-    def __init__(self, data_shape: tuple[int, ...], n_out: int, where: str):
+    def __init__(self, data_shape: tuple[int, ...], n_out: int, where: str, has_bias: bool = False):
         self.where = where  # how messages name the layer
         self.data_shape = data_shape  # what the previous layer hands over
         self.n_in = math.prod(data_shape)
         self.out_shape = (n_out,)
         self.shape = (n_out, self.n_in)
+        self.bias_shape = (n_out,) if has_bias else None
         self.fans = (self.n_in, n_out)  # Glorot's fan-in and fan-out
-        self.sums = (max(self.n_in, n_out),)  # F sums over N_l−1, B over N_l; G sums nothing
+        # F sums over N_l−1 (and the bias), B over N_l; G sums nothing
+        self.sums = (max(self.n_in + has_bias, n_out),)
 
-    def forward(self, arith, W, a, hidden: bool):
-        return arith.forward(W, a.reshape((self.n_in,) + a.shape[len(self.data_shape):]), hidden)
+    def forward(self, arith, params: Parameters, a, hidden: bool):
+        return arith.forward(params.weights, a.reshape((self.n_in,) + a.shape[len(self.data_shape):]), hidden,
+                             params.bias)
 
     def backward(self, arith, W, delta):
         return arith.backward(W, delta)
@@ -50,8 +62,12 @@ class Dense:
     def mask_error(self, arith, e, mask):
         return arith.mask_error(e, mask)
 
-    def update(self, arith, W, delta, a_prev):
-        return arith.update(W, delta, a_prev.reshape(-1))
+    def update(self, arith, params: Parameters, delta, a_prev) -> Parameters:
+        return Parameters(arith.update(params.weights, delta, a_prev.reshape(-1)), _bias_step(arith, params, delta))
+
+
+def _bias_step(arith, params: Parameters, delta):
+    return None if params.bias is None else bias.update(params.bias, delta, arith.number_format)
 
 
 class Conv:
@@ -66,12 +82,14 @@ class Conv:
         self.padding, self.pool = layer.padding, layer.pool
         self.data_shape, self.out_shape = layer.in_shape, layer.out_shape
         self.shape = (out_channels, channels, kernel, kernel)
+        self.bias_shape = (out_channels,) if layer.bias else None
         self.fans = (channels * kernel * kernel, out_channels * kernel * kernel)
         positions = (height + 2 * layer.padding - kernel + 1) * (width + 2 * layer.padding - kernel + 1)
-        self.sums = self.fans + (positions,)  # F, B (gather form) and G (over all output positions)
+        # F (and the bias), B (gather form) and G (over all output positions, as the bias's gradient)
+        self.sums = (self.fans[0] + layer.bias, self.fans[1], positions)
 
-    def forward(self, arith, W, a, hidden: bool):  # hidden always: layer_ops refuses a conv output layer
-        return conv.forward(W, a, self.padding, self.pool, arith.number_format)
+    def forward(self, arith, params: Parameters, a, hidden: bool):  # hidden: a conv output layer is refused
+        return conv.forward(params.weights, a, self.padding, self.pool, arith.number_format, params.bias)
 
     def backward(self, arith, W, delta):
         return conv.backward(W, delta, self.padding, arith.number_format)
@@ -79,12 +97,13 @@ class Conv:
     def mask_error(self, arith, e, mask):
         return conv.mask_error(e.reshape(self.out_shape), mask, self.pool)
 
-    def update(self, arith, W, delta, a_prev):
-        return conv.update(W, delta, a_prev, self.padding, arith.number_format)
+    def update(self, arith, params: Parameters, delta, a_prev) -> Parameters:
+        return Parameters(conv.update(params.weights, delta, a_prev, self.padding, arith.number_format),
+                          _bias_step(arith, params, delta))
 
 
 def _dense(layer: Layer, data_shape: tuple[int, ...], last: bool, where: str, model: str) -> Dense:
-    return Dense(data_shape, layer.out_size, where)
+    return Dense(data_shape, layer.out_size, where, layer.bias)
 
 
 def _conv(layer: Layer, data_shape: tuple[int, ...], last: bool, where: str, model: str) -> Conv:
@@ -144,6 +163,26 @@ def check_weights(ops, weights, what: str) -> None:
                                  f"the network needs {op.shape} {op.shape_names}")
 
 
+def check_biases(ops, biases, what: str) -> list:
+    """``biases`` (named ``what`` in messages) checked: one entry per layer, an array of the layer's bias
+    shape where it has a bias and None where not; ``biases`` None starts every bias at 0 (as Keras does:
+    the weights already break the symmetry). Returns the list (zeros where they were not given)."""
+    if biases is None:
+        return [None if op.bias_shape is None else np.zeros(op.bias_shape) for op in ops]
+    if len(biases) != len(ops):
+        raise LayerPipeError(f"{what} has {len(biases)} entries; the network has {len(ops)} layers "
+                             "(give None for a layer without a bias)")
+    for layer, (b, op) in enumerate(zip(biases, ops), start=1):
+        if op.bias_shape is None and b is not None:
+            raise LayerPipeError(f"{what}: layer {layer} has no bias but a bias is given; give None for it "
+                                 "or set 'bias = true' for the layer")
+        if op.bias_shape is not None and (b is None or np.shape(b) != op.bias_shape):
+            given = "None" if b is None else f"shape {np.shape(b)}"
+            raise LayerPipeError(f"{what}: the bias of layer {layer} is {given}; the network needs shape "
+                                 f"{op.bias_shape}")
+    return list(biases)
+
+
 # -- the two arithmetics ----------------------------------------------------------------------
 
 class FloatArithmetic:
@@ -159,8 +198,8 @@ class FloatArithmetic:
             raise LayerPipeError(f"{what} have dtype {x.dtype}; give real numbers")
         return x.astype(np.float64)
 
-    def forward(self, W, a, hidden):
-        return floatmodel.forward(W, a, hidden)
+    def forward(self, W, a, hidden, bias=None):
+        return floatmodel.forward(W, a, hidden, bias)
 
     def output_delta(self, a_L, target):
         return floatmodel.output_delta(a_L, target)
@@ -195,8 +234,8 @@ class FixedArithmetic:
                                  f"[{self.fmt.data_min}, {self.fmt.data_max}]; saturate them with FixedFormat.saturate")
         return x
 
-    def forward(self, W, a, hidden):
-        return fixed.forward(W, a, self.fmt, hidden)
+    def forward(self, W, a, hidden, bias=None):
+        return fixed.forward(W, a, self.fmt, hidden, bias)
 
     def output_delta(self, a_L, target):
         return fixed.output_delta(a_L, target, self.fmt)

@@ -57,7 +57,8 @@ def learning_curve(network, staleness=None, weights: str = "stash", numerics: st
     curve = LearningCurve()
 
     def accuracy(x, labels):
-        return None if labels is None else golden.accuracy(model.weights, x, labels, numerics, fmt, network)
+        return None if labels is None else golden.accuracy(model.weights, x, labels, numerics, fmt, network,
+                                                              model.biases)
 
     def record(epoch: int, errors) -> None:
         result = EpochResult(epoch, accuracy(train_x, digits.train.labels), accuracy(test_x, digits.test.labels),

@@ -161,7 +161,7 @@ def _describe_training(functional, network, dataset) -> str:
     if test.labels is None:  # no classes (synthetic): the squared error says it all
         return text
     accuracy = golden.accuracy(functional.weights, test.inputs("fixed", functional.fmt, network), test.labels,
-                               "fixed", functional.fmt, network)
+                               "fixed", functional.fmt, network, functional.biases)
     return f"{text}; {dataset.name} test accuracy {accuracy:.3f} ({len(test)} samples)"
 
 

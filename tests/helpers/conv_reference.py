@@ -71,22 +71,32 @@ def weight_gradient_sums(delta, a, kernel: int, padding: int):
     return grad
 
 
-def backprop(network, weights, x, target):
-    """Float forward and backward of one sample: (a_L, dL/dW per layer) for L = ½‖a_L − t‖²."""
+def backprop(network, weights, x, target, biases=None):
+    """Float forward and backward of one sample: (a_L, dL/dW per layer, dL/db per layer) for
+    L = ½‖a_L − t‖²; ``biases`` one per layer (None: no bias), dL/db None where there is none."""
+    biases = biases or [None] * network.depth
     acts, masks = [np.asarray(x, dtype=np.float64)], []
-    for layer, W in zip(network.layers, weights):
+    for layer, W, b in zip(network.layers, weights, biases):
         last = layer.index == network.depth
         if layer.kind == "conv":
-            a, mask = relu_max_pool(conv_sums(W, acts[-1], layer.padding), layer.pool)
+            z = conv_sums(W, acts[-1], layer.padding)
+            if b is not None:
+                for o in range(z.shape[0]):
+                    z[o] += b[o]  # every output position of channel o
+            a, mask = relu_max_pool(z, layer.pool)
         else:
             z = W @ acts[-1].reshape(-1)
+            if b is not None:
+                z = z + b
             a, mask = (z, None) if last else (np.maximum(z, 0.0), z > 0)
         acts.append(a)
         masks.append(mask)
     delta = acts[-1] - target
-    grads = [None] * network.depth
+    grads, bias_grads = [None] * network.depth, [None] * network.depth
     for layer, W in reversed(list(zip(network.layers, weights))):
         below = acts[layer.index - 1]
+        if biases[layer.index - 1] is not None:  # dz/db = 1 at every output of the neuron or channel
+            bias_grads[layer.index - 1] = np.array([np.sum(delta[o]) for o in range(len(delta))])
         if layer.kind == "conv":
             grads[layer.index - 1] = weight_gradient_sums(delta, below, layer.kernel, layer.padding)
             e = input_gradient_sums(W, delta, below.shape, layer.padding)
@@ -103,4 +113,4 @@ def backprop(network, weights, x, target):
                 delta[o, y, xx] = e[o, y // pool, xx // pool]
         else:
             delta = np.where(mask, e, 0.0)
-    return acts[-1], grads
+    return acts[-1], grads, bias_grads

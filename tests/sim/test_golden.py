@@ -13,6 +13,7 @@ from layerpipe.sched.zoo import zoo_network
 from layerpipe.sim import golden
 from layerpipe.sim.functional import run_functional
 from layerpipe.sim.golden import Staleness
+from layerpipe.sim.layers import Parameters
 
 SIZES = [64, 32, 16, 10]
 
@@ -223,10 +224,10 @@ def test_epochs_continue_one_stream():
 def test_weight_ema_recovers_the_stale_version_under_linear_drift():
     drift = np.full((2, 2), 0.01)
     start = np.zeros((2, 2))
-    history = golden._History(start, keep=4)
+    history = golden._History(Parameters(start), keep=4)
     ema = golden._WeightEMA(start, delay=3)
     for k in range(400):
-        history.append(start + (k + 1) * drift)  # W^(k) = W^(−1) + (k+1)·v
+        history.append(Parameters(start + (k + 1) * drift))  # W^(k) = W^(−1) + (k+1)·v
         estimate = ema.read(history, k)
     assert np.allclose(estimate, start + (399 + 1 - 3) * drift, atol=1e-12)  # W^(k−3)
 

@@ -8,13 +8,14 @@ from layerpipe.core.network import network_from_dict
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
-from layerpipe.sim import conv, data, golden
+from layerpipe.sim import bias, conv, data, fixed, golden
 from layerpipe.sim.datasets import load_data
 from layerpipe.sim.golden import Staleness
 from tests.helpers import conv_reference as ref
 
 # 7×7 → conv 3×3 pad 1 (7×7) → pool 2 keeps 3×3 (floor drops row and column 6)
-# → conv 2×2 pad 1 (4×4) → pool 2 → fc: padding on both convs, a pool that drops data, an fc after conv
+# → conv 2×2 pad 1 (4×4) → pool 2 → fc: padding on both convs, a pool that drops data, an fc after conv;
+# every layer has a bias (a network file's default)
 SMALL = network_from_dict({"name": "small-cnn", "input": [2, 7, 7], "layers": [
     {"kind": "conv", "out_channels": 3, "kernel": 3, "padding": 1, "pool": 2},
     {"kind": "conv", "out_channels": 4, "kernel": 2, "padding": 1, "pool": 2},
@@ -34,51 +35,61 @@ def one_line(error) -> str:
     return message
 
 
-def reference_training(network, init, inputs, targets, lr: float, delay: int = 0):
-    """Delayed SGD written out: W^(m) = W^(m−1) − η ∇L_m(W^(m−1−delay)) (stash with every D = delay)."""
-    versions, outputs = [list(init)], []
+def reference_training(network, init, biases, inputs, targets, lr: float, delay: int = 0):
+    """Delayed SGD written out: θ^(m) = θ^(m−1) − η ∇L_m(θ^(m−1−delay)) for θ = (W, b) (stash with every D = delay)."""
+    versions, outputs = [(list(init), list(biases))], []
     for x, t in zip(inputs, targets):
-        read = versions[max(0, len(versions) - 1 - delay)]
-        out, grads = ref.backprop(network, read, x, t)
+        weights, bias = versions[max(0, len(versions) - 1 - delay)]
+        out, grads, bias_grads = ref.backprop(network, weights, x, t, bias)
         outputs.append(out)
-        versions.append([w - lr * g for w, g in zip(versions[-1], grads)])
-    return np.array(outputs), versions[-1]
+        last_w, last_b = versions[-1]
+        versions.append(([w - lr * g for w, g in zip(last_w, grads)],
+                         [b - lr * g for b, g in zip(last_b, bias_grads)]))
+    return np.array(outputs), *versions[-1]
+
+
+def random_biases(network, seed: int):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-0.3, 0.3, size=layer.out_shape[0]) for layer in network.layers]
 
 
 @pytest.mark.parametrize("delay", [0, 2])
 def test_float_training_matches_an_independent_backprop(delay):
     inputs, targets = problem(SMALL, 6, seed=1)
-    init = golden.initial_weights(SMALL, seed=2)
+    init, biases = golden.initial_weights(SMALL, seed=2), random_biases(SMALL, seed=2)
     result = golden.train(SMALL, inputs, targets, Staleness.uniform(SMALL.depth, delay), "stash", "float",
-                          init=init, lr=0.05)
-    outputs, weights = reference_training(SMALL, init, inputs, targets, 0.05, delay)
+                          init=init, lr=0.05, biases=biases)
+    outputs, weights, trained_biases = reference_training(SMALL, init, biases, inputs, targets, 0.05, delay)
     np.testing.assert_allclose(result.outputs, outputs, rtol=0, atol=1e-12)
-    for got, want in zip(result.weights, weights):
+    for got, want in zip(result.weights + result.biases, weights + trained_biases):
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert not np.allclose(result.weights[0], init[0])  # the conv layers did learn
+    assert all(not np.allclose(got, start) for got, start in zip(result.biases, biases))  # and so did every bias
 
 
 def test_gradient_matches_finite_differences():
     inputs, targets = problem(SMALL, 1, seed=3)
-    init = golden.initial_weights(SMALL, seed=4)
+    init, biases = golden.initial_weights(SMALL, seed=4), random_biases(SMALL, seed=4)
     lr = 1e-3
-    after = golden.train(SMALL, inputs, targets, None, "stash", "float", init=init, lr=lr).weights
+    after = golden.train(SMALL, inputs, targets, None, "stash", "float", init=init, lr=lr, biases=biases)
 
-    def loss(weights):
-        out = golden.evaluate(weights, inputs, "float", network=SMALL)
+    def loss(weights, bias):
+        out = golden.evaluate(weights, inputs, "float", network=SMALL, biases=bias)
         return 0.5 * float(np.sum((out - targets) ** 2))
 
     rng, eps = np.random.default_rng(5), 1e-6
-    for layer in (0, 1):
-        grad = (init[layer] - after[layer]) / lr
-        for _ in range(4):
-            index = tuple(rng.integers(0, n) for n in init[layer].shape)
-            plus, minus = [w.copy() for w in init], [w.copy() for w in init]
-            plus[layer][index] += eps
-            minus[layer][index] -= eps
-            numeric = (loss(plus) - loss(minus)) / (2 * eps)
-            assert numeric == pytest.approx(grad[index], rel=1e-5, abs=1e-8)
+    for start, trained, which in ((init, after.weights, 0), (biases, after.biases, 1)):
+        for layer in range(SMALL.depth):
+            grad = (start[layer] - trained[layer]) / lr
+            for _ in range(4):
+                index = tuple(rng.integers(0, n) for n in start[layer].shape)
+                plus, minus = [[p.copy() for p in params] for params in (init, biases)], \
+                    [[p.copy() for p in params] for params in (init, biases)]
+                plus[which][layer][index] += eps
+                minus[which][layer][index] -= eps
+                numeric = (loss(*plus) - loss(*minus)) / (2 * eps)
+                assert numeric == pytest.approx(grad[index], rel=1e-5, abs=1e-8)
 
 
 def round_half_up(value: int, shift: int) -> int:
@@ -101,6 +112,26 @@ def test_fixed_kernels_round_the_exact_sums_once():
     assert np.array_equal(conv.backward(W, delta, 1, fmt), saturate(e))
     step = np.vectorize(lambda s: round_half_up(int(s), 6 + 2))(ref.weight_gradient_sums(delta, a, 3, 1))
     assert np.array_equal(conv.update(W, delta, a, 1, fmt), saturate(W - step))
+
+
+def test_a_bias_is_a_weight_on_an_input_of_exactly_one():
+    """F adds b·2^frac to the exact sum before its one rounding; G steps b by round(Σ δ · 2^frac / 2^(frac+lr)).
+    frac_bits = data_bits − 1, so 1.0 is not a data word: the bias never needs it to be one."""
+    fmt = FixedFormat(data_bits=8, frac_bits=7, acc_bits=40, lr_shift=2)
+    rng = np.random.default_rng(8)
+    W, a = rng.integers(-128, 128, size=(3, 2, 3, 3)), rng.integers(-128, 128, size=(2, 4, 4))
+    b, delta = rng.integers(-128, 128, size=3), rng.integers(-128, 128, size=(3, 4, 4))
+    saturate = np.vectorize(lambda v: min(max(v, fmt.data_min), fmt.data_max))
+    sums = ref.conv_sums(W, a, 1) + (b * 128)[:, None, None]
+    z = saturate(np.vectorize(lambda s: round_half_up(int(s), 7))(sums))
+    out, _ = conv.forward(W, a, 1, 1, fmt, b)
+    assert np.array_equal(out, np.maximum(z, 0))
+    step = np.array([round_half_up(int(delta[o].sum()) * 128, 7 + 2) for o in range(3)])
+    assert np.array_equal(bias.update(b, delta, fmt), saturate(b - step))
+    W_fc = rng.integers(-128, 128, size=(3, a.size))
+    fc_z, _ = fixed.forward(W_fc, a.reshape(-1), fmt, False, b)
+    exact = [int(W_fc[o] @ a.reshape(-1)) + int(b[o]) * 128 for o in range(3)]
+    assert np.array_equal(fc_z, saturate(np.array([round_half_up(s, 7) for s in exact])))
 
 
 def test_the_weight_step_rounds_the_sum_not_each_product():
