@@ -6,7 +6,9 @@
 2. iCE40UP5K (iCEBreaker): the largest P that fits (``layerpipe``, for K = 1 and 2 lanes per
    processor: the UP5K has 8 DSP blocks), as the self-checking board top (samples in ROM,
    pass/fail LEDs; ``--ice40-design accelerator`` for the harness instead, which alone needs
-   more than a thousand flip-flops of the UP5K's 5,280 cells).
+   more than a thousand flip-flops of the UP5K's 5,280 cells). The ROM holds the first 16
+   training samples of ``--data`` (default digits; sim/datasets.py), checked against the
+   network before any build.
 
 3. The digits CNN (``cnn-digits``) on the sweep's board, at the points of ``--cnn`` (default
    layerpipe at P = 4).
@@ -34,15 +36,19 @@ from pathlib import Path
 from layerpipe.boards.build import build
 from layerpipe.boards.build_record import write_json_atomic
 from layerpipe.boards.designs import DESIGNS, design_from_spec
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.text import format_rows
-from layerpipe.options import parse_processors
+from layerpipe.options import add_data, parse_processors
 from layerpipe.sched.scheduler import POLICIES
+from layerpipe.sim.datasets import DEFAULT_DATA
 
 
 def run_one(job: dict) -> dict:
     """Build one (board, policy, P, K) point; returns a row (also for a design that does not fit)."""
     spec = {"kind": "table", "network": job["network"], "processors": job["processors"], "policy": job["policy"],
             "lanes": job["lanes"], "design": job.get("design", "accelerator")}
+    if spec["design"] == "board-top":
+        spec["data"] = job.get("data", DEFAULT_DATA)
     row = {"board": job["board"], "network": job["network"], "policy": job["policy"], "processors": job["processors"],
            "lanes": job["lanes"]}
     result = _previous(Path(job["out"]) / job["board"], spec) if job.get("resume") else None
@@ -83,8 +89,9 @@ def _previous(board_dir: Path, spec: dict) -> dict | None:
         except (OSError, ValueError):
             continue
         design = report.get("design", {})
+        same_data = spec["design"] != "board-top" or design.get("data", DEFAULT_DATA) == spec["data"]
         if all(design.get(k) == spec[k] for k in ("network", "processors", "policy", "lanes", "design")) and \
-                report.get("status") in ("ok", "does-not-fit"):
+                same_data and report.get("status") in ("ok", "does-not-fit"):
             return {**report, "_dir": str(report_file.parent)}
     return None
 
@@ -127,6 +134,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ice40-max-p", type=int, default=8, help="largest P tried on the iCE40")
     parser.add_argument("--ice40-design", default="board-top", choices=DESIGNS, help="what the iCE40 search builds")
     parser.add_argument("--no-ice40", action="store_true", help="skip the iCE40 largest-P search")
+    add_data(parser, "what the board top's ROM holds (--ice40-design board-top)")
     parser.add_argument("--cnn", default="cnn-digits:layerpipe:4",
                         help="CNN points built on --board, NETWORK:POLICY:P[,...] ('' for none)")
     parser.add_argument("--out", default="build-sweep", help="build folders and board_sweep.json go here")
@@ -139,8 +147,17 @@ def main(argv=None) -> int:
     from layerpipe.boards.targets import get_target
 
     sweep_target = get_target(args.board)
+    if not args.no_ice40 and args.ice40_design == "board-top":
+        from layerpipe.sched.zoo import load_network
+        from layerpipe.sim.datasets import load_data
+
+        try:  # a network that does not fit --data: one line now, not after the ECP5 sweep
+            print(load_data(args.data, load_network(args.network)).describe(), file=sys.stderr)
+        except LayerPipeError as error:
+            print(f"board_sweep.py: error: {error}", file=sys.stderr)
+            return 2
     common = {"network": args.network, "out": args.out, "verbose": args.verbose,
-              "resume": args.resume}
+              "resume": args.resume, "data": args.data}
     jobs = []
     for policy in args.policies.split(","):
         for p in parse_processors(args.processors):

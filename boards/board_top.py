@@ -1,7 +1,8 @@
 """A self-checking board top: the accelerator trains at start-up and an LED says whether it got it right.
 
-The samples and targets of ``N`` training steps sit in an on-chip ROM (one row per
-sample, the ``sample_in`` payload as is). After reset the top starts the accelerator
+The samples and targets of ``N`` training steps (the first ``N`` of a data set's training
+split, :func:`board_problem`) sit in an on-chip ROM (one row per sample, the ``sample_in``
+payload as is). After reset the top starts the accelerator
 on ``N`` samples, streams the ROM into ``sample_in`` (``result_out`` always ready),
 waits for ``done``, then reads every weight back through the read-back port
 (layer by layer, bank row by bank row) and folds the rows into a 32-bit checksum. The
@@ -27,7 +28,8 @@ from amaranth.lib import io, memory
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw.checked import CheckedFirst
 
-__all__ = ["BoardTop", "weights_checksum", "golden_checksum", "bank_rows", "fold32", "board_problem"]
+__all__ = ["BoardTop", "weights_checksum", "golden_checksum", "bank_rows", "fold32", "board_problem",
+           "board_data"]
 
 MASK32 = (1 << 32) - 1
 
@@ -67,24 +69,30 @@ def golden_checksum(table, fmt, inputs, targets, initial, policy: str = "stash")
     return weights_checksum(bank_rows(table.network, result.weights, fmt, lanes), lanes * fmt.data_bits)
 
 
-def board_problem(table, samples: int, fmt=None, seed: int = 0):
-    """``(inputs, targets, initial weights, fmt)`` in data words: the digits training set for a
-    64-input, 10-output network (the default workload), else seeded uniform random data."""
+def board_problem(table, samples: int, fmt=None, seed: int = 0, data=None):
+    """``(inputs, targets, initial weights, fmt)`` in data words: the first ``samples`` of the
+    training split of ``data`` in the order training takes them (repeated epoch after epoch when
+    there are more), as :func:`layerpipe.sim.functional.training_setup` gives them, with the
+    golden model's initial weights for ``seed``. ``data``: a name or file for
+    :func:`layerpipe.sim.datasets.load_data` (default digits; ``synthetic``: seeded random data
+    of any network's shape) or a loaded DataSet. A network that does not fit it is a one-line
+    LayerPipeError."""
     from layerpipe.core.numerics import FixedFormat
-    from layerpipe.sim import golden
+    from layerpipe.sim.functional import training_setup
 
-    fmt = fmt or FixedFormat()
-    network = table.network
-    weights = [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
-    if network.sizes[0] == 64 and network.sizes[-1] == 10:
-        from layerpipe.sim.functional import training_setup
+    dataset = board_data(data, table.network, seed)
+    return training_setup(table.network, samples, seed, fmt or FixedFormat(), dataset=dataset)
 
-        inputs, targets, weights, fmt = training_setup(network, samples, seed, fmt)
-        return inputs, targets, weights, fmt
-    rng = np.random.default_rng(seed)
-    inputs = fmt.quantize(rng.uniform(0.0, 1.0, size=(samples, network.sizes[0])))
-    targets = fmt.quantize(rng.uniform(-0.5, 0.5, size=(samples, network.sizes[-1])))
-    return inputs, targets, weights, fmt
+
+def board_data(data, network, seed: int = 0):
+    """The DataSet ``data`` names (None: the default, digits), or ``data`` itself when it is one,
+    checked against ``network`` (a one-line LayerPipeError naming both shapes)."""
+    from layerpipe.sim.datasets import DEFAULT_DATA, load_data
+
+    if data is None or isinstance(data, str):
+        return load_data(data or DEFAULT_DATA, network, seed)
+    data.check(network)  # loaded for another network, perhaps
+    return data
 
 
 class BoardTop(CheckedFirst, Elaboratable):

@@ -57,13 +57,13 @@ def weights(args: argparse.Namespace, model: str) -> str:
     return WEIGHT_POLICIES.supported(args.weights, model, "--weights").name
 
 
-def add_data(parser: argparse.ArgumentParser) -> None:
-    """``--data``: what the network trains on (sim/datasets.py)."""
+def add_data(parser: argparse.ArgumentParser, what: str | None = None) -> None:
+    """``--data``: what the network trains on (sim/datasets.py); ``what`` says more of its use."""
     from layerpipe.sim.datasets import DATASETS, DEFAULT_DATA
 
     parser.add_argument("--data", default=DEFAULT_DATA, metavar="NAME|FILE",
                         help=f"data set: {', '.join(DATASETS)}, or a .npz (x, y) or .csv (label last) file "
-                             "(sim/datasets.py)")
+                             f"(sim/datasets.py){'; ' + what if what else ''}")
 
 
 def data(args: argparse.Namespace, network: Network, seed: int = 0):

