@@ -36,7 +36,7 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS, positive_int
 from layerpipe.core.registry import or_list
 
-__all__ = ["NETWORK_FILE_TYPES", "Layer", "Network", "network_from_dict", "read_network_file"]
+__all__ = ["NETWORK_FILE_TYPES", "InitialParameters", "Layer", "Network", "network_from_dict", "read_network_file"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,23 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class InitialParameters:
+    """Initial weights and biases a network's file gives (an ONNX model's initializers), as floats."""
+
+    source: str  # the file they came from
+    weights: tuple  # per layer: fc (N_out, N_in), conv (O, C, K, K)
+    biases: tuple  # per layer: (N_out,) or (O,), None for a layer without a bias
+    notes: tuple[str, ...] = ()  # what the import dropped or ignored, one line each, for the commands to print
+
+
+@dataclass(frozen=True)
 class Network:
     name: str
     input_shape: tuple[int, ...]
     layers: tuple[Layer, ...] = field(default=())
+    # The parameters its file gives (ONNX), or None (train from Glorot-initialised weights and zero biases).
+    # Not part of the network's identity (equality, hash, to_dict): a table keeps its shape only.
+    initial: InitialParameters | None = field(default=None, compare=False, repr=False)
 
     @property
     def depth(self) -> int:

@@ -26,7 +26,8 @@ class HELP_FORMATTER(argparse.ArgumentDefaultsHelpFormatter):  # noqa: N801 (the
 
 def add_network(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network", default=DEFAULT_NETWORK, metavar="NAME|FILE",
-                        help="zoo name or a .toml/.yaml/.json network file")
+                        help="zoo name, a .toml/.yaml/.json network file or an .onnx model (its initializers "
+                             "are the initial weights and biases; docs/networks.md)")
 
 
 def add_policy(parser: argparse.ArgumentParser, default: str = "layerpipe") -> None:
@@ -117,7 +118,19 @@ def table(args: argparse.Namespace, word_bits: int | None = None):
 
 
 def network(args: argparse.Namespace) -> Network:
-    return load_network(args.network)
+    """``--network`` loaded; what an ONNX import dropped or ignored, and initial parameters outside the
+    fixed-point range, are printed on stderr (one line each)."""
+    import sys
+
+    from layerpipe.core.onnx_model import range_notes
+
+    loaded = load_network(args.network)
+    if loaded.initial is not None:
+        for note in loaded.initial.notes:
+            print(f"note: {loaded.initial.source}: {note}", file=sys.stderr)
+        for line in range_notes(loaded):
+            print(line, file=sys.stderr)
+    return loaded
 
 
 def parse_processors(text: str) -> list[int]:

@@ -90,7 +90,9 @@ def build_table(network: Network, cost: CostModel, policy: str, processors: int,
     }
     if isinstance(placed, PlacedTasks):
         data[policy] = dict(placed.search)
-    return ScheduleTable(data)
+    table = ScheduleTable(data)
+    table.network = network  # the same network, with the initial parameters its file gave (JSON keeps the shape)
+    return table
 
 
 def check(table: ScheduleTable) -> list[str]:

@@ -95,11 +95,16 @@ def zoo_network(name: str) -> Network:
 
 
 def load_network(name_or_path: str) -> Network:
-    """A zoo name (``mlp-digits``, ``vgg16``, …) or the path of a network file."""
+    """A zoo name (``mlp-digits``, ``vgg16``, …), the path of a network file or of an ONNX model
+    (whose initializers become the network's initial parameters: core/onnx_model.py)."""
     if name_or_path in ZOO:
         return zoo_network(name_or_path)
     path = Path(name_or_path)
     if path.suffix.lower() in NETWORK_FILE_TYPES:
         return read_network_file(path)
-    raise LayerPipeError(f"unknown network '{name_or_path}'; use a zoo name ({', '.join(ZOO)}) "
-                         "or a .toml/.yaml/.json file")
+    if path.suffix.lower() == ".onnx":
+        from layerpipe.core.onnx_model import read_onnx
+
+        return read_onnx(path)
+    raise LayerPipeError(f"unknown network '{name_or_path}'; use a zoo name ({', '.join(ZOO)}), "
+                         "a .toml/.yaml/.json file or an .onnx model")

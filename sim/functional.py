@@ -121,8 +121,13 @@ def run_functional(table: ScheduleTable, inputs, targets, weights, fmt: FixedFor
                    policy: str = "stash", samples: int | None = None, record_runs: bool = False,
                    biases=None) -> SimResult:
     """Train on ``samples`` (default: all) of ``inputs``/``targets`` by executing ``table``; ``biases``
-    as :class:`~layerpipe.sim.golden.GoldenModel` takes them (default 0)."""
+    as :class:`~layerpipe.sim.golden.GoldenModel` takes them (default: the network file's, quantised,
+    else 0)."""
+    from layerpipe.sim import golden
+
     fmt = fmt or FixedFormat()
+    if biases is None and golden.initial_biases(table.network) is not None:
+        biases = [None if b is None else fmt.quantize(b) for b in golden.initial_biases(table.network)]
     samples = len(inputs) if samples is None else samples
     if samples > len(inputs) or len(inputs) != len(targets):
         raise LayerPipeError(f"{samples} samples asked for, {len(inputs)} inputs and {len(targets)} targets given")
@@ -134,8 +139,8 @@ def training_setup(network: Network, samples: int, seed: int = 0, fmt: FixedForm
                    dataset=None):
     """A workload as data words: ``samples`` training samples of ``dataset`` (default digits) in order
     (repeated epoch after epoch when more are asked for than the split has) in the shape the network's
-    first layer takes, their targets, the golden model's initial weights for ``seed`` and the format:
-    ``(inputs, targets, weights, fmt)``."""
+    first layer takes, their targets, the golden model's initial weights for ``seed`` (the network
+    file's, if it gives them) and the format: ``(inputs, targets, weights, fmt)``."""
     from layerpipe.sim import golden
     from layerpipe.sim.datasets import DEFAULT_DATA, load_data
 

@@ -48,7 +48,7 @@ from layerpipe.sim.layers import (
     layer_ops,
 )
 
-__all__ = ["NUMERICS", "Staleness", "staleness_from_table", "initial_weights",
+__all__ = ["NUMERICS", "Staleness", "staleness_from_table", "initial_weights", "initial_biases",
            "GoldenModel", "TrainResult", "train", "evaluate", "predict", "accuracy"]
 
 
@@ -112,17 +112,31 @@ def _as_staleness(value, depth: int) -> Staleness:
 # -- network and initial weights ------------------------------------------------------------
 
 def initial_weights(network_or_sizes, seed: int = 0) -> list[np.ndarray]:
-    """Glorot uniform floats, W_l ~ U(±sqrt(6 / (fan_in + fan_out))); deterministic in ``seed``.
+    """A network's initial weights as floats: those its file gives (an ONNX model's initializers,
+    ``Network.initial``; ``seed`` is then not used), else Glorot uniform, W_l ~ U(±sqrt(6 / (fan_in +
+    fan_out))), deterministic in ``seed``.
 
     fc: shape (N_l, N_{l−1}), fans N_{l−1} and N_l; conv: shape (C_out, C_in, K, K), fans
     C_in·K² and C_out·K².
     """
+    initial = getattr(network_or_sizes, "initial", None)
+    if initial is not None:
+        return [np.array(w, dtype=np.float64) for w in initial.weights]
     rng = np.random.default_rng(seed)
     weights = []
     for op in layer_ops(network_or_sizes)[1]:
         limit = np.sqrt(6.0 / sum(op.fans))
         weights.append(rng.uniform(-limit, limit, size=op.shape))
     return weights
+
+
+def initial_biases(network_or_sizes) -> list | None:
+    """A network's initial biases as floats, one entry per layer (None for a layer without a bias): those
+    its file gives (``Network.initial``), else None, which every model takes as 0 for every bias."""
+    initial = getattr(network_or_sizes, "initial", None)
+    if initial is None:
+        return None
+    return [None if b is None else np.array(b, dtype=np.float64) for b in initial.biases]
 
 
 # -- weight versions ------------------------------------------------------------------------
@@ -212,6 +226,8 @@ class GoldenModel:
     def _initial(self, init, biases, seed: int, network_or_sizes) -> list[Parameters]:
         if init is None:
             init = initial_weights(network_or_sizes, seed)
+        if biases is None:
+            biases = initial_biases(network_or_sizes)
         check_weights(self.ops, init, "init")
         biases = check_biases(self.ops, biases, "biases")
         return [Parameters(self._words(w, f"init weights of layer {layer}"),
@@ -287,7 +303,8 @@ def train(network_or_sizes, inputs, targets, staleness=None, weights: str = "sta
     ``staleness`` dict. ``weights``: the weight policy (stash, latest, ema). ``init``:
     initial weights (floats, quantised for fixed point; or data words), default
     :func:`initial_weights` of ``seed``. ``lr``: float η, default 2**−fmt.lr_shift. ``biases``: initial
-    biases, one entry per layer (None for a layer without one); default 0 for every bias.
+    biases, one entry per layer (None for a layer without one); default :func:`initial_biases` (the
+    network file's, else 0 for every bias).
     """
     model = GoldenModel(network_or_sizes, staleness, weights, numerics, fmt, init, seed, lr, biases)
     return model.run(inputs, targets)

@@ -33,6 +33,7 @@ class EpochResult:
 class LearningCurve:
     epochs: list[EpochResult] = field(default_factory=list)
     weights: list[np.ndarray] = field(default_factory=list)  # after the last epoch
+    biases: list = field(default_factory=list)  # after the last epoch, None for a layer without a bias
 
     @property
     def final(self) -> EpochResult:
@@ -71,5 +72,5 @@ def learning_curve(network, staleness=None, weights: str = "stash", numerics: st
     for epoch in range(1, epochs + 1):
         visit = order.permutation(len(train_x))
         record(epoch, model.run(train_x[visit], train_t[visit]).squared_errors)
-    curve.weights = model.weights
+    curve.weights, curve.biases = model.weights, model.biases
     return curve

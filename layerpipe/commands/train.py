@@ -9,6 +9,7 @@ import sys
 from layerpipe import options
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.onnx_model import check_export_path, write_onnx
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sim.golden import NUMERICS, staleness_from_table
 from layerpipe.sim.learning import learning_curve
@@ -35,6 +36,9 @@ def register(subparsers) -> None:
                         help="learning rate 2**-lr_shift (float and fixed)")
     parser.add_argument("--seed", type=int, default=0, help="initial weights and sample order")
     parser.add_argument("--json", action="store_true", help="print the run as JSON on stdout")
+    parser.add_argument("--export", metavar="FILE.onnx", default=None,
+                        help="write the trained weights and biases as a standard ONNX model (floats; fixed-point "
+                             "values as the reals they stand for; default: none written)")
     options.add_cost_model(parser)
     parser.set_defaults(func=run)
 
@@ -43,6 +47,8 @@ def run(args) -> int:
     if args.epochs < 0:
         raise LayerPipeError(f"--epochs is {args.epochs}; give 0 or more")
     options.weights(args, args.numerics)
+    if args.export:
+        check_export_path(args.export)  # before training: the cheaper mistake to report first
     network = options.network(args)
     dataset = options.data(args, network, args.seed)  # before scheduling: the cheaper mistake to report first
     fmt = FixedFormat(lr_shift=args.lr_shift)
@@ -69,10 +75,17 @@ def run(args) -> int:
         "history": [{"epoch": r.epoch, "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy,
                      "mean_squared_error": r.mean_squared_error} for r in curve.epochs],
     }
+    if args.export:
+        real = (lambda x: x) if args.numerics == "float" else fmt.to_real
+        write_onnx(args.export, network, [real(w) for w in curve.weights],
+                   [None if b is None else real(b) for b in curve.biases])
+        summary["export"] = args.export
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         print(_describe(summary))
+        if args.export:
+            print(f"trained model written to {args.export} (ONNX)")
     return 0
 
 
