@@ -95,7 +95,9 @@ class _Importer:
                 if value is not None:
                     self.consts[node.output[0]] = numpy_helper.to_array(value)
                 continue
-            for name in node.input:
+            if node.op_type in ("Shape", "Size"):  # reads only the shape (x.view(x.size(0), -1)): not a branch
+                continue
+            for name in dict.fromkeys(node.input):  # a node using a tensor twice consumes it once
                 if name:
                     self.consumers[name].append(node)
         self.inputs = [i for i in graph.input if i.name not in self.consts]
