@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -9,8 +10,11 @@ from pathlib import Path
 from layerpipe import options
 from layerpipe.commands.cache import add_cache_dir
 from layerpipe.core import cache
+from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.onnx_model import check_export_path, write_onnx
 from layerpipe.core.text import format_rows
-from layerpipe.verify.flow import verify_table
+from layerpipe.verify.flow import Verdict, verify_table
 from layerpipe.verify.runner import SIMULATORS
 
 
@@ -38,11 +42,35 @@ def register(subparsers) -> None:
     build.add_argument("--keep-build", action="store_true", help="keep the temporary build folder and print it")
     add_cache_dir(parser)
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument("--export", metavar="FILE.onnx", default=None,
+                        help="write the weights and biases read back from the RTL after training as a standard "
+                             "ONNX model (the reals the fixed-point words stand for; default: none written)")
     parser.set_defaults(func=run)
+
+
+def _read_back_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(Verdict)}
+
+
+def _export(args, table, verdict) -> None:
+    """The RTL's read-back parameters (data words) as an ONNX model of the table's network."""
+    fmt = FixedFormat()
+    biases = getattr(verdict, "rtl_biases", None)
+    if biases is None and any(layer.bias for layer in table.network.layers):
+        raise LayerPipeError(f"--export '{args.export}': the verify flow reads back no biases yet "
+                             "(Verdict.rtl_biases), so the biased network cannot be exported; nothing written")
+    biases = [None] * table.network.depth if biases is None else biases
+    write_onnx(args.export, table.network, [fmt.to_real(w) for w in verdict.rtl_weights],
+               [None if b is None else fmt.to_real(b) for b in biases])
 
 
 def run(args) -> int:
     options.weights(args, "rtl")
+    if args.export:
+        check_export_path(args.export)
+        if "rtl_weights" not in _read_back_fields():
+            raise LayerPipeError(f"--export '{args.export}': this verify flow does not return the weights read "
+                                 "back from the RTL (Verdict.rtl_weights); nothing written")
     table = options.table(args)
     build = Path(args.build_dir) if args.build_dir else None
     if args.keep_build:
@@ -65,4 +93,8 @@ def run(args) -> int:
             print(f"  {problem}")
         if build is not None:
             print(f"build folder: {build}")
+    if args.export:
+        _export(args, table, verdict)
+        if not args.json:
+            print(f"weights read back from the RTL written to {args.export} (ONNX)")
     return 0 if verdict.bit_exact and verdict.cycle_exact else 1

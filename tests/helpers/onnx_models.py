@@ -93,17 +93,19 @@ def helper_cnn(path: Path, seed: int = 0) -> Path:
     return save_graph(path, nodes, inits, (1, 8, 8))
 
 
-def mlp_parts(sizes=(16, 12, 4), seed: int = 0, scale: float = 0.5):
-    """Gemm (transB 1) → Relu → … → Gemm of ``sizes``, with biases: nodes fc1.., tensors h1.., output y."""
+def mlp_parts(sizes=(16, 12, 4), seed: int = 0, scale: float = 0.5, bias: bool = True):
+    """Gemm (transB 1) → Relu → … → Gemm of ``sizes``, with biases unless ``bias`` is false: nodes fc1..,
+    tensors h1.., output y."""
     rng = np.random.default_rng(seed)
     nodes, inits, tensor_in = [], [], "x"
     for index, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
-        inits += [tensor(f"w{index}", rng.uniform(-scale, scale, (n_out, n_in))),
-                  tensor(f"b{index}", rng.uniform(-scale, scale, n_out))]
+        inits.append(tensor(f"w{index}", rng.uniform(-scale, scale, (n_out, n_in))))
+        if bias:
+            inits.append(tensor(f"b{index}", rng.uniform(-scale, scale, n_out)))
         last = index == len(sizes) - 1
         out = "y" if last else f"z{index}"
-        nodes.append(helper.make_node("Gemm", [tensor_in, f"w{index}", f"b{index}"], [out], name=f"fc{index}",
-                                      transB=1))
+        inputs = [tensor_in, f"w{index}"] + ([f"b{index}"] if bias else [])
+        nodes.append(helper.make_node("Gemm", inputs, [out], name=f"fc{index}", transB=1))
         if not last:
             nodes.append(helper.make_node("Relu", [out], [f"h{index}"], name=f"relu{index}"))
             tensor_in = f"h{index}"
