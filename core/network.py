@@ -85,6 +85,18 @@ class InitialParameters:
     biases: tuple  # per layer: (N_out,) or (O,), None for a layer without a bias
     notes: tuple[str, ...] = ()  # what the import dropped or ignored, one line each, for the commands to print
 
+    def digest(self) -> str:
+        """A digest of the values (not the source's name): what a cache of results trained from them keys on."""
+        import hashlib
+
+        import numpy as np
+
+        h = hashlib.sha256()
+        for array in (*self.weights, *self.biases):
+            h.update(b"none" if array is None else np.ascontiguousarray(array, dtype=np.float64).tobytes())
+            h.update(b"|" if array is None else str(np.shape(array)).encode())
+        return h.hexdigest()[:20]
+
 
 @dataclass(frozen=True)
 class Network:

@@ -39,7 +39,7 @@ from layerpipe.core.files import open_atomic
 from layerpipe.core.network import InitialParameters, Network, network_from_dict
 from layerpipe.core.numerics import FixedFormat
 
-__all__ = ["SUPPORTED", "read_onnx", "onnx_model", "write_onnx", "check_export_path", "range_notes"]
+__all__ = ["SUPPORTED", "read_onnx", "onnx_model", "write_onnx", "check_export_path", "range_notes", "messages"]
 
 SUPPORTED = ("Gemm, MatMul + Add, Conv, Relu, MaxPool (kernel = stride), Flatten, Reshape to (batch, features) "
              "and a final Softmax/LogSoftmax")
@@ -427,6 +427,13 @@ def range_notes(network: Network, fmt: FixedFormat | None = None) -> list[str]:
                          f"('{layer.name}') lie outside the fixed-point range [{low:g}, {high:g}] (largest magnitude "
                          f"{np.abs(values).max():.4g}); fixed-point training saturates them (docs/networks.md)")
     return lines
+
+
+def messages(network: Network, fmt: FixedFormat | None = None) -> list[str]:
+    """What a command prints (stderr) on loading ``network``: the import's notes and :func:`range_notes`."""
+    if network.initial is None:
+        return []
+    return [f"note: {network.initial.source}: {note}" for note in network.initial.notes] + range_notes(network, fmt)
 
 
 # -- export ------------------------------------------------------------------------------------

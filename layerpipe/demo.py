@@ -36,6 +36,7 @@ from layerpipe.core import cache as user_cache
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import write_text_atomic
+from layerpipe.core.onnx_model import messages
 from layerpipe.core.progress import Progress
 from layerpipe.core.weight_policies import WEIGHT_POLICIES
 from layerpipe.sched.zoo import DEFAULT_NETWORK, load_network
@@ -132,6 +133,8 @@ def run_demo(config: DemoConfig, out_dir: str | Path, use_cache: bool = True, st
     """
     config.check()
     network = load_network(config.network)
+    for line in messages(network):  # what an ONNX import dropped, and parameters outside the format's range
+        print(line, file=stream or sys.stderr)
     dataset = None
     if config.rtl or config.epochs:
         from layerpipe.sim.datasets import load_data
@@ -208,8 +211,8 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progres
     curves = {}
     for policy, table in tables.items():
         staleness = staleness_from_table(table)
-        key = {"network": network.to_dict(), "data": config.data, "forward": staleness.forward,
-               "backward": staleness.backward_latest,
+        key = {"network": network.to_dict(), "initial": _initial_digest(network), "data": config.data,
+               "forward": staleness.forward, "backward": staleness.backward_latest,
                "weights": config.weights, "epochs": config.epochs, "seed": config.seed}
         curve = cache.get("train", key)
         if curve is not None:
@@ -226,6 +229,11 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progres
             progress.step("train", f"{policy}: {_measure(curve[-1])}")
         curves[policy] = curve
     return curves
+
+
+def _initial_digest(network) -> str | None:
+    """The initial parameters a network's file gives (ONNX), which the table and to_dict do not carry."""
+    return None if network.initial is None else network.initial.digest()
 
 
 def _measure(epoch: dict) -> str:
@@ -248,6 +256,7 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
             _report_verilog(verilog, generated.verilog.read_text(), generated.verilog.with_suffix(".json").read_text())
             continue
         key = {"table": hashlib.sha256(table.to_json().encode()).hexdigest(), "samples": config.samples,
+               "initial": _initial_digest(table.network),
                "weights": config.weights, "seed": config.seed, "data": config.data}
         cached = cache.get("rtl", key)
         if cached is not None:

@@ -122,14 +122,11 @@ def network(args: argparse.Namespace) -> Network:
     fixed-point range, are printed on stderr (one line each)."""
     import sys
 
-    from layerpipe.core.onnx_model import range_notes
+    from layerpipe.core.onnx_model import messages
 
     loaded = load_network(args.network)
-    if loaded.initial is not None:
-        for note in loaded.initial.notes:
-            print(f"note: {loaded.initial.source}: {note}", file=sys.stderr)
-        for line in range_notes(loaded):
-            print(line, file=sys.stderr)
+    for line in messages(loaded):
+        print(line, file=sys.stderr)
     return loaded
 
 

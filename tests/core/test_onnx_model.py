@@ -328,3 +328,24 @@ def test_weights_outside_the_fixed_point_range_are_a_warning_and_saturate(tmp_pa
     fmt = FixedFormat()
     words = [fmt.quantize(w) for w in golden.initial_weights(network)]
     assert words[0][0, :3].tolist() == [fmt.data_max, fmt.data_min, fmt.data_max]
+
+
+def test_the_functional_simulator_and_the_golden_model_start_from_the_files_parameters(models):
+    """simulate --functional's setup (sim/functional.py) and the golden model's defaults are the file's
+    weights and biases, quantised; trained on the table they agree bit for bit."""
+    from layerpipe.sim.functional import run_functional, training_setup
+
+    network = load_network(str(models["mlp"]))
+    table = schedule(network, 2, "layerpipe")
+    inputs, targets, weights, fmt = training_setup(network, 20)
+    for w, file_w in zip(weights, network.initial.weights):
+        np.testing.assert_array_equal(w, fmt.quantize(file_w))
+    functional = run_functional(table, inputs, targets, weights, fmt).functional
+    reference = golden.train(network, inputs, targets, staleness=table, fmt=fmt)  # every default: the file's
+    zero_bias = golden.train(network, inputs, targets, staleness=table, fmt=fmt,
+                             biases=[np.zeros(layer.out_size) for layer in network.layers])
+    for got, want, other in zip(functional.biases, reference.biases, zero_bias.biases):
+        np.testing.assert_array_equal(got, want)
+        assert not np.array_equal(got, other)  # the file's biases made a difference
+    for got, want in zip(functional.weights, reference.weights):
+        np.testing.assert_array_equal(got, want)
