@@ -49,24 +49,27 @@ def weights_checksum(rows: list[int], width: int) -> int:
     return c
 
 
-def bank_rows(network, weights, fmt, lanes: int) -> list[int]:
-    """Every layer's bank rows in read-back order (layer 1 first), as the weight banks pack them."""
+def bank_rows(network, weights, fmt, lanes: int, biases=None) -> list[int]:
+    """Every layer's bank rows in read-back order (layer 1 first), as the weight banks pack them (an fc
+    layer's bias in its column)."""
     from layerpipe.hw.conv_layout import layer_bank_words
 
     rows = []
-    for layer, w in zip(network.layers, weights, strict=True):
-        rows.extend(layer_bank_words(layer, w, fmt, lanes))
+    for layer, w, b in zip(network.layers, weights, biases or [None] * network.depth, strict=True):
+        rows.extend(layer_bank_words(layer, w, fmt, lanes, b))
     return rows
 
 
-def golden_checksum(table, fmt, inputs, targets, initial, policy: str = "stash") -> int:
-    """The checksum of the final weights of the golden fixed-point model trained as the table schedules it."""
+def golden_checksum(table, fmt, inputs, targets, initial, policy: str = "stash", biases=None) -> int:
+    """The checksum of the final weights and biases of the golden fixed-point model trained as the table
+    schedules it (``biases``: the initial ones, default 0)."""
     from layerpipe.sim import golden
 
     result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
-                          fmt=fmt, init=initial)
+                          fmt=fmt, init=initial, biases=biases)
     lanes = table.cost.lanes
-    return weights_checksum(bank_rows(table.network, result.weights, fmt, lanes), lanes * fmt.data_bits)
+    return weights_checksum(bank_rows(table.network, result.weights, fmt, lanes, result.biases),
+                            lanes * fmt.data_bits)
 
 
 def board_problem(table, samples: int, fmt=None, seed: int = 0, data=None):
@@ -117,6 +120,7 @@ class BoardTop(CheckedFirst, Elaboratable):
                  leds=(("led_g", 0, None), ("led_r", 0, None))):
         from layerpipe.core.numerics import FixedFormat
         from layerpipe.hw.accelerator import Accelerator, sample_layout
+        from layerpipe.hw.generate import initial_biases
         from layerpipe.hw.plan import hardware_plan
 
         self.fmt = fmt or FixedFormat()
@@ -127,9 +131,10 @@ class BoardTop(CheckedFirst, Elaboratable):
         self.rom_init = [layout.const({"x": [int(v) for v in x], "target": [int(v) for v in t]}).as_bits()
                          for x, t in zip(inputs, targets)]
         self.rom_width = layout.size
-        self.accelerator = Accelerator(hardware_plan(table, self.fmt, policy), initial)
+        biases = initial_biases(table.network, self.fmt)  # the network file's, else 0
+        self.accelerator = Accelerator(hardware_plan(table, self.fmt, policy), initial, biases)
         if expected is None:
-            expected = golden_checksum(table, self.fmt, inputs, targets, initial, policy)
+            expected = golden_checksum(table, self.fmt, inputs, targets, initial, policy, biases)
         self.expected = expected
         self.passed = Signal()
         self.failed = Signal()

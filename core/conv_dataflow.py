@@ -188,24 +188,40 @@ def conv_task_nest(layer: Layer, kind: str, lanes: int, source: VolumeLayout) ->
 
 
 def fc_input_chunks(layer: Layer, lanes: int) -> int:
-    """Row chunks of an fc layer's input: channel-chunked after a conv layer (``layer.in_volume``)."""
+    """Row chunks of an fc layer's bank row: its input (channel-chunked after a conv layer,
+    ``layer.in_volume``) and, with a bias, the bias column (:func:`fc_bias_column`)."""
+    return math.ceil((_fc_used_columns(layer, lanes) + layer.bias) / lanes)
+
+
+def _fc_used_columns(layer: Layer, lanes: int) -> int:
+    """One past the last bank column that holds an input feature."""
     if layer.in_volume:
         channels, height, width = layer.in_volume
-        return height * width * math.ceil(channels / lanes)
-    return math.ceil(layer.in_size / lanes)
+        layout = VolumeLayout(channels, height, width, lanes, chunked=True)
+        return layout.element(channels - 1, height - 1, width - 1) + 1
+    return layer.in_size
+
+
+def fc_bias_column(layer: Layer, lanes: int) -> int | None:
+    """The bank column of an fc layer's bias (None without one): the one after its last input feature.
+
+    F and G stream it like a weight whose input is 1.0 (docs/hardware.md, "Biases"), in the padding
+    lane of the last chunk where there is one, else in a chunk of its own."""
+    return _fc_used_columns(layer, lanes) if layer.bias else None
 
 
 def fc_columns(layer: Layer, lanes: int) -> list[int | None]:
-    """For each bank column of an fc layer, the network's input feature it holds (None: padding).
+    """For each bank column of an fc layer, the network's input feature it holds (None: padding or the bias).
 
     The network flattens a conv output row-major (c, y, x); the bank is laid out in the
     channel-chunked order the conv layer writes, so each weight row streams in that order.
     """
+    columns: list[int | None] = [None] * (fc_input_chunks(layer, lanes) * lanes)
     if not layer.in_volume:
-        return list(range(layer.in_size)) + [None] * (fc_input_chunks(layer, lanes) * lanes - layer.in_size)
+        columns[:layer.in_size] = range(layer.in_size)
+        return columns
     channels, height, width = layer.in_volume
     layout = VolumeLayout(channels, height, width, lanes, chunked=True)
-    columns: list[int | None] = [None] * (layout.rows * lanes)
     for c in range(channels):
         for y in range(height):
             for x in range(width):

@@ -87,7 +87,7 @@ from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.weight_bank import WeightBank
 
 __all__ = ["CYCLE_BITS", "Accelerator", "sample_layout", "result_layout", "error_bits",
-           "check_initial_weights"]
+           "check_initial_weights", "check_initial_biases"]
 
 RESULT_STAGES = 3  # result collector: F_L's output registered, squared, then offered on result_out
 
@@ -112,6 +112,32 @@ def check_initial_weights(plan: HardwarePlan, initial_weights) -> list[np.ndarra
     return checked
 
 
+def check_initial_biases(plan: HardwarePlan, initial_biases) -> list[np.ndarray | None]:
+    """The initial biases as integer arrays of data words, one per layer with a bias (zeros for None) and
+    None for a layer without one, or a LayerPipeError."""
+    network, fmt = plan.table.network, plan.fmt
+    if initial_biases is None:
+        initial_biases = [np.zeros(layer.biases, dtype=np.int64) if layer.bias else None for layer in network.layers]
+    if len(initial_biases) != network.depth:
+        raise LayerPipeError(f"initial biases: {len(initial_biases)} entries for {network.depth} layers "
+                             "(None for a layer without a bias)")
+    checked = []
+    for layer, b in zip(network.layers, initial_biases):
+        if not layer.bias:
+            if b is not None:
+                raise LayerPipeError(f"initial biases: layer {layer.index} has no bias; give None for it")
+            checked.append(None)
+            continue
+        b = np.asarray(b, dtype=np.int64)
+        if b.shape != (layer.biases,):
+            raise LayerPipeError(f"initial biases of layer {layer.index} have shape {b.shape}; "
+                                 f"expected ({layer.biases},)")
+        if b.min(initial=0) < fmt.data_min or b.max(initial=0) > fmt.data_max:
+            raise LayerPipeError(f"initial biases of layer {layer.index} do not fit {fmt.data_bits}-bit words")
+        checked.append(b)
+    return checked
+
+
 @dataclass
 class _Control:
     """The run's control state, as the parts of :meth:`Accelerator.elaborate` share it."""
@@ -131,7 +157,8 @@ class Accelerator(wiring.Component):
 
     ``plan``: :func:`~layerpipe.hw.plan.hardware_plan` of the table, format and weight policy;
     ``initial_weights``: one integer array of data words per layer, (N_out, N_in) or (O, C, K, K)
-    (zeros for None).
+    (zeros for None); ``initial_biases``: one per layer, (N_out,) or None for a layer without a bias
+    (zeros for None). An fc layer's bias is its bank's bias column (hw/conv_layout.py).
 
     Members: ``start`` In(1), ``n_samples`` In(SAMPLE_BITS), ``busy``/``done`` Out(1),
     ``cycles``/``stall_cycles`` Out(CYCLE_BITS), ``sample_in`` (stream sink of
@@ -140,8 +167,9 @@ class Accelerator(wiring.Component):
     two cycles latency: bank row ``wread_addr`` of layer ``wread_layer`` (1-based)).
     """
 
-    def __init__(self, plan: HardwarePlan, initial_weights=None):
+    def __init__(self, plan: HardwarePlan, initial_weights=None, initial_biases=None):
         self.initial_weights = check_initial_weights(plan, initial_weights)
+        self.initial_biases = check_initial_biases(plan, initial_biases)
         self.plan = plan
         self.table, self.fmt, self.weights, self.lanes = plan.table, plan.fmt, plan.weights, plan.lanes
         self.sizes = plan.sizes
@@ -273,7 +301,8 @@ class Accelerator(wiring.Component):
                 readback[l] = self._conv_store(m, control, layer)
                 continue
             uses = self.ports[l]
-            columns = fc_bank_columns(self.initial_weights[l - 1], layer, self.lanes)  # after a conv: its order
+            # after a conv layer its order; the bias in its column
+            columns = fc_bank_columns(self.initial_weights[l - 1], layer, self.lanes, self.initial_biases[l - 1])
             bank = WeightBank(self.fmt, self.lanes, layer.out_size, columns.shape[1], init=columns,
                               writable=self.plan.writable_ports(l))
             m.submodules[f"bank{l}"] = bank

@@ -4,7 +4,8 @@ Weights of a conv layer (O, C, K, K) become bank rows ``((c·K + ky)·K + kx)·O
 ``lanes`` output channels; a volume (C, H, W) becomes the rows of its
 :class:`~layerpipe.core.conv_dataflow.VolumeLayout`; a pre-pool mask (O, H', W') becomes
 one ``pool²``-bit element per pooled output (bit dy·pool + dx); an fc layer's weights after
-a conv layer take the channel-chunked column order (:func:`~layerpipe.core.conv_dataflow.fc_columns`).
+a conv layer take the channel-chunked column order (:func:`~layerpipe.core.conv_dataflow.fc_columns`), and
+an fc layer's bias its bank column (:func:`~layerpipe.core.conv_dataflow.fc_bias_column`).
 Each conversion has its inverse, for weight read-back and the benches' checks; padding
 lanes are zero one way and ignored the other.
 """
@@ -15,12 +16,12 @@ import math
 
 import numpy as np
 
-from layerpipe.core.conv_dataflow import VolumeLayout, fc_columns, fc_input_chunks
+from layerpipe.core.conv_dataflow import VolumeLayout, fc_bias_column, fc_columns, fc_input_chunks
 from layerpipe.hw.lanes import pack_lanes
 
 __all__ = ["conv_bank_rows", "conv_bank_weights", "volume_rows", "rows_volume", "mask_rows", "rows_mask",
-           "fc_bank_columns", "fc_bank_weights", "weight_shape", "layer_bank_rows", "layer_weights",
-           "layer_bank_depth", "layer_bank_words"]
+           "fc_bank_columns", "fc_bank_weights", "fc_bank_bias", "weight_shape", "layer_bank_rows", "layer_weights",
+           "layer_bias", "layer_bank_depth", "layer_bank_words"]
 
 
 def conv_bank_rows(weights, lanes: int) -> np.ndarray:
@@ -84,13 +85,16 @@ def rows_mask(rows, pool: int, layout: VolumeLayout, shape: tuple[int, int, int]
     return mask
 
 
-def fc_bank_columns(weights, layer, lanes: int) -> np.ndarray:
-    """An fc layer's weights (out, in) in the bank's column order (padding columns zero): (out, columns)."""
+def fc_bank_columns(weights, layer, lanes: int, bias=None) -> np.ndarray:
+    """An fc layer's weights (out, in) and bias (out,) in the bank's column order (padding columns
+    zero; the bias column zero when ``bias`` is None): (out, columns)."""
     weights = np.asarray(weights, dtype=np.int64)
     columns = fc_columns(layer, lanes)
     laid = np.zeros((weights.shape[0], len(columns)), dtype=np.int64)
     used = [h for h, feature in enumerate(columns) if feature is not None]
     laid[:, used] = weights[:, [columns[h] for h in used]]
+    if layer.bias and bias is not None:
+        laid[:, fc_bias_column(layer, lanes)] = np.asarray(bias, dtype=np.int64)
     return laid
 
 
@@ -103,6 +107,12 @@ def fc_bank_weights(laid, layer, lanes: int) -> np.ndarray:
         if feature is not None:
             weights[:, feature] = laid[:, h]
     return weights
+
+
+def fc_bank_bias(laid, layer, lanes: int) -> np.ndarray | None:
+    """The bias of :func:`fc_bank_columns`' rows (None for a layer without one)."""
+    column = fc_bias_column(layer, lanes)
+    return None if column is None else np.asarray(laid, dtype=np.int64)[:, column].copy()
 
 
 def weight_shape(layer) -> tuple[int, ...]:
@@ -119,11 +129,11 @@ def layer_bank_depth(layer, lanes: int) -> int:
     return layer.out_size * fc_input_chunks(layer, lanes)
 
 
-def layer_bank_rows(layer, weights, lanes: int) -> np.ndarray:
-    """A layer's weights (:func:`weight_shape`) as its bank's rows: (:func:`layer_bank_depth`, lanes)."""
+def layer_bank_rows(layer, weights, lanes: int, bias=None) -> np.ndarray:
+    """A layer's weights (:func:`weight_shape`) and bias as its bank's rows: (:func:`layer_bank_depth`, lanes)."""
     if layer.kind == "conv":
         return conv_bank_rows(weights, lanes)
-    return fc_bank_columns(weights, layer, lanes).reshape(-1, lanes)
+    return fc_bank_columns(weights, layer, lanes, bias).reshape(-1, lanes)
 
 
 def layer_weights(layer, rows, lanes: int) -> np.ndarray:
@@ -133,6 +143,13 @@ def layer_weights(layer, rows, lanes: int) -> np.ndarray:
     return fc_bank_weights(np.asarray(rows, dtype=np.int64).reshape(layer.out_size, -1), layer, lanes)
 
 
-def layer_bank_words(layer, weights, fmt, lanes: int) -> list[int]:
+def layer_bias(layer, rows, lanes: int) -> np.ndarray | None:
+    """The bias held in a layer's bank rows (None for a layer without one)."""
+    if layer.kind == "conv":
+        return None
+    return fc_bank_bias(np.asarray(rows, dtype=np.int64).reshape(layer.out_size, -1), layer, lanes)
+
+
+def layer_bank_words(layer, weights, fmt, lanes: int, bias=None) -> list[int]:
     """A layer's bank rows as packed words (hw/lanes.py), as the weight read-back returns them."""
-    return [pack_lanes(row, fmt.data_bits) for row in layer_bank_rows(layer, weights, lanes)]
+    return [pack_lanes(row, fmt.data_bits) for row in layer_bank_rows(layer, weights, lanes, bias)]

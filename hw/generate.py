@@ -21,6 +21,7 @@ import numpy as np
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
+from layerpipe.core.conv_dataflow import fc_bias_column
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import write_text_atomic
 from layerpipe.core.numerics import FixedFormat
@@ -40,7 +41,7 @@ from layerpipe.hw.sequencer import SAMPLE_BITS
 from layerpipe.hw.verilog_writer import convert
 from layerpipe.sim import golden
 
-__all__ = ["SIDECAR_SCHEMA", "SIDECAR_VERSION", "DEFAULT_TOP", "Generated", "initial_weights",
+__all__ = ["SIDECAR_SCHEMA", "SIDECAR_VERSION", "DEFAULT_TOP", "Generated", "initial_weights", "initial_biases",
            "accelerator_for_table", "component_ports", "generate", "sidecar"]
 
 SIDECAR_SCHEMA = "layerpipe-rtl-sidecar"
@@ -49,8 +50,15 @@ DEFAULT_TOP = "layerpipe_top"
 
 
 def initial_weights(network, fmt: FixedFormat, seed: int = 0) -> list[np.ndarray]:
-    """The golden model's initial weights of ``seed`` (Glorot uniform), quantised to data words."""
+    """The golden model's initial weights of ``seed`` (Glorot uniform, or the network file's), quantised to
+    data words."""
     return [fmt.quantize(w) for w in golden.initial_weights(network, seed)]
+
+
+def initial_biases(network, fmt: FixedFormat) -> list | None:
+    """The golden model's initial biases (the network file's, else None: all 0), quantised to data words."""
+    biases = golden.initial_biases(network)
+    return None if biases is None else [None if b is None else fmt.quantize(b) for b in biases]
 
 
 def _as_table(table) -> ScheduleTable:
@@ -62,8 +70,9 @@ def _as_table(table) -> ScheduleTable:
 
 
 def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str | None = None,
-                          initial=None, seed: int = 0) -> Accelerator:
-    """The accelerator component for ``table`` (default format, seeded initial weights).
+                          initial=None, seed: int = 0, biases=None) -> Accelerator:
+    """The accelerator component for ``table`` (default format, seeded initial weights, biases 0
+    unless ``biases`` gives them).
 
     ``table``: a ScheduleTable (or its JSON dictionary), validated and lowered here for ``fmt``
     and ``weights`` (default ``stash``); or a :class:`~layerpipe.hw.plan.HardwarePlan` made already, which
@@ -78,7 +87,9 @@ def accelerator_for_table(table, fmt: FixedFormat | None = None, weights: str | 
     fmt = plan.fmt
     if initial is None:
         initial = initial_weights(plan.table.network, fmt, seed)
-    return Accelerator(plan, initial)
+    if biases is None:
+        biases = initial_biases(plan.table.network, fmt)
+    return Accelerator(plan, initial, biases)
 
 
 def component_ports(component) -> list[dict]:
@@ -170,10 +181,15 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                             "layout": "fc: bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
                                       "C = ceil(N_in / lanes), after a conv layer the columns in its "
                                       "channel-chunked order; conv: row ((c*K + ky)*K + kx)*O_c + oc, lane k "
-                                      "holds W[oc*lanes + k, c, ky, kx] (docs/semantics.md); "
+                                      "holds W[oc*lanes + k, c, ky, kx] (docs/semantics.md); an fc layer "
+                                      "with a bias holds b[j] in column bias_column of row j (after its last "
+                                      "input feature, docs/hardware.md); "
                                       "lane k at bits [k*data_bits, (k+1)*data_bits)",
-                            "rows": {str(layer): rows for layer, rows in bank_rows.items()}},
+                            "rows": {str(layer): rows for layer, rows in bank_rows.items()},
+                            "bias_column": {str(layer.index): fc_bias_column(layer, acc.lanes)
+                                            for layer in table.network.layers if layer.bias}},
         "initial_weights": [w.tolist() for w in acc.initial_weights],
+        "initial_biases": [None if b is None else b.tolist() for b in acc.initial_biases],
         "bank_ports": {str(layer): [{"task": u.task, "read_port": u.read, "write_port": u.write} for u in uses]
                        for layer, uses in plan.ports.items()},
         "memories": memories,
@@ -199,10 +215,10 @@ class Generated:
 
 
 def generate(table, out_dir, fmt: FixedFormat | None = None, weights: str | None = None, initial=None,
-             seed: int = 0, top: str = DEFAULT_TOP) -> Generated:
+             seed: int = 0, top: str = DEFAULT_TOP, biases=None) -> Generated:
     """Write ``out_dir/<top>.v`` and ``out_dir/<top>.json`` for ``table`` (a table or a plan: see
     :func:`accelerator_for_table`)."""
-    acc = accelerator_for_table(table, fmt, weights, initial, seed)
+    acc = accelerator_for_table(table, fmt, weights, initial, seed, biases)
     out_dir = Path(out_dir)
     v_path, j_path = out_dir / f"{top}.v", out_dir / f"{top}.json"
     text = convert(acc, top)

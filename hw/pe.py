@@ -288,6 +288,8 @@ class PE(wiring.Component):
             last_issue = here & issue.end0
             rows = {p.vec: s0["c"], p.err: s0["je"], p.mask: s0["je"], p.target: s0["je"]}
             enables = {p.target: here & s0["last_c"]}
+            if p.vec and p.bias_lane == 0:  # the bias's chunk of its own has no input row to read
+                enables[p.vec] = here & ~s0["last_c"]
             if p.conv:  # the nest's rows; padding reads nothing
                 counter = issue.counters[p.index]
                 address = counter.address
@@ -378,7 +380,8 @@ class PE(wiring.Component):
         for p in plans:
             if not p.conv:
                 if p.vec:
-                    vectors.append((p.index, getattr(self, f"{p.name}_{p.vec}").data))
+                    vectors.append((p.index, self._with_bias_input(m, p, getattr(self, f"{p.name}_{p.vec}").data,
+                                                                   s1["last_c"])))
                 if p.err:
                     errors.append((p.index, getattr(self, f"{p.name}_{p.err}").data[s1["jl"]]))
                 masks.append((p.index, getattr(self, f"{p.name}_{p.mask}").data[s1["jl"]] if p.mask else Const(1, 1)))
@@ -428,6 +431,18 @@ class PE(wiring.Component):
             m.d.comb += mac.accumulate.eq(any_of(here1[p.index] for p in plans if p.conv and p.kind == "G"))
         return s1, here1, wdata, conv1
 
+    def _with_bias_input(self, m, p: TaskPlan, vector, last_chunk):
+        """An fc F's or G's input chunk; with a bias, the last chunk's bias lane is 1.0 (the bias streams as
+        a weight on it: docs/hardware.md, "Biases") and the lanes after it, padding, are 0."""
+        if p.bias_lane is None:
+            return vector
+        chunk = Signal(self.weight_row, name=f"s1_{p.name}_input")
+        for k in range(self.lanes):
+            value = vector[k] if k < p.bias_lane else Mux(last_chunk, self.fmt.one if k == p.bias_lane else 0,
+                                                            vector[k])
+            m.d.comb += chunk[k].eq(value)
+        return chunk
+
     def _stash_writes(self, m, s1, here1, wdata, conv1) -> None:
         """F under ``stash`` copies the weight chunk it reads: the version B of the same sample reads.
 
@@ -467,8 +482,11 @@ class PE(wiring.Component):
             elif p.kind == "B":
                 here = mac.col_valid & (mac.col_tag.task == p.index)
                 port = getattr(self, f"{p.out_chunk}_wr")
+                lanes_written = all_lanes
+                if p.bias_lane is not None:  # the bias column's sum is no input's error: not written
+                    lanes_written = Mux(mac.col_chunk == p.chunks - 1, (1 << p.bias_lane) - 1, all_lanes)
                 m.d.comb += [port.chunk.eq(mac.col_chunk), port.data.eq(mac.col_data),
-                             port.en.eq(Mux(here, all_lanes, 0)),
+                             port.en.eq(Mux(here, lanes_written, 0)),
                              port.advance.eq(here & (mac.col_chunk == p.chunks - 1))]
             else:
                 port = getattr(self, f"{p.name}_wr")

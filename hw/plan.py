@@ -20,7 +20,7 @@ from functools import cached_property
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from layerpipe.core.conv_dataflow import conv_task_nest, input_layout, output_layout
+from layerpipe.core.conv_dataflow import conv_task_nest, fc_bias_column, input_layout, output_layout
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
 from layerpipe.core.loop_nest import LoopNest
@@ -173,6 +173,7 @@ class TaskPlan:
     nest: LoopNest | None = None  # a conv task's issue order and addresses
     bank_rows: int = 0  # rows of the layer's weight bank
     pool: int = 1  # a conv F task's pooling window
+    bias_lane: int | None = None  # an fc layer with a bias: its column's lane in the row's last chunk
 
     @property
     def name(self) -> str:
@@ -226,7 +227,9 @@ def task_plans(table, processor: int, versions: dict[int, int]) -> list[TaskPlan
             # one row of ``issues`` chunks for the PE's iterator (launch, last issue); the nest addresses
             common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool)
         else:
-            common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size)
+            bias_column = fc_bias_column(layer, lanes)
+            common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size,
+                          bias_lane=None if bias_column is None else bias_column % lanes)
         if entry.kind == "F":
             if hidden:
                 plan = TaskPlan(**common, vec=f"a{l - 1}", out_word=f"a{l}", out_mask=f"mask{l}",
@@ -325,6 +328,18 @@ def _power_of_two(value: int) -> bool:
     return value & (value - 1) == 0
 
 
+def _check_bias(layer, fmt: FixedFormat) -> None:
+    """An fc bias streams as a weight on the constant input 1.0 (docs/hardware.md, "Biases"), which must be a
+    data word; a conv layer's bias is not built yet."""
+    where = f"{LAYER_KINDS[layer.kind].title} layer {layer.index} ('{layer.name}')"
+    if layer.kind == "conv":
+        raise LayerPipeError(f"{where}: field 'bias' is true; the RTL builds biases of fully connected layers "
+                             "only so far: set 'bias = false' for conv layers")
+    if fmt.one > fmt.data_max:
+        raise LayerPipeError(f"{where}: field 'bias' is true but 1.0 is not a {fmt.data_bits}-bit data word with "
+                             f"frac_bits {fmt.frac_bits}; use frac_bits {fmt.data_bits - 2} or less")
+
+
 def _check_conv(layer, lanes: int) -> None:
     """What the conv dataflow's address generators split by a shift (core/conv_dataflow.py), in one line each
     (stride and projection are the golden model's refusals: sim/layers.py)."""
@@ -364,6 +379,8 @@ def check_supported(table, fmt) -> None:
     _, ops = layer_ops(table.network, "rtl")  # the golden model's layers: what it trains, the sums it forms
     check_sums(ops, fmt)
     for layer in table.network.layers:
+        if layer.bias:
+            _check_bias(layer, fmt)
         if layer.kind == "conv":
             _check_conv(layer, table.cost.lanes)
     problems = check_table(table)

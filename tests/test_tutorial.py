@@ -3,6 +3,8 @@
 import importlib.util
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,10 @@ from layerpipe.verify.toolchain import verilator_root
 
 TUTORIAL = Path(__file__).parents[1] / "docs" / "tutorial.md"
 TEXT = TUTORIAL.read_text()
+REPOSITORY = TUTORIAL.parents[1]
+# the layerpipe commands, and the example scripts that make a user's files (python examples/...)
 COMMANDS = [line.strip() for block in re.findall(r"```sh\n(.*?)```", TEXT, re.S) for line in block.splitlines()
-            if line.strip().startswith("layerpipe ")]
+            if line.strip().startswith(("layerpipe ", "python examples/"))]
 
 
 def network_file() -> str:
@@ -32,7 +36,14 @@ class Session:
         monkeypatch.chdir(self.folder)
         for i in range(index + 1):
             if i not in self.done:
-                self.done[i] = main(shlex.split(COMMANDS[i])[1:])
+                words = shlex.split(COMMANDS[i])
+                if words[0] == "python":  # an example script of the repository, run in the tutorial's folder
+                    script = subprocess.run([sys.executable, str(REPOSITORY / words[1]), *words[2:]],
+                                            cwd=self.folder, capture_output=True, text=True)
+                    assert script.returncode == 0, script.stderr
+                    self.done[i] = script.returncode
+                else:
+                    self.done[i] = main(words[1:])
         return self.done[index]
 
 

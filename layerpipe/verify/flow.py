@@ -115,7 +115,8 @@ def _verify(plan, samples, build_dir, dataset, began, *, idle, backpressure, see
     progress.say("golden model and cycle simulator")
     images = split.inputs("fixed", fmt, network=table.network)[:samples]  # the golden model's input shape
     reference = golden.train(table.network, images, targets, staleness=table, weights=weights, numerics="fixed",
-                             fmt=fmt, init=[w.copy() for w in generated.accelerator.initial_weights])
+                             fmt=fmt, init=[w.copy() for w in generated.accelerator.initial_weights],
+                             biases=generated.accelerator.initial_biases)
     simulated = simulate(table, samples).total_cycles
     sample_fields = info["streams"]["sample_in"]["fields"]
     result_fields = info["streams"]["result_out"]["fields"]
@@ -126,8 +127,9 @@ def _verify(plan, samples, build_dir, dataset, began, *, idle, backpressure, see
     config = {
         "samples": [pack_fields(sample_fields, [x, t]) for x, t in zip(inputs, targets, strict=True)],
         "expected_results": expected_results,
-        "expected_weights": [layer_bank_words(layer, w, fmt, info["lanes"])
-                             for layer, w in zip(table.network.layers, reference.weights, strict=True)],
+        "expected_weights": [layer_bank_words(layer, w, fmt, info["lanes"], b)
+                             for layer, w, b in zip(table.network.layers, reference.weights, reference.biases,
+                                                    strict=True)],
         "idle": idle, "backpressure": backpressure, "seed": seed, "observe": info["observe"],
         "max_cycles": 4 * table.total_cycles(samples) + 1000 * samples + 10_000,
     }

@@ -487,10 +487,9 @@ def test_board_build_matches_baseline(baseline_file, tmp_path):
 
 # --- the self-checking board top, in Amaranth's simulator ------------------------------------------
 
-# bias = false: the RTL has no biases (a network file's layers have one by default, the golden model trains it)
-TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5, "bias": False},
-                                               {"kind": "fc", "out": 4, "bias": False},
-                                               {"kind": "fc", "out": 3, "bias": False}]}
+# a bias in every layer (a network file's default): the board top trains and checks them too
+TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind": "fc", "out": 4},
+                                               {"kind": "fc", "out": 3}]}
 
 
 def _tiny_problem(samples=4):
@@ -505,8 +504,7 @@ def _tiny_problem(samples=4):
     return table, inputs, targets, initial, fmt
 
 
-IRIS = {"name": "iris-4-8-3", "input": 4, "layers": [{"kind": "fc", "out": 8, "bias": False},
-                                                     {"kind": "fc", "out": 3, "bias": False}]}
+IRIS = {"name": "iris-4-8-3", "input": 4, "layers": [{"kind": "fc", "out": 8}, {"kind": "fc", "out": 3}]}
 
 
 def _table(network, processors=2, lanes=1):

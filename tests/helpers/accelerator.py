@@ -8,18 +8,18 @@ import time
 import numpy as np
 
 from layerpipe.hw.accelerator import Accelerator, sample_layout
-from layerpipe.hw.conv_layout import layer_weights
+from layerpipe.hw.conv_layout import layer_bias, layer_weights
 from layerpipe.hw.plan import hardware_plan
 from layerpipe.hw.weight_bank import unpack_chunk
-from tests.helpers.problems import FMT, random_problem, reference
+from tests.helpers.problems import FMT, random_biases, random_problem, reference
 from tests.helpers.simulation import run_clocked
 
 __all__ = ["run_accelerator", "check_training"]
 
 
-def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, backpressure=0.0, seed=1):
-    """Train on the samples in Amaranth's simulator; returns outputs, errors and counters/final weights."""
-    dut = Accelerator(hardware_plan(table, fmt, policy), weights)
+def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, backpressure=0.0, seed=1, biases=None):
+    """Train on the samples in Amaranth's simulator; returns outputs, errors and counters/final weights and biases."""
+    dut = Accelerator(hardware_plan(table, fmt, policy), weights, biases)
     layout_in = sample_layout(table, fmt)
     samples = len(inputs)
     rng = random.Random(seed)
@@ -52,7 +52,7 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
             assert wall < limit, "the accelerator did not finish"
         ctx.set(dut.sample_in.valid, 0)
         state.update(cycles=ctx.get(dut.cycles), stall_cycles=ctx.get(dut.stall_cycles), wall=wall)
-        final = []
+        final, final_biases = [], []
         for layer in table.network.layers:
             rows = []
             for row in range(dut.bank_rows[layer.index]):
@@ -61,8 +61,10 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
                 await ctx.tick().repeat(2)  # two cycles of read latency
                 rows.append(ctx.get(dut.wread_data))
             lanes = table.cost.lanes
-            final.append(layer_weights(layer, [unpack_chunk(word, fmt, lanes) for word in rows], lanes))
-        state["weights"] = final
+            rows = [unpack_chunk(word, fmt, lanes) for word in rows]
+            final.append(layer_weights(layer, rows, lanes))
+            final_biases.append(layer_bias(layer, rows, lanes))
+        state["weights"], state["biases"] = final, final_biases
 
     run_clocked(dut, bench, 1e-8)
     outputs = np.array([y for y, _ in results], dtype=np.int64)
@@ -73,16 +75,22 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
 def check_training(table, policy, samples=4, seed=0, **stream):
     network = table.network
     weights, inputs, targets = random_problem(network, FMT, samples, seed)
+    biases = random_biases(network, FMT, seed)
     began = time.perf_counter()
-    outputs, errors, state = run_accelerator(table, FMT, policy, weights, inputs, targets, **stream)
+    outputs, errors, state = run_accelerator(table, FMT, policy, weights, inputs, targets, biases=biases, **stream)
     elapsed = time.perf_counter() - began
-    want_out, want_err, want_w = reference(table, FMT, policy, weights, inputs, targets)
+    want_out, want_err, want_w, want_b = reference(table, FMT, policy, weights, inputs, targets, biases)
     assert state["cycles"] == table.total_cycles(samples)
     assert state["wall"] >= state["cycles"] + state["stall_cycles"]
     np.testing.assert_array_equal(outputs, want_out)
     np.testing.assert_array_equal(errors, want_err)
     for got, want in zip(state["weights"], want_w):
         np.testing.assert_array_equal(got, want)
+    for got, want, first in zip(state["biases"], want_b, biases):
+        assert (got is None) == (want is None) == (first is None)
+        if got is not None:
+            np.testing.assert_array_equal(got, want)
+            assert not np.array_equal(got, first)  # every bias trained
     for got, first in zip(state["weights"], weights):
         assert not np.array_equal(got, first)  # training did something
     return state, elapsed

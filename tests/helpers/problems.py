@@ -16,7 +16,10 @@ TINY = {"name": "tiny", "input": 6, "layers": [{"kind": "fc", "out": 5}, {"kind"
 FMT = FixedFormat(lr_shift=2)  # a large step, so that stash and latest train differently
 
 
-def tiny_network(spec=TINY):
+def tiny_network(spec=TINY, bias: bool = True):
+    """``spec`` (default the 6-5-4-3 MLP, a bias in every layer) as a Network; ``bias`` False drops the biases."""
+    if not bias:
+        spec = spec | {"layers": [layer | {"bias": False} for layer in spec["layers"]]}
     return network_from_dict(spec)
 
 
@@ -34,9 +37,17 @@ def random_problem(network, fmt, samples, seed=0):
     return weights, inputs, targets
 
 
-def reference(table, fmt, policy, weights, inputs, targets):
-    """The golden fixed-point model trained with the table's staleness: outputs, squared errors, final weights."""
+def random_biases(network, fmt, seed=0):
+    """Initial biases in data words, ±0.25, for the layers that have one (None for the others)."""
+    rng = np.random.default_rng(seed + 1000)
+    return [fmt.quantize(rng.uniform(-0.25, 0.25, size=layer.biases)) if layer.bias else None
+            for layer in network.layers]
+
+
+def reference(table, fmt, policy, weights, inputs, targets, biases=None):
+    """The golden fixed-point model trained with the table's staleness: outputs, squared errors, final
+    weights and final biases."""
     inputs = np.asarray(inputs).reshape((len(inputs),) + table.network.input_shape)  # the stream's flat vectors
     result = golden.train(table.network, inputs, targets, staleness=table, weights=policy, numerics="fixed",
-                          fmt=fmt, init=weights)
-    return result.outputs, result.squared_errors, result.weights
+                          fmt=fmt, init=weights, biases=biases)
+    return result.outputs, result.squared_errors, result.weights, result.biases

@@ -104,7 +104,7 @@ def test_saturation_is_bit_exact():
     inputs = FMT.quantize(rng.uniform(0, 4, size=(4, network.sizes[0])))
     targets = FMT.quantize(rng.choice([-7.9, 7.9], size=(4, network.sizes[-1])))
     outputs, errors, state = run_accelerator(table, FMT, "stash", weights, inputs, targets)
-    want_out, want_err, want_w = reference(table, FMT, "stash", weights, inputs, targets)
+    want_out, want_err, want_w, _ = reference(table, FMT, "stash", weights, inputs, targets)
     assert np.any(np.abs(want_out) == FMT.data_max) or np.any(want_out == FMT.data_min)
     np.testing.assert_array_equal(outputs, want_out)
     np.testing.assert_array_equal(errors, want_err)
@@ -144,8 +144,8 @@ def test_a_second_run_continues_training_from_the_first_runs_weights():
             seen.append((outputs, ctx.get(dut.cycles)))
 
     run_clocked(dut, bench, 1e-8)
-    start = weights
+    start, biases = weights, None  # weights and biases both carry over
     for (xs, ts), (outputs, cycles) in zip(runs, seen):
-        want_outputs, _, start = reference(table, FMT, "stash", start, xs, ts)
+        want_outputs, _, start, biases = reference(table, FMT, "stash", start, xs, ts, biases)
         np.testing.assert_array_equal(np.array(outputs), want_outputs)
         assert cycles == table.total_cycles(len(xs))

@@ -9,24 +9,26 @@ from amaranth.hdl import ResetInserter
 
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.hw.conv_layout import layer_bank_words, layer_bias, layer_weights
 from layerpipe.hw.pe import PE
 from layerpipe.hw.plan import hardware_plan
-from layerpipe.hw.weight_bank import weights_to_words, words_to_weights
+from layerpipe.hw.weight_bank import unpack_chunk, weights_to_words
 from layerpipe.sched.scheduler import schedule
 from layerpipe.sched.zoo import zoo_network
 from layerpipe.verify.memories import RingModel
-from tests.helpers.problems import FMT, random_problem, reference, tiny_network
+from tests.helpers.problems import FMT, random_biases, random_problem, reference, tiny_network
 from tests.helpers.simulation import run_clocked
 
 
-def run_pe(table, fmt, weights, inputs, targets):
+def run_pe(table, fmt, weights, inputs, targets, biases):
     """Run PE 0 of a one-processor table; banks, delay lines, the input stream and the result sink
-    are Python models. Returns final weights, outputs and every (cycle, access) the PE made."""
+    are Python models. Returns final weights and biases, outputs and every (cycle, access) the PE made."""
     pe = PE(hardware_plan(table, fmt, "stash"), 0)
     lanes = table.cost.lanes
     geometry = pe.plan.buffers
     samples = len(inputs)
-    banks = {layer.index: weights_to_words(weights[layer.index - 1], fmt, lanes) for layer in table.network.layers}
+    banks = {layer.index: layer_bank_words(layer, weights[layer.index - 1], fmt, lanes, biases[layer.index - 1])
+             for layer in table.network.layers}
     rings = {item: RingModel(geom.slots, geom.entries, geom.lanes, geom.row(fmt).size // geom.lanes)
              for item, geom in geometry.items()}
     f1 = next(t for t in table.tasks.values() if t.name == "F1")
@@ -83,7 +85,9 @@ def run_pe(table, fmt, weights, inputs, targets):
             await ctx.tick()
 
     run_clocked(ResetInserter(pe.prime)(pe), bench, 1e-8)
-    final = [words_to_weights(banks[layer.index], fmt, lanes, layer.out_size, layer.in_size)
+    rows = {layer.index: [unpack_chunk(word, fmt, lanes) for word in banks[layer.index]]
+            for layer in table.network.layers}
+    final = [(layer_weights(layer, rows[layer.index], lanes), layer_bias(layer, rows[layer.index], lanes))
              for layer in table.network.layers]
     width = table.network.sizes[-1]
     assert [index for _, index, _ in results] == list(range(width)) * samples
@@ -108,11 +112,15 @@ def test_sequential_pe_is_bit_and_cycle_exact(network, lanes, samples):
     net = tiny_network() if network == "tiny" else zoo_network(network)
     table = schedule(net, 1, "sequential", CostModel(lanes=lanes))
     weights, inputs, targets = random_problem(net, FMT, samples, seed=3)
-    final, outputs, accesses = run_pe(table, FMT, weights, inputs, targets)
-    want_outputs, _, want_weights = reference(table, FMT, "stash", weights, inputs, targets)
+    biases = random_biases(net, FMT, seed=3)
+    final, outputs, accesses = run_pe(table, FMT, weights, inputs, targets, biases)
+    want_outputs, _, want_weights, want_biases = reference(table, FMT, "stash", weights, inputs, targets, biases)
     np.testing.assert_array_equal(outputs, want_outputs)
-    for got, want in zip(final, want_weights):
+    for (got, got_bias), want, want_bias in zip(final, want_weights, want_biases):
         np.testing.assert_array_equal(got, want)
+        assert (got_bias is None) == (want_bias is None)
+        if got_bias is not None:
+            np.testing.assert_array_equal(got_bias, want_bias)
 
     # cycle contract: every access lies inside one task run, weight reads requested a cycle ahead
     # of their issue; each run's first access is at its start

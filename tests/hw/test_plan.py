@@ -31,7 +31,7 @@ def test_generate_checks_the_table_once(tmp_path, monkeypatch):
 
 
 def test_plan_answers_without_components():
-    table = schedule(tiny_network(), 2, "layerpipe", CostModel(lanes=4))
+    table = schedule(tiny_network(bias=False), 2, "layerpipe", CostModel(lanes=4))
     plan = hardware_plan(table, FMT, "stash")
     assert sorted(plan.pes) == [0, 1]
     first = plan.pes[0].first_task

@@ -2,7 +2,9 @@
 
 The whole matrix of the digits MLP: P = 1, 2, 4 × every policy × stash and latest weights; and of
 the digits CNN (``cnn-digits``: two conv layers with max-pooling, then fc) at P = 1, 2, 4 ×
-pipedream, layerpipe, optimal × stash and latest, 32 samples each.
+pipedream, layerpipe, optimal × stash and latest, 32 samples each; and of the digits MLP with a bias
+in every layer (``mlp-digits-bias``: each bias a column of its bank, with an input of 1.0) at P = 1,
+2, 4 × pipedream, layerpipe, optimal, 32 samples each.
 Each case generates its own Verilog from its own table; cases whose Verilog comes out
 identical (sequential at any P; stash and latest where no layer keeps a stale weight
 version; tables that two policies agree on) share one Verilator build through the
@@ -36,6 +38,7 @@ SIMULATORS = ["verilator", pytest.param("icarus", marks=pytest.mark.skipif(ICARU
 POLICIES = ("sequential", "pipedream", "layerpipe", "optimal")
 CASES = list(itertools.product((1, 2, 4), POLICIES, ("stash", "latest")))
 CNN_CASES = list(itertools.product((1, 2, 4), POLICIES[1:], ("stash", "latest")))
+BIAS_CASES = list(itertools.product((1, 2, 4), POLICIES[1:]))
 
 _verdicts = {}
 
@@ -71,6 +74,17 @@ def test_cnn_digits_bit_and_cycle_exact(build_root, verilator_cache, record_prop
                   network="cnn-digits")
     check_verdict(verdict, "verilator", record_property)
     assert verdict.network == "cnn-digits" and verdict.samples == CNN_SAMPLES
+
+
+@pytest.mark.parametrize("processors, policy", BIAS_CASES, ids=lambda v: str(v))
+def test_mlp_with_biases_bit_and_cycle_exact(build_root, verilator_cache, record_property, processors, policy):
+    verdict = run(build_root, verilator_cache, processors, policy, "stash", samples=CNN_SAMPLES,
+                  network="mlp-digits-bias")
+    check_verdict(verdict, "verilator", record_property)
+    assert verdict.network == "mlp-digits-bias"
+    # each bias is one more bank column: 64, 32 and 16 inputs fill their chunks, so it takes a chunk of its own
+    unbiased = schedule(zoo_network("mlp-digits"), processors, policy, CostModel())
+    assert verdict.predicted_cycles > unbiased.total_cycles(CNN_SAMPLES)
 
 
 def check_verdict(verdict, simulator, record_property):
