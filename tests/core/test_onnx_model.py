@@ -349,3 +349,19 @@ def test_the_functional_simulator_and_the_golden_model_start_from_the_files_para
         assert not np.array_equal(got, other)  # the file's biases made a difference
     for got, want in zip(functional.weights, reference.weights):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_strided_conv_maps_its_stride_and_training_refuses_it_in_one_line(tmp_path, capsys):
+    """The network format takes stride (the scheduler and cost model use it); the trained models refuse it."""
+    nodes, inits = cnn_parts()
+    nodes[0] = helper.make_node("Conv", ["x", "c1.w", "c1.b"], ["c1"], name="conv1", kernel_shape=[3, 3],
+                                pads=[1, 1, 1, 1], strides=[2, 2])
+    nodes[2] = helper.make_node("Identity", ["r1"], ["p1"], name="no_pool")  # 8x8 -> 4x4 by the stride instead
+    path = save_graph(tmp_path / "strided.onnx", nodes, inits, (1, 8, 8))
+    network = read_onnx(path)
+    assert (network.layers[0].stride, network.layers[0].padding, network.layers[0].out_shape) == (2, 1, (4, 4, 4))
+    assert main(["schedule", "--network", str(path), "--processors", "2"]) == 0
+    capsys.readouterr()
+    status, _, err = train(capsys, "--network", str(path), "--epochs", "1")
+    last = err.strip().splitlines()[-1]  # after the data set's description, which train prints first
+    assert status == 2 and last.startswith("layerpipe train: error: ") and "field 'stride' is 2" in last
