@@ -23,8 +23,9 @@ DUAL_PORT = CostModel(lanes=1, task_overhead_cycles=0, memory="dual-port")
 
 
 def chain(*sizes):
+    """A bias-free fc chain (the paper's task model: with lanes 1, a task takes out · in cycles)."""
     return network_from_dict({"name": "chain", "input": sizes[0],
-                              "layers": [{"kind": "fc", "out": n} for n in sizes[1:]]})
+                              "layers": [{"kind": "fc", "out": n, "bias": False} for n in sizes[1:]]})
 
 
 def transfer_words(network, cost, processor_of):
