@@ -365,3 +365,12 @@ def test_a_strided_conv_maps_its_stride_and_training_refuses_it_in_one_line(tmp_
     status, _, err = train(capsys, "--network", str(path), "--epochs", "1")
     last = err.strip().splitlines()[-1]  # after the data set's description, which train prints first
     assert status == 2 and last.startswith("layerpipe train: error: ") and "field 'stride' is 2" in last
+
+
+def test_the_initial_parameters_digest_keys_on_the_values(models, tmp_path):
+    """The demo's caches key on it: the network's dict and a table's JSON do not hold the weights."""
+    one, again = load_network(str(models["cnn"])), read_onnx(helper_cnn(tmp_path / "cnn.onnx"))
+    other = read_onnx(helper_cnn(tmp_path / "other.onnx", seed=1))
+    assert one.initial.digest() == again.initial.digest()
+    assert other.to_dict()["layers"] == one.to_dict()["layers"] and other.initial.digest() != one.initial.digest()
+    assert schedule(one, 2, "layerpipe").network.initial is one.initial  # the table keeps the parameters
