@@ -161,7 +161,7 @@ class BoardTop(CheckedFirst, Elaboratable):
                      acc.result_out.ready.eq(1), acc.n_samples.eq(self.samples)]
 
         layers = [layer.index for layer in self.table.network.layers]
-        rows = acc.bank_rows
+        rows = acc.plan.readback_rows
         layer = Signal(range(max(layers) + 1))
         row = Signal(range(max(rows.values()) + 1))
         issued = Signal()  # a row was asked for in the previous cycle

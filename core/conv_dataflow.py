@@ -145,7 +145,8 @@ def conv_task_loops(layer: Layer, kind: str, lanes: int) -> tuple[Loop, ...]:
 def conv_task_nest(layer: Layer, kind: str, lanes: int, source: VolumeLayout) -> LoopNest:
     """The loop nest of task ``kind`` of conv ``layer`` reading its input from ``source``.
 
-    Addresses: ``weight`` (bank row), ``in_row``/``in_lane`` (the input element, F and G),
+    Addresses: ``weight`` (bank row), ``bias`` (F and G of a layer with a bias: the bias row of
+    the issue's ``lanes`` output channels), ``in_row``/``in_lane`` (the input element, F and G),
     ``delta_row``/``mask_bit`` (δ_pre's row of e_l and mask_l, and the bit within a mask
     element, B and G), ``out_row`` (F: the pooled output row; B: ``out_lane`` too, the
     element of e_{l−1}), ``pool_bit`` (F: the position's bit in its pooling window).
@@ -165,6 +166,8 @@ def conv_task_nest(layer: Layer, kind: str, lanes: int, source: VolumeLayout) ->
         y, x = affine(-pad, Y=pool, dy=1, ky=1), affine(-pad, X=pool, dx=1, kx=1)
         element = source.element_term({"c": 1}, dict(y.strides), dict(x.strides), -pad, -pad)
         addresses = {"weight": weight, **_row_and_lane(element, lanes, "in")}
+        if layer.bias:  # the bias row of the issue's output channels (F starts its sums there, G steps it)
+            addresses["bias"] = Expression.of(affine(oc=1))
         windows = {"in": (Window(y, 0, height), Window(x, 0, width))}
         if kind == "F":
             addresses["out_row"] = pooled_row

@@ -65,7 +65,7 @@ from amaranth.utils import ceil_log2
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw import estimate as est
 from layerpipe.hw.conv_bank import ConvWeightStore
-from layerpipe.hw.conv_layout import fc_bank_columns, layer_bank_rows, weight_shape
+from layerpipe.hw.conv_layout import conv_bank_rows, conv_bias_rows, fc_bank_columns, weight_shape
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.link import Link
 from layerpipe.hw.logic import any_of
@@ -186,7 +186,7 @@ class Accelerator(wiring.Component):
             "sample_in": In(stream.Signature(sample_layout(table, fmt))),
             "result_out": Out(stream.Signature(result_layout(table, fmt))),
             "wread_layer": In(range(table.network.depth + 1)),
-            "wread_addr": In(ceil_log2(memory_depth(max(self.bank_rows.values())))),
+            "wread_addr": In(ceil_log2(memory_depth(max(plan.readback_rows.values())))),
             "wread_data": Out(self.lanes * fmt.data_bits),
         })
 
@@ -345,31 +345,58 @@ class Accelerator(wiring.Component):
         they share its read port), G's write into every replica; returns the read-back data."""
         run, go, l = control.run, control.go, layer.index
         plan = self.plan.conv_banks[l]
-        store = ConvWeightStore(self.fmt, self.lanes, self.bank_rows[l], len(plan.readers), plan.double_buffered,
-                                init=layer_bank_rows(layer, self.initial_weights[l - 1], self.lanes))
+        rows = self.bank_rows[l]
+        store = ConvWeightStore(self.fmt, self.lanes, rows, len(plan.readers), plan.double_buffered,
+                                init=conv_bank_rows(self.initial_weights[l - 1], self.lanes))
         m.submodules[f"bank{l}"] = store
+        # a bias: a store of its own, its replicas read and switched to a new version exactly as the weights'
+        bias = None
+        if layer.bias:
+            bias = ConvWeightStore(self.fmt, self.lanes, self.plan.readback_rows[l] - rows, len(plan.readers),
+                                   plan.double_buffered, init=conv_bias_rows(self.initial_biases[l - 1], self.lanes))
+            m.submodules[f"bias{l}"] = bias
+        # gated by the schedule's enable, except in the go cycle (not yet busy): the prime read
+        enable = Mux(self.busy, run, 1)
         for replica, processor in enumerate(plan.readers):
             pe = self.pes[processor]
-            names = [p.name for p in self.plan.pes[processor].tasks
-                     if p.layer == l and p.reads_bank]
-            requests = [getattr(pe, f"{name}_w") for name in names]
-            port = getattr(store, f"r{replica}")
-            addr = requests[-1].addr
-            for request in requests[:-1]:
-                addr = Mux(request.en, request.addr, addr)
-            # gated by the schedule's enable, except in the go cycle (not yet busy): the prime read
-            enable = Mux(self.busy, run, 1)
-            m.d.comb += [port.addr.eq(addr), port.en.eq(enable & any_of(r.en for r in requests)),
-                         getattr(store, f"r{replica}_begin").eq(
-                             enable & any_of(getattr(pe, f"{name}_w_begin") for name in names))]
-            m.d.comb += [request.data.eq(port.data) for request in requests]
-        write = getattr(self._task_pe(f"G{l}"), f"G{l}_wr")
+            tasks = [p for p in self.plan.pes[processor].tasks if p.layer == l and p.reads_bank]
+            begin = enable & any_of(getattr(pe, f"{p.name}_w_begin") for p in tasks)
+            self._store_reads(m, getattr(store, f"r{replica}"), [getattr(pe, f"{p.name}_w") for p in tasks], enable)
+            m.d.comb += getattr(store, f"r{replica}_begin").eq(begin)
+            if bias is not None:
+                self._store_reads(m, getattr(bias, f"r{replica}"),
+                                  [getattr(pe, f"{p.name}_b") for p in tasks if p.bias_rows], enable)
+                m.d.comb += getattr(bias, f"r{replica}_begin").eq(begin)
+        g_pe = self._task_pe(f"G{l}")
+        write = getattr(g_pe, f"G{l}_wr")
         wen = Signal(name=self.bank_write_enable(l, None))
+        swap = wen & (write.addr == rows - 1)  # G's last write: both stores' new version from the next cycle
         m.d.comb += [wen.eq(run & write.en[0]), store.w.addr.eq(write.addr), store.w.data.eq(write.data),
-                     store.w.en.eq(wen), store.swap.eq(wen & (write.addr == self.bank_rows[l] - 1))]
-        m.d.comb += [store.readback.addr.eq(self.wread_addr),
-                     store.readback.en.eq(~self.busy & ~go & (self.wread_layer == l))]
-        return store.readback.data
+                     store.w.en.eq(wen), store.swap.eq(swap)]
+        readback = ~self.busy & ~go & (self.wread_layer == l)
+        m.d.comb += [store.readback.addr.eq(self.wread_addr), store.readback.en.eq(readback & (self.wread_addr < rows))]
+        if bias is None:
+            return store.readback.data
+        bias_write = getattr(g_pe, f"G{l}_bwr")
+        m.d.comb += [bias.w.addr.eq(bias_write.addr), bias.w.data.eq(bias_write.data),
+                     bias.w.en.eq(run & bias_write.en[0]), bias.swap.eq(swap)]
+        # read-back rows past the weights' are the bias rows; the data follows the address a cycle later
+        of_bias = Signal(name=f"wread_bias{l}")
+        m.d.comb += [bias.readback.addr.eq(self.wread_addr - rows),
+                     bias.readback.en.eq(readback & (self.wread_addr >= rows))]
+        m.d.sync += of_bias.eq(self.wread_addr >= rows)
+        return Mux(of_bias, bias.readback.data, store.readback.data)
+
+    def _store_reads(self, m, port, requests, enable) -> None:
+        """A conv store replica's read port shared by a processor's ``requests`` (its tasks never overlap)."""
+        if not requests:
+            m.d.comb += port.en.eq(0)
+            return
+        addr = requests[-1].addr
+        for request in requests[:-1]:
+            addr = Mux(request.en, request.addr, addr)
+        m.d.comb += [port.addr.eq(addr), port.en.eq(enable & any_of(r.en for r in requests))]
+        m.d.comb += [request.data.eq(port.data) for request in requests]
 
     def _stashes(self, m, control: _Control) -> None:
         """Under ``stash``: a delay line of V weight versions per layer, written by F_l, read by B_l."""

@@ -21,7 +21,7 @@ from layerpipe.hw.lanes import pack_lanes
 
 __all__ = ["conv_bank_rows", "conv_bank_weights", "volume_rows", "rows_volume", "mask_rows", "rows_mask",
            "fc_bank_columns", "fc_bank_weights", "fc_bank_bias", "weight_shape", "layer_bank_rows", "layer_weights",
-           "layer_bias", "layer_bank_depth", "layer_bank_words"]
+           "layer_bias", "layer_bank_depth", "conv_bias_rows", "layer_readback_rows", "layer_bank_words"]
 
 
 def conv_bank_rows(weights, lanes: int) -> np.ndarray:
@@ -129,25 +129,47 @@ def layer_bank_depth(layer, lanes: int) -> int:
     return layer.out_size * fc_input_chunks(layer, lanes)
 
 
+def conv_bias_rows(bias, lanes: int) -> np.ndarray:
+    """A conv layer's bias (O,) as O_c rows of ``lanes`` output channels (padding zero), the bias store's rows."""
+    bias = np.asarray(bias, dtype=np.int64)
+    padded = np.zeros(math.ceil(len(bias) / lanes) * lanes, dtype=np.int64)
+    padded[:len(bias)] = bias
+    return padded.reshape(-1, lanes)
+
+
+def layer_readback_rows(layer, lanes: int) -> int:
+    """Rows the weight read-back gives for a layer: its bank's, then a conv layer's bias rows
+    (an fc layer's bias is a column of its bank)."""
+    bias_rows = math.ceil(layer.out_shape[0] / lanes) if layer.kind == "conv" and layer.bias else 0
+    return layer_bank_depth(layer, lanes) + bias_rows
+
+
 def layer_bank_rows(layer, weights, lanes: int, bias=None) -> np.ndarray:
-    """A layer's weights (:func:`weight_shape`) and bias as its bank's rows: (:func:`layer_bank_depth`, lanes)."""
+    """A layer's weights (:func:`weight_shape`) and bias as the read-back's rows (:func:`layer_readback_rows`,
+    lanes): an fc layer's bias in its bank column, a conv layer's in rows after its bank's."""
     if layer.kind == "conv":
-        return conv_bank_rows(weights, lanes)
+        rows = conv_bank_rows(weights, lanes)
+        if not layer.bias:
+            return rows
+        return np.concatenate([rows, conv_bias_rows(np.zeros(layer.out_shape[0]) if bias is None else bias, lanes)])
     return fc_bank_columns(weights, layer, lanes, bias).reshape(-1, lanes)
 
 
 def layer_weights(layer, rows, lanes: int) -> np.ndarray:
-    """The inverse of :func:`layer_bank_rows`."""
+    """The weights of :func:`layer_bank_rows`' rows."""
     if layer.kind == "conv":
-        return conv_bank_weights(rows, weight_shape(layer))
+        return conv_bank_weights(np.asarray(rows)[:layer_bank_depth(layer, lanes)], weight_shape(layer))
     return fc_bank_weights(np.asarray(rows, dtype=np.int64).reshape(layer.out_size, -1), layer, lanes)
 
 
 def layer_bias(layer, rows, lanes: int) -> np.ndarray | None:
-    """The bias held in a layer's bank rows (None for a layer without one)."""
-    if layer.kind == "conv":
+    """The bias of :func:`layer_bank_rows`' rows (None for a layer without one)."""
+    if not layer.bias:
         return None
-    return fc_bank_bias(np.asarray(rows, dtype=np.int64).reshape(layer.out_size, -1), layer, lanes)
+    rows = np.asarray(rows, dtype=np.int64)
+    if layer.kind == "conv":
+        return rows[layer_bank_depth(layer, lanes):].reshape(-1)[:layer.out_shape[0]].copy()
+    return fc_bank_bias(rows.reshape(layer.out_size, -1), layer, lanes)
 
 
 def layer_bank_words(layer, weights, fmt, lanes: int, bias=None) -> list[int]:

@@ -130,9 +130,13 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
             memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": bank_rows[layer.index],
                              "width": lanes * fmt.data_bits, "ports": 2})
         else:  # hw/conv_bank.py
-            memories.append({"name": f"bank{layer.index}", "kind": "conv weight store", "rows": bank_rows[layer.index],
-                             "width": lanes * fmt.data_bits, "replicas": len(conv.readers),
-                             "halves": 2 if conv.double_buffered else 1})
+            stores = [("bank", "conv weight store", bank_rows[layer.index])]
+            if layer.bias:
+                stores.append(("bias", "conv bias store", plan.readback_rows[layer.index] - bank_rows[layer.index]))
+            for name, kind, rows in stores:
+                memories.append({"name": f"{name}{layer.index}", "kind": kind, "rows": rows,
+                                 "width": lanes * fmt.data_bits, "replicas": len(conv.readers),
+                                 "halves": 2 if conv.double_buffered else 1})
     for layer, versions in plan.stash.items():
         memories.append({"name": f"stash{layer}", "kind": "stash", "rows": versions * bank_rows[layer],
                          "width": lanes * fmt.data_bits, "versions": versions})
@@ -183,9 +187,10 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                                       "channel-chunked order; conv: row ((c*K + ky)*K + kx)*O_c + oc, lane k "
                                       "holds W[oc*lanes + k, c, ky, kx] (docs/semantics.md); an fc layer "
                                       "with a bias holds b[j] in column bias_column of row j (after its last "
-                                      "input feature, docs/hardware.md); "
+                                      "input feature, docs/hardware.md), a conv layer's bias follows its "
+                                      "weights: row C*K*K*O_c + oc, lane k holds b[oc*lanes + k]; "
                                       "lane k at bits [k*data_bits, (k+1)*data_bits)",
-                            "rows": {str(layer): rows for layer, rows in bank_rows.items()},
+                            "rows": {str(layer): rows for layer, rows in plan.readback_rows.items()},
                             "bias_column": {str(layer.index): fc_bias_column(layer, acc.lanes)
                                             for layer in table.network.layers if layer.bias}},
         "initial_weights": [w.tolist() for w in acc.initial_weights],

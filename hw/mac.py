@@ -52,6 +52,16 @@ Only accumulating G issues touch ``g_rest``, so non-accumulating G issues (fc ta
 same PE), F, B and idle cycles may come anywhere, also inside a run; with ``accumulate``
 low, G is exactly the per-issue update above (``first``/``last`` ignored).
 
+Biases (``biases=True``, a PE with a conv layer's F or G of a layer with a bias). The input
+``bias`` (a row of ``lanes`` bias words, sampled in the operand cycle like the weights) starts
+B's column sums where ``first`` restarts them, at b·1.0 + the rounding constant (the bits of
+b above ``frac_bits`` zeros and the constant: a concatenation, no adder), and is 0 from a PE
+task without a bias. An accumulating G issue with ``bias_run`` high also keeps a per-lane bias
+remainder (b << s | 2**(s−1) − 1) − Σ δ·1.0 (δ: the issue's ``vector`` lane, b: ``bias`` at the
+run's ``first`` issue), and at the run's ``last`` issue ``upd_bias_valid`` offers
+``upd_bias`` = saturate(remainder >> s) = b − weight_step(Σ δ·1.0), with ``upd_tag``, in the
+cycle of the run's weight update (sim/bias.py's rule).
+
 A task whose last operand read is issued in cycle s sees its last result in cycle
 s + 1 + latency and can write it to a memory in that cycle, so the cost model's
 ``task_overhead_cycles`` must be at least :meth:`VectorMAC.min_task_overhead` (4 by
@@ -176,7 +186,9 @@ class VectorMAC(CheckedFirst, wiring.Component):
     ``tree_register`` (one more F stage, between adder tree and accumulator, for Fmax),
     ``tag_shape`` (optional: a value carried from the operand cycle to the output it
     produces, e.g. the write address; F outputs the tag of the row's last chunk),
-    ``accumulate_g`` (G also sums runs of products before one update: input ``accumulate``).
+    ``accumulate_g`` (G also sums runs of products before one update: input ``accumulate``),
+    ``biases`` (inputs ``bias`` and, with ``accumulate_g``, ``bias_run``; outputs ``upd_bias_valid``
+    and ``upd_bias``: module docstring).
 
     Inputs, sampled in the operand cycle: ``valid``, ``op``, ``weights`` (chunk),
     ``vector`` (chunk, F and G), ``scalar`` (δ_i, B and G), ``first``/``last`` (F: first /
@@ -190,7 +202,7 @@ class VectorMAC(CheckedFirst, wiring.Component):
 
     @staticmethod
     def check(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"), tree_register: bool = False,
-              tag_shape=None, accumulate_g: bool = False) -> None:
+              tag_shape=None, accumulate_g: bool = False, biases: bool = False) -> None:
         if not isinstance(lanes, int) or lanes < 1:
             raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
         if not isinstance(max_chunks, int) or max_chunks < 1:
@@ -199,12 +211,13 @@ class VectorMAC(CheckedFirst, wiring.Component):
             raise ValueError("a VectorMAC needs at least one of the operations F, B, G")
 
     def __init__(self, fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
-                 tree_register: bool = False, tag_shape=None, accumulate_g: bool = False):
+                 tree_register: bool = False, tag_shape=None, accumulate_g: bool = False, biases: bool = False):
         self.fmt, self.lanes, self.max_chunks = fmt, lanes, max_chunks
         self.ops = _ops(ops)
         self.tree_register = bool(tree_register)
         self.accumulate_g = bool(accumulate_g) and MacOp.G in self.ops
         self.tag_shape = tag_shape
+        self.biases = bool(biases) and bool(self.ops & {MacOp.B, MacOp.G})
         self.latency = mac_latency(self.ops, self.tree_register)
 
         chunk, word = chunk_layout(fmt, lanes), signed(fmt.data_bits)
@@ -221,9 +234,13 @@ class VectorMAC(CheckedFirst, wiring.Component):
             chunk_index = range(max(2, max_chunks))  # at least one bit: Verilog has no 0-bit vectors
             members["chunk"] = In(chunk_index)
             members.update(col_valid=Out(1), col_chunk=Out(chunk_index), col_data=Out(chunk))
+        if self.biases:
+            members["bias"] = In(chunk)
         if MacOp.G in self.ops:
             if self.accumulate_g:
                 members["accumulate"] = In(1)
+                if self.biases:
+                    members.update(bias_run=In(1), upd_bias_valid=Out(1), upd_bias=Out(chunk))
             members.update(upd_valid=Out(1), upd_weights=Out(chunk))
         if tag_shape is not None:
             members["tag"] = In(tag_shape)
@@ -247,6 +264,7 @@ class VectorMAC(CheckedFirst, wiring.Component):
         zero = Const(0, signed(bits))
         products = Signal(data.ArrayLayout(signed(2 * bits), lanes), name="products")
         is_f, is_b, is_g = (self.op == MacOp.F), (self.op == MacOp.B), (self.op == MacOp.G)
+        xs = []
         for k in range(lanes):
             w = self.weights[k]
             v = self.vector[k] if (has_f or has_g) else zero
@@ -256,6 +274,9 @@ class VectorMAC(CheckedFirst, wiring.Component):
             m.d.sync += [x.eq(Mux(is_g, v, w) if has_g else w),
                          y.eq(Mux(is_f, v, s) if has_f and (has_b or has_g) else (v if has_f else s))]
             m.d.sync += products[k].eq(x * y)
+            xs.append(x)
+        # the bias row, in the products cycle: b·1.0 + the rounding constant is b over frac_bits bits of it
+        bias2 = delayed(m, self.bias, "bias", 2) if self.biases else None
 
         tag = self.tag if self.tag_shape is not None else None
         half = 1 << (fmt.frac_bits - 1) if fmt.frac_bits else 0  # round half up: added up front
@@ -308,7 +329,8 @@ class VectorMAC(CheckedFirst, wiring.Component):
             m.d.comb += [read.addr.eq(chunk1), read.en.eq(valid1 & ~first1)]
             sums = Signal(acc_layout, name="column_sums")
             for k in range(lanes):
-                m.d.comb += sums[k].eq(Mux(first2, half, read.data[k]) + products[k])
+                start = Cat(Const(half, fmt.frac_bits), bias2[k]).as_signed() if self.biases else half
+                m.d.comb += sums[k].eq(Mux(first2, start, read.data[k]) + products[k])
             m.d.comb += [write.addr.eq(chunk2), write.data.eq(sums), write.en.eq(valid2)]
             m.d.sync += [self.col_valid.eq(valid2 & last2), self.col_chunk.eq(chunk2)]
             m.d.sync += [self.col_data[k].eq(to_word(sums[k])) for k in range(lanes)]
@@ -337,6 +359,19 @@ class VectorMAC(CheckedFirst, wiring.Component):
                     m.d.sync += g_rest.eq(remainders)
                 m.d.comb += self.upd_valid.eq(valid2 & (~accumulate2 | last2))
                 news = [remainders[k] >> shift for k in range(lanes)]
+                if self.biases:
+                    # the bias's remainder, as g_rest with δ·1.0 (δ: the vector lane, x) for the products
+                    bias_run2 = delayed(m, self.bias_run, "g_bias_run", 2)
+                    b_rest = Signal(data.ArrayLayout(rest_shape, lanes), name="b_rest")
+                    b_remainders = Signal(data.ArrayLayout(rest_shape, lanes), name="b_remainders")
+                    for k in range(lanes):
+                        b_scaled = Cat(Const((1 << (shift - 1)) - 1, shift), bias2[k]).as_signed()
+                        step = Cat(Const(0, fmt.frac_bits), delayed(m, xs[k], f"g_delta{k}")).as_signed()
+                        m.d.comb += b_remainders[k].eq(Mux(first2, b_scaled, b_rest[k]) - step)
+                        m.d.comb += self.upd_bias[k].eq(saturate(b_remainders[k] >> shift, bits))
+                    with m.If(valid2 & accumulate2 & bias_run2):
+                        m.d.sync += b_rest.eq(b_remainders)
+                    m.d.comb += self.upd_bias_valid.eq(valid2 & accumulate2 & bias_run2 & last2)
             else:
                 m.d.comb += self.upd_valid.eq(valid2)
                 news = [(scaled[k] - products[k]) >> shift for k in range(lanes)]
@@ -350,11 +385,11 @@ class VectorMAC(CheckedFirst, wiring.Component):
     def estimate(self, family: est.Family | str = est.ECP5) -> est.Resources:
         return mac_resources(self.fmt, self.lanes, max_chunks=self.max_chunks, ops=self.ops,
                              tree_register=self.tree_register, tag_shape=self.tag_shape,
-                             accumulate_g=self.accumulate_g, family=family)
+                             accumulate_g=self.accumulate_g, biases=self.biases, family=family)
 
 
 def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F", "B", "G"),
-                  tree_register: bool = False, tag_shape=None, accumulate_g: bool = False,
+                  tree_register: bool = False, tag_shape=None, accumulate_g: bool = False, biases: bool = False,
                   family: est.Family | str = est.ECP5) -> est.Resources:
     """Expected LUT/FF/DSP/BRAM of a VectorMAC of these parameters (hw/estimate.py's assumptions)."""
     fam = est.get_family(family)
@@ -401,4 +436,9 @@ def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F"
             # accumulate, first, last delayed two stages
             total += (est.register(sub_bits) + est.logic(3, sub_bits, fam)) * lanes
             total += est.register(2 * 3)
+            if biases:  # the bias remainder: its register, select and subtractor, δ and bias_run delayed
+                total += (est.register(sub_bits + bits) + est.logic(3, sub_bits, fam) + est.adder(sub_bits)
+                          + est.saturator(sub_bits + 1 - shift, bits, fam)) * lanes + est.register(2)
+    if biases:
+        total += est.register(2 * lanes * bits)  # the bias row, two stages
     return total

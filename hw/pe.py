@@ -126,6 +126,11 @@ class PE(wiring.Component):
                     members[f"{p.name}_w_begin"] = Out(1)
             if p.kind == "G":
                 members[f"{p.name}_wr"] = Out(WriteRequest(bank_bits, lanes * bits, 1))
+            if p.bias_rows:  # a conv layer's bias store: F reads a row per run, G reads and steps it
+                bias_bits = ceil_log2(memory_depth(p.bias_rows))
+                members[f"{p.name}_b"] = Out(ReadRequest(bias_bits, lanes * bits))
+                if p.kind == "G":
+                    members[f"{p.name}_bwr"] = Out(WriteRequest(bias_bits, lanes * bits, 1))
             if p.stash and p.kind == "F":
                 members[f"{p.name}_stash"] = Out(DelayWriteSignature(self.weight_row, lanes, p.bank_rows))
             if p.stash and p.kind == "B":
@@ -152,7 +157,7 @@ class PE(wiring.Component):
         pe_plan = self.pe_plan
         m.submodules.mac = mac = VectorMAC(self.fmt, self.lanes, max_chunks=pe_plan.mac_max_chunks,
                                            ops=pe_plan.mac_ops, tag_shape=pe_plan.tag_layout,
-                                           accumulate_g=pe_plan.accumulates_g)
+                                           accumulate_g=pe_plan.accumulates_g, biases=pe_plan.conv_biases)
         issue = self._issue_iterator(m, seq)
         self._weight_requests(m, issue)
         self._read_requests(m, issue)
@@ -270,6 +275,10 @@ class PE(wiring.Component):
             if p.conv:  # the nest's next weight row; the prime cycle asks for the first issue's
                 origin = p.nest.address("weight", dict.fromkeys(p.nest.names, 0))
                 address = Mux(self.prime, origin, issue.counters[p.index].ahead["weight"])
+            if p.bias_rows:  # the bias row, requested with the weight row (its store's version: the same begin)
+                bias_port = getattr(self, f"{p.name}_b")
+                m.d.comb += [bias_port.addr.eq(Mux(self.prime, 0, issue.counters[p.index].ahead["bias"])),
+                             bias_port.en.eq(early_here[p.index])]
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")
                 m.d.comb += [port.addr.eq(address), port.en.eq(early_here[p.index])]
@@ -327,6 +336,8 @@ class PE(wiring.Component):
                 counter.address["pool_bit"] if p.kind == "F" else Const(0))
             if p.kind == "F" and p.stash:
                 values.update(stash=counter.inside["stash"], weight=counter.address["weight"])
+            if p.kind == "G" and p.bias_rows:  # the runs of tap (0, 0, 0) also sum δ for the bias: rows 0 … O_c − 1
+                values["bias_run"] = counter.address["weight"] < p.bias_rows
             stage = {}
             for key, value in values.items():
                 value = Value.cast(value)
@@ -376,6 +387,14 @@ class PE(wiring.Component):
             m.d.sync += arrived.eq(port.data)
             sources.append((p.index, arrived))
         m.d.comb += wdata.eq(select(sources))
+        if hasattr(mac, "bias"):  # a conv task's bias row, arrived as its weight row did; 0 for any other task
+            bias_rows = []
+            for p in plans:
+                if p.bias_rows:
+                    arrived = Signal(self.weight_row, name=f"s1_{p.name}_bias")
+                    m.d.sync += arrived.eq(getattr(self, f"{p.name}_b").data)
+                    bias_rows.append((p.index, arrived))
+            m.d.comb += mac.bias.eq(select(bias_rows))
         vectors, errors, masks = [], [], []
         for p in plans:
             if not p.conv:
@@ -429,6 +448,9 @@ class PE(wiring.Component):
             m.d.comb += mac.relu.eq(relu1)
         if hasattr(mac, "accumulate"):
             m.d.comb += mac.accumulate.eq(any_of(here1[p.index] for p in plans if p.conv and p.kind == "G"))
+        if hasattr(mac, "bias_run"):
+            m.d.comb += mac.bias_run.eq(any_of(here1[p.index] & conv1[p.index]["bias_run"] for p in plans
+                                               if p.kind == "G" and p.bias_rows))
         return s1, here1, wdata, conv1
 
     def _with_bias_input(self, m, p: TaskPlan, vector, last_chunk):
@@ -492,6 +514,10 @@ class PE(wiring.Component):
                 port = getattr(self, f"{p.name}_wr")
                 m.d.comb += [port.addr.eq(mac.upd_tag.lin), port.data.eq(mac.upd_weights),
                              port.en.eq(mac.upd_valid & (mac.upd_tag.task == p.index))]
+                if p.bias_rows:  # a bias run's weight row is its bias row: tap (0, 0, 0), row oc
+                    port = getattr(self, f"{p.name}_bwr")
+                    m.d.comb += [port.addr.eq(mac.upd_tag.lin), port.data.eq(mac.upd_bias),
+                                 port.en.eq(mac.upd_bias_valid & (mac.upd_tag.task == p.index))]
 
     def _conv_write_back(self, m, mac, p: TaskPlan) -> None:
         """A conv F's rows through ReLU and max-pool into a_l and mask_l; a conv B's words into e_{l−1}.

@@ -26,7 +26,7 @@ from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
 from layerpipe.core.loop_nest import LoopNest
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead, WeightPolicy
-from layerpipe.hw.conv_layout import layer_bank_depth
+from layerpipe.hw.conv_layout import layer_bank_depth, layer_readback_rows
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape, mask_element
 from layerpipe.sched.table import check as check_table
@@ -174,6 +174,7 @@ class TaskPlan:
     bank_rows: int = 0  # rows of the layer's weight bank
     pool: int = 1  # a conv F task's pooling window
     bias_lane: int | None = None  # an fc layer with a bias: its column's lane in the row's last chunk
+    bias_rows: int = 0  # F and G of a conv layer with a bias: rows of its bias store (output-channel chunks)
 
     @property
     def name(self) -> str:
@@ -225,7 +226,8 @@ def task_plans(table, processor: int, versions: dict[int, int]) -> list[TaskPlan
             previous = network.layer(l - 1) if l > 1 else None
             nest = conv_task_nest(layer, entry.kind, lanes, input_layout(layer, lanes, previous))
             # one row of ``issues`` chunks for the PE's iterator (launch, last issue); the nest addresses
-            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool)
+            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool,
+                          bias_rows=math.ceil(layer.out_shape[0] / lanes) if layer.bias and entry.kind != "B" else 0)
         else:
             bias_column = fc_bias_column(layer, lanes)
             common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size,
@@ -330,12 +332,9 @@ def _power_of_two(value: int) -> bool:
 
 def _check_bias(layer, fmt: FixedFormat) -> None:
     """An fc bias streams as a weight on the constant input 1.0 (docs/hardware.md, "Biases"), which must be a
-    data word; a conv layer's bias is not built yet."""
+    data word."""
     where = f"{LAYER_KINDS[layer.kind].title} layer {layer.index} ('{layer.name}')"
-    if layer.kind == "conv":
-        raise LayerPipeError(f"{where}: field 'bias' is true; the RTL builds biases of fully connected layers "
-                             "only so far: set 'bias = false' for conv layers")
-    if fmt.one > fmt.data_max:
+    if layer.kind == "fc" and fmt.one > fmt.data_max:
         raise LayerPipeError(f"{where}: field 'bias' is true but 1.0 is not a {fmt.data_bits}-bit data word with "
                              f"frac_bits {fmt.frac_bits}; use frac_bits {fmt.data_bits - 2} or less")
 
@@ -419,6 +418,11 @@ class PEPlan:
         return any(p.conv and p.kind == "G" for p in self.tasks)
 
     @property
+    def conv_biases(self) -> bool:
+        """F or G of a conv layer with a bias runs here: the MAC takes a bias row (hw/mac.py)."""
+        return any(p.bias_rows for p in self.tasks)
+
+    @property
     def mac_max_chunks(self) -> int:
         """Rows of the MAC's column accumulator memory: the widest fc B task's chunks (a conv F uses one)."""
         return max((p.chunks for p in self.tasks if p.mac_op is MacOp.B and not p.conv), default=1)
@@ -489,6 +493,11 @@ class HardwarePlan:
     @property
     def bank_rows(self) -> dict[int, int]:
         return {layer.index: layer_bank_depth(layer, self.lanes) for layer in self.table.network.layers}
+
+    @property
+    def readback_rows(self) -> dict[int, int]:
+        """Rows of each layer's weight read-back: its bank's, then a conv layer's bias rows."""
+        return {layer.index: layer_readback_rows(layer, self.lanes) for layer in self.table.network.layers}
 
     def writable_ports(self, layer: int) -> tuple[str, ...]:
         """Names of the bank ports of ``layer`` that G writes through."""

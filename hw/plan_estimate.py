@@ -37,7 +37,7 @@ def pe_resources(plan: HardwarePlan, processor: int, family: est.Family | str = 
     index_bits = SAMPLE_BITS + 1
     n = len(tasks)
     total = mac_resources(fmt, lanes, max_chunks=pe.mac_max_chunks, ops=pe.mac_ops, tag_shape=pe.tag_layout,
-                          accumulate_g=pe.accumulates_g, family=fam)
+                          accumulate_g=pe.accumulates_g, biases=pe.conv_biases, family=fam)
     for task in tasks:  # a conv task's address generator and, for F, its pooling write-back
         if task.conv:
             total += loop_nest_resources(task.nest, fam)
@@ -75,6 +75,10 @@ def design_resources(plan: HardwarePlan, family: est.Family | str = est.ECP5) ->
                 conv = plan.conv_banks[task.layer]
                 rows[f"PE{p}"] += conv_store_resources(fmt, lanes, bank_rows[task.layer], len(conv.readers),
                                                        conv.double_buffered, family=fam)
+                bias_rows = plan.readback_rows[task.layer] - bank_rows[task.layer]
+                if bias_rows:  # the bias store: a conv store of its own
+                    rows[f"PE{p}"] += conv_store_resources(fmt, lanes, bias_rows, len(conv.readers),
+                                                           conv.double_buffered, family=fam)
             elif task.kind == "G":
                 rows[f"PE{p}"] += bank_resources(fmt, lanes, bank_rows[task.layer],
                                                  len(plan.writable_ports(task.layer)), family=fam)

@@ -55,7 +55,7 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
         final, final_biases = [], []
         for layer in table.network.layers:
             rows = []
-            for row in range(dut.bank_rows[layer.index]):
+            for row in range(dut.plan.readback_rows[layer.index]):
                 ctx.set(dut.wread_layer, layer.index)
                 ctx.set(dut.wread_addr, row)
                 await ctx.tick().repeat(2)  # two cycles of read latency

@@ -17,9 +17,8 @@ from tests.helpers.problems import FMT
 
 
 def random_cnn(seed: int):
-    """A small CNN of seeded shapes whose every layer has an output (retried until it has); its fc layers
-    have biases (the first one's column after a conv layer's channel-chunked volume), its conv layers none
-    (the RTL does not build conv biases yet)."""
+    """A small CNN of seeded shapes whose every layer has an output (retried until it has) and a bias (the
+    first fc layer's a column after the conv layer's channel-chunked volume, a conv layer's in its bias store)."""
     rng = np.random.default_rng(seed)
     while True:
         size = int(rng.integers(5, 9))
@@ -27,8 +26,7 @@ def random_cnn(seed: int):
         for _ in range(int(rng.integers(1, 4))):
             kernel = int(rng.choice([1, 3, 5]))
             layers.append({"kind": "conv", "out_channels": int(rng.integers(1, 7)), "kernel": kernel,
-                           "padding": int(rng.integers(0, kernel // 2 + 1)), "pool": int(rng.choice([1, 2])),
-                           "bias": False})
+                           "padding": int(rng.integers(0, kernel // 2 + 1)), "pool": int(rng.choice([1, 2]))})
         layers += [{"kind": "fc", "out": int(rng.integers(2, 6))} for _ in range(int(rng.integers(1, 3)))]
         spec = {"name": f"cnn{seed}", "input": [int(rng.integers(1, 4)), size, size], "layers": layers}
         try:
@@ -77,7 +75,6 @@ def test_conv_layers_share_no_bank_and_double_buffer_across_processors():
     ({"stride": 2}, "field 'stride' is 2; the RTL generator trains stride 1 convolutions only"),
     ({"pool": 3}, "field 'pool' is 3"),
     ({"projection": True}, "field 'projection' is true"),
-    ({"bias": True, "pool": 2}, "field 'bias' is true; the RTL builds biases of fully connected layers only so far"),
 ])
 def test_what_the_rtl_cannot_build_is_refused_in_one_line(change, message):
     spec = {"name": "refused", "input": [2, 9, 9], "layers": [

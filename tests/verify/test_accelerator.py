@@ -4,7 +4,8 @@ The whole matrix of the digits MLP: P = 1, 2, 4 × every policy × stash and lat
 the digits CNN (``cnn-digits``: two conv layers with max-pooling, then fc) at P = 1, 2, 4 ×
 pipedream, layerpipe, optimal × stash and latest, 32 samples each; and of the digits MLP with a bias
 in every layer (``mlp-digits-bias``: each bias a column of its bank, with an input of 1.0) at P = 1,
-2, 4 × pipedream, layerpipe, optimal, 32 samples each.
+2, 4 × pipedream, layerpipe, optimal, and ``cnn-digits-bias`` (conv biases: their own stores) at two
+points, 32 samples each.
 Each case generates its own Verilog from its own table; cases whose Verilog comes out
 identical (sequential at any P; stash and latest where no layer keeps a stale weight
 version; tables that two policies agree on) share one Verilator build through the
@@ -38,7 +39,8 @@ SIMULATORS = ["verilator", pytest.param("icarus", marks=pytest.mark.skipif(ICARU
 POLICIES = ("sequential", "pipedream", "layerpipe", "optimal")
 CASES = list(itertools.product((1, 2, 4), POLICIES, ("stash", "latest")))
 CNN_CASES = list(itertools.product((1, 2, 4), POLICIES[1:], ("stash", "latest")))
-BIAS_CASES = list(itertools.product((1, 2, 4), POLICIES[1:]))
+BIAS_CASES = [("mlp-digits-bias", *case) for case in itertools.product((1, 2, 4), POLICIES[1:])]
+BIAS_CASES += [("cnn-digits-bias", 2, "pipedream"), ("cnn-digits-bias", 4, "layerpipe")]
 
 _verdicts = {}
 
@@ -76,14 +78,14 @@ def test_cnn_digits_bit_and_cycle_exact(build_root, verilator_cache, record_prop
     assert verdict.network == "cnn-digits" and verdict.samples == CNN_SAMPLES
 
 
-@pytest.mark.parametrize("processors, policy", BIAS_CASES, ids=lambda v: str(v))
-def test_mlp_with_biases_bit_and_cycle_exact(build_root, verilator_cache, record_property, processors, policy):
-    verdict = run(build_root, verilator_cache, processors, policy, "stash", samples=CNN_SAMPLES,
-                  network="mlp-digits-bias")
+@pytest.mark.parametrize("network, processors, policy", BIAS_CASES, ids=lambda v: str(v))
+def test_biases_bit_and_cycle_exact(build_root, verilator_cache, record_property, network, processors, policy):
+    verdict = run(build_root, verilator_cache, processors, policy, "stash", samples=CNN_SAMPLES, network=network)
     check_verdict(verdict, "verilator", record_property)
-    assert verdict.network == "mlp-digits-bias"
-    # each bias is one more bank column: 64, 32 and 16 inputs fill their chunks, so it takes a chunk of its own
-    unbiased = schedule(zoo_network("mlp-digits"), processors, policy, CostModel())
+    assert verdict.network == network
+    # an fc bias is one more bank column: 64, 32 and 16 inputs (and conv2's 16 channels) fill their chunks, so
+    # it takes a chunk of its own; a conv bias starts the sums, free
+    unbiased = schedule(zoo_network(network.removesuffix("-bias")), processors, policy, CostModel())
     assert verdict.predicted_cycles > unbiased.total_cycles(CNN_SAMPLES)
 
 
