@@ -54,13 +54,18 @@ def _read_back_fields() -> set[str]:
 
 def _export(args, table, verdict) -> None:
     """The RTL's read-back parameters (data words) as an ONNX model of the table's network."""
-    fmt = FixedFormat()
-    biases = getattr(verdict, "rtl_biases", None)
-    if biases is None and any(layer.bias for layer in table.network.layers):
-        raise LayerPipeError(f"--export '{args.export}': the verify flow reads back no biases yet "
-                             "(Verdict.rtl_biases), so the biased network cannot be exported; nothing written")
-    biases = [None] * table.network.depth if biases is None else biases
-    write_onnx(args.export, table.network, [fmt.to_real(w) for w in verdict.rtl_weights],
+    fmt, network = FixedFormat(), table.network
+    if len(verdict.rtl_weights) != network.depth:
+        raise LayerPipeError(f"--export '{args.export}': the bench read no weights back (the run did not finish); "
+                             "nothing written")
+    biases = list(getattr(verdict, "rtl_biases", None) or [])
+    missing = [layer.index for layer, b in zip(network.layers, biases + [None] * network.depth)
+               if layer.bias and b is None]
+    if missing:
+        raise LayerPipeError(f"--export '{args.export}': the RTL's read-back has no bias for layer {missing[0]} "
+                             "(Verdict.rtl_biases); nothing written")
+    biases += [None] * (network.depth - len(biases))
+    write_onnx(args.export, network, [fmt.to_real(w) for w in verdict.rtl_weights],
                [None if b is None else fmt.to_real(b) for b in biases])
 
 
