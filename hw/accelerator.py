@@ -164,7 +164,10 @@ class Accelerator(wiring.Component):
     ``cycles``/``stall_cycles`` Out(CYCLE_BITS), ``sample_in`` (stream sink of
     :func:`sample_layout`), ``result_out`` (stream source of :func:`result_layout`),
     ``wread_layer``/``wread_addr`` In and ``wread_data`` Out (weight read-back while idle,
-    two cycles latency: bank row ``wread_addr`` of layer ``wread_layer`` (1-based)).
+    two cycles latency: bank row ``wread_addr`` of layer ``wread_layer`` (1-based)),
+    ``wwrite_layer``/``wwrite_addr``/``wwrite_data``/``wwrite_en`` In (weight load while idle, the
+    read-back's rows and addressing: the row is written at the end of the cycle ``wwrite_en`` is
+    high, so one bitstream can start training from any weights).
     """
 
     def __init__(self, plan: HardwarePlan, initial_weights=None, initial_biases=None):
@@ -188,6 +191,10 @@ class Accelerator(wiring.Component):
             "wread_layer": In(range(table.network.depth + 1)),
             "wread_addr": In(ceil_log2(memory_depth(max(plan.readback_rows.values())))),
             "wread_data": Out(self.lanes * fmt.data_bits),
+            "wwrite_layer": In(range(table.network.depth + 1)),
+            "wwrite_addr": In(ceil_log2(memory_depth(max(plan.readback_rows.values())))),
+            "wwrite_data": In(self.lanes * fmt.data_bits),
+            "wwrite_en": In(1),
         })
 
     def _task_pe(self, name: str) -> PE:
@@ -291,8 +298,13 @@ class Accelerator(wiring.Component):
                 m.d.sync += self.stall_cycles.eq(self.stall_cycles + 1)
         return _Control(go, running, samples, run, running_next, pending, pending_next, core)
 
+    def _loading(self, control: _Control, layer: int):
+        """A weight load of ``layer``'s read-back rows in this cycle (only while idle)."""
+        return ~self.busy & ~control.go & self.wwrite_en & (self.wwrite_layer == layer)
+
     def _banks(self, m, control: _Control) -> None:
-        """One weight bank per layer, its two ports shared by the tasks as the port plan says; weight read-back."""
+        """One weight bank per layer, its two ports shared by the tasks as the port plan says; weight read-back
+        and load."""
         run, go = control.run, control.go
         readback = {}
         for layer in self.table.network.layers:
@@ -324,11 +336,13 @@ class Accelerator(wiring.Component):
                         m.d.comb += [raddr.eq(self.wread_addr), ren.eq(self.wread_layer == l)]
                     readback[l] = port.read_data
                 m.d.comb += port.read_en.eq(Mux(self.busy, run & ren, ren))
-                if writers:  # one G per layer: the write owns the port's address while it writes
+                if writers:  # one G per layer: the write owns the port's address while it writes; a load, while idle
                     (request,) = writers
                     wen = Signal(name=self.bank_write_enable(l, port_index))
-                    m.d.comb += [wen.eq(run & request.en[0]), port.write_en.eq(wen), port.write_data.eq(request.data),
-                                 port.addr.eq(Mux(wen, request.addr, raddr))]
+                    load = self._loading(control, l)
+                    m.d.comb += [wen.eq(run & request.en[0]), port.write_en.eq(wen | load),
+                                 port.write_data.eq(Mux(load, self.wwrite_data, request.data)),
+                                 port.addr.eq(Mux(load, self.wwrite_addr, Mux(wen, request.addr, raddr)))]
                 else:
                     m.d.comb += port.addr.eq(raddr)
         # read-back data registered per bank: block RAM's clock-to-out ends at a flip-flop
@@ -375,8 +389,13 @@ class Accelerator(wiring.Component):
                      store.w.en.eq(wen), store.swap.eq(swap)]
         readback = ~self.busy & ~go & (self.wread_layer == l)
         m.d.comb += [store.readback.addr.eq(self.wread_addr), store.readback.en.eq(readback & (self.wread_addr < rows))]
+        load = self._loading(control, l)  # the read-back's rows: the weights', then the bias's
+        m.d.comb += [store.load.addr.eq(self.wwrite_addr), store.load.data.eq(self.wwrite_data),
+                     store.load.en.eq(load & (self.wwrite_addr < rows))]
         if bias is None:
             return store.readback.data
+        m.d.comb += [bias.load.addr.eq(self.wwrite_addr - rows), bias.load.data.eq(self.wwrite_data),
+                     bias.load.en.eq(load & (self.wwrite_addr >= rows))]
         bias_write = getattr(g_pe, f"G{l}_bwr")
         m.d.comb += [bias.w.addr.eq(bias_write.addr), bias.w.data.eq(bias_write.data),
                      bias.w.en.eq(run & bias_write.en[0]), bias.swap.eq(swap)]

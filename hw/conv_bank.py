@@ -39,6 +39,11 @@ replica has ``2**addr_bits + rows`` rows (2·rows when ``rows`` is a power of tw
 rows between the halves are never addressed). A single-buffered replica has
 ``max(2, rows)`` rows (hw/plan.py's ``memory_depth``).
 
+Load. ``load`` writes a row into the current half of every replica (in place when
+single-buffered): the weights a run starts from, written while the accelerator is idle, never
+together with ``w``. The back half needs none: G rewrites every row of it before it becomes
+current.
+
 Read-back. ``readback`` reads replica 0's current half (to read the trained weights out
 while the accelerator is idle). It shares replica 0's read port through a multiplexer
 selected by ``readback.en`` (so that every memory keeps one read port): ``readback.data``
@@ -95,7 +100,8 @@ class ConvWeightStore(CheckedFirst, wiring.Component):
     halves of every replica. Members (driven by their users): ``r0`` … ``r<readers−1>``
     (:class:`ReadRequest` ``(addr_bits, lanes·data_bits)``, flipped) and ``r<i>_begin``
     (In(1)); ``w`` (:class:`WriteRequest` ``(addr_bits, lanes·data_bits, 1)``, flipped) and
-    ``swap`` (In(1)); ``readback`` (:class:`ReadRequest`, flipped). ``read_ports`` and
+    ``swap`` (In(1)); ``load`` (:class:`WriteRequest`, flipped); ``readback`` (:class:`ReadRequest`,
+    flipped). ``read_ports`` and
     ``begins`` list the readers' members in order; ``depth`` is a replica's memory rows.
     """
 
@@ -127,6 +133,7 @@ class ConvWeightStore(CheckedFirst, wiring.Component):
             members[f"r{i}_begin"] = In(1)
         members["w"] = In(WriteRequest(self.addr_bits, width, 1))
         members["swap"] = In(1)
+        members["load"] = In(WriteRequest(self.addr_bits, width, 1))
         members["readback"] = In(ReadRequest(self.addr_bits, width))
         super().__init__(members)
 
@@ -157,17 +164,18 @@ class ConvWeightStore(CheckedFirst, wiring.Component):
             m.submodules[f"replica{i}"] = mem
             write = mem.write_port()
             read = mem.read_port()
+            loading = self.load.en[0]
             if self.double_buffered:
-                m.d.comb += write.addr.eq(Cat(self.w.addr, ~current))
+                m.d.comb += write.addr.eq(Mux(loading, Cat(self.load.addr, current), Cat(self.w.addr, ~current)))
                 latched = Signal(name=f"r{i}_half")
                 half = Signal(name=f"r{i}_read_half")
                 m.d.comb += half.eq(Mux(begin, current, latched))
                 m.d.sync += latched.eq(half)
                 addr = Cat(port.addr, half)
             else:
-                m.d.comb += write.addr.eq(self.w.addr)
+                m.d.comb += write.addr.eq(Mux(loading, self.load.addr, self.w.addr))
                 addr = port.addr
-            m.d.comb += [write.data.eq(self.w.data), write.en.eq(self.w.en)]
+            m.d.comb += [write.data.eq(Mux(loading, self.load.data, self.w.data)), write.en.eq(self.w.en | loading)]
             en = port.en
             if i == 0:  # the read-back shares replica 0's read port (module docstring)
                 back = Cat(self.readback.addr, current) if self.double_buffered else self.readback.addr

@@ -193,6 +193,9 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                             "rows": {str(layer): rows for layer, rows in plan.readback_rows.items()},
                             "bias_column": {str(layer.index): fc_bias_column(layer, acc.lanes)
                                             for layer in table.network.layers if layer.bias}},
+        "weight_load": {"layer": "wwrite_layer (1-based)", "addr": "wwrite_addr (the read-back's row)",
+                        "data": "wwrite_data (the read-back's layout)",
+                        "en": "wwrite_en: the row is written at the end of the cycle, only while idle (not busy)"},
         "initial_weights": [w.tolist() for w in acc.initial_weights],
         "initial_biases": [None if b is None else b.tolist() for b in acc.initial_biases],
         "bank_ports": {str(layer): [{"task": u.task, "read_port": u.read, "write_port": u.write} for u in uses]

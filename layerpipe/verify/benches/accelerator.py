@@ -1,8 +1,9 @@
-"""Bench of a generated accelerator: train on samples, compare results and final weights in order.
+"""Bench of a generated accelerator: load the weights, train on samples, compare results and final weights.
 
-Driver → DUT → monitor → in-order scoreboard against the golden model's per-sample
+The weights the run starts from are written through ``wwrite_*`` first (one row per cycle);
+driver → DUT → monitor → in-order scoreboard against the golden model's per-sample
 results (packed as the sidecar describes them); afterwards the weights are read back
-through ``wread_*`` and compared row by row.
+through ``wread_*``, compared row by row and reported.
 
 Cycles are observed from outside the design: :class:`RunObserver` samples the ports and
 the banks' write enables (named in the sidecar's ``observe``) once per clock cycle of the
@@ -86,6 +87,7 @@ async def train_and_compare(dut):
     dut.n_samples.value = len(cfg["samples"])
     dut.wread_layer.value = 0
     dut.wread_addr.value = 0
+    dut.wwrite_en.value = 0
     driver = StreamDriver(dut, "sample_in", dut.clk, idle_probability=cfg["idle"], seed=cfg["seed"])
     scoreboard = InOrderScoreboard(cfg["expected_results"], lambda i, word: f"result of sample {i} ({word:#x})")
     monitor = StreamMonitor(dut, "result_out", dut.clk, scoreboard, backpressure_probability=cfg["backpressure"],
@@ -94,6 +96,12 @@ async def train_and_compare(dut):
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+    for layer, rows in enumerate(cfg["load_weights"], start=1):  # the run's starting weights, while idle
+        dut.wwrite_layer.value = layer
+        for addr, word in enumerate(rows):
+            dut.wwrite_addr.value, dut.wwrite_data.value, dut.wwrite_en.value = addr, word, 1
+            await RisingEdge(dut.clk)
+    dut.wwrite_en.value = 0
     cocotb.start_soon(monitor.run())
     cocotb.start_soon(driver.send(cfg["samples"]))
     cocotb.start_soon(observer.run())
@@ -108,16 +116,19 @@ async def train_and_compare(dut):
             break
     await FallingEdge(dut.clk)  # the observer's sample of the cycle in which done rose
     observer.stopped = True
-    weight_mismatches = []
+    weight_mismatches, read_back = [], []
     for layer, rows in enumerate(cfg["expected_weights"], start=1):
         dut.wread_layer.value = layer
+        read_back.append([])
         for addr, expected in enumerate(rows):
             dut.wread_addr.value = addr
             await ClockCycles(dut.clk, 3)  # two cycles of read latency, and one to sample after
             got = int(dut.wread_data.value)
+            read_back[-1].append(got)
             if got != expected and len(weight_mismatches) < 10:
                 weight_mismatches.append(f"layer {layer} bank row {addr}: RTL {got:#x}, golden {expected:#x}")
     write_results({"result_mismatches": scoreboard.verdict(), "weight_mismatches": weight_mismatches,
+                   "read_back": read_back,
                    "observed_cycles": observer.observed_cycles(),
                    "counter_cycles": int(dut.cycles.value), "stall_cycles": int(dut.stall_cycles.value),
                    "edges_start_to_done": edges, "done": bool(int(dut.done.value)),
