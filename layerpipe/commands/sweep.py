@@ -36,8 +36,8 @@ def register(subparsers) -> None:
                     "The defaults are the paper's experiment.",
         formatter_class=options.HELP_FORMATTER)
     parser.add_argument("--networks", default=",".join(PAPER_NETWORKS), metavar="NAMES",
-                        help="comma-separated zoo names or .toml/.yaml/.json network files; 'zoo' for every "
-                             "zoo network")
+                        help="comma-separated zoo names, .toml/.yaml/.json network files or .onnx models; 'zoo' "
+                             "for every zoo network")
     parser.add_argument("--processors", default=DEFAULT_PROCESSORS, metavar="COUNTS",
                         help="processor counts: 4, a range like 2-9 or a list like 1,2,4")
     parser.add_argument("--policies", default=",".join(DEFAULT_POLICIES), metavar="POLICIES",
