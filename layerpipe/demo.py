@@ -211,7 +211,7 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progres
     curves = {}
     for policy, table in tables.items():
         staleness = staleness_from_table(table)
-        key = {"network": network.to_dict(), "initial": _initial_digest(network), "data": config.data,
+        key = {"network": network.to_dict(), "initial": _initial_digest(network), "data": _data_key(config.data),
                "forward": staleness.forward, "backward": staleness.backward_latest,
                "weights": config.weights, "epochs": config.epochs, "seed": config.seed}
         curve = cache.get("train", key)
@@ -229,6 +229,12 @@ def _train(network, tables, config: DemoConfig, cache: _Cache, progress: Progres
             progress.step("train", f"{policy}: {_measure(curve[-1])}")
         curves[policy] = curve
     return curves
+
+
+def _data_key(data: str) -> str:
+    """``--data`` as a cache key: a data set's name, or a file's contents (an edited file is new data)."""
+    path = Path(data)
+    return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()}" if path.is_file() else data
 
 
 def _initial_digest(network) -> str | None:
@@ -257,7 +263,7 @@ def _rtl(tables, config: DemoConfig, out: Path, build_root: Path, verilator_cach
             continue
         key = {"table": hashlib.sha256(table.to_json().encode()).hexdigest(), "samples": config.samples,
                "initial": _initial_digest(table.network),
-               "weights": config.weights, "seed": config.seed, "data": config.data}
+               "weights": config.weights, "seed": config.seed, "data": _data_key(config.data)}
         cached = cache.get("rtl", key)
         if cached is not None:
             progress.step("rtl", f"{policy}: cached, {cached['verdict']['rtl_cycles']:,} cycles, "

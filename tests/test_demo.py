@@ -142,3 +142,14 @@ def test_a_network_that_cannot_train_on_digits_is_refused_before_any_work(tmp_pa
     assert main(["demo", "-o", str(tmp_path / "d"), "--network", "lenet5"]) == 2
     assert "lenet5" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_data_file_is_cached_by_its_contents(tmp_path):
+    from layerpipe.demo import _data_key
+
+    path = tmp_path / "mine.csv"
+    path.write_text("a,b,label\n0,1,0\n")
+    first = _data_key(str(path))
+    path.write_text("a,b,label\n1,1,1\n")
+    assert _data_key(str(path)) != first  # an edited file is new data, not a cache hit
+    assert _data_key("digits") == "digits"
