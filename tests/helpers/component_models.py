@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.hw.conv_layout import layer_bank_words
 from layerpipe.hw.lanes import pack_lanes, pad_lanes
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.weight_bank import weights_to_words
@@ -151,8 +152,9 @@ def delay_line_stimulus(line, samples: np.ndarray, period: int, write_at: int, r
     return columns, monitors
 
 
-def pe_bench_config(pe, weights, inputs, targets) -> dict:
-    """Memories, arrivals and the golden model's results and final weights for the PE of a one-processor table."""
+def pe_bench_config(pe, weights, inputs, targets, biases=None) -> dict:
+    """Memories, arrivals and the golden model's results and final weights (and biases: their bank column)
+    for the PE of a one-processor table."""
     table, fmt = pe.table, pe.fmt
     if table.processors != 1:
         raise ValueError(f"the PE bench models a one-processor table's memories; this table has "
@@ -161,7 +163,8 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
         raise ValueError("the PE bench does not model stash memories; schedule a table without weight staleness")
     lanes, bits, samples = table.cost.lanes, fmt.data_bits, len(inputs)
     layers = table.network.layers
-    banks = [{"rows": weights_to_words(weights[layer.index - 1], fmt, lanes),
+    biases = biases or [None] * len(layers)
+    banks = [{"rows": layer_bank_words(layer, weights[layer.index - 1], fmt, lanes, biases[layer.index - 1]),
               "reads": [f"{p.name}_w" for p in pe.plans if p.reads_bank and p.layer == layer.index],
               "writes": [f"{p.name}_wr" for p in pe.plans if p.kind == "G" and p.layer == layer.index]}
              for layer in layers]
@@ -177,7 +180,7 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
         arrivals += [[cycle, "a0", weights_to_words(inputs[n][None, :], fmt, lanes)],
                      [cycle, "target", weights_to_words(targets[n][None, :], fmt, lanes)]]
     reference = golden.train(table.network, inputs, targets, staleness=table, weights="stash", numerics="fixed",
-                             fmt=fmt, init=weights)
+                             fmt=fmt, init=weights, biases=biases)
     f_last = next(p for p in pe.plans if p.result)
     # hw/pe.py: z_j reaches the result port one read cycle + F's MAC latency after the row's last issue
     after_issue = 1 + mac_latency(("F",))[MacOp.F]
@@ -188,4 +191,5 @@ def pe_bench_config(pe, weights, inputs, targets) -> dict:
             results.append([start + (j + 1) * f_last.chunks - 1 + after_issue, j, _u(y, bits), _u(y - t, bits + 1)])
     return {"samples": samples, "cycles": table.total_cycles(samples) + 8, "banks": banks, "rings": rings,
             "arrivals": arrivals, "expected_results": results,
-            "expected_banks": [weights_to_words(w, fmt, lanes) for w in reference.weights]}
+            "expected_banks": [layer_bank_words(layer, w, fmt, lanes, b)
+                               for layer, w, b in zip(layers, reference.weights, reference.biases, strict=True)]}

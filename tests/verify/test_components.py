@@ -22,7 +22,7 @@ from layerpipe.verify.convert import component_verilog
 from layerpipe.verify.runner import run_bench
 from tests.helpers.component_models import delay_line_stimulus, mac_stimulus, pe_bench_config, random_mac_tasks
 from tests.helpers.problems import FMT as PE_FMT
-from tests.helpers.problems import random_problem, tiny_network
+from tests.helpers.problems import random_biases, random_problem, tiny_network
 
 FMT = FixedFormat()
 LANES, MAX_CHUNKS = 4, 3
@@ -127,7 +127,7 @@ def pe_case(tmp_path_factory):
     table = schedule(tiny_network(), 1, "sequential", CostModel(lanes=4))
     pe = PE(hardware_plan(table, PE_FMT, "stash"), 0)
     weights, inputs, targets = random_problem(table.network, PE_FMT, samples=6, seed=3)
-    config = pe_bench_config(pe, weights, inputs, targets)
+    config = pe_bench_config(pe, weights, inputs, targets, random_biases(table.network, PE_FMT, seed=3))
     return component_verilog(pe, tmp_path_factory.mktemp("pe"), "pe"), config
 
 
