@@ -92,6 +92,16 @@ __all__ = ["CYCLE_BITS", "Accelerator", "sample_layout", "result_layout", "error
 RESULT_STAGES = 3  # result collector: F_L's output registered, squared, then offered on result_out
 
 
+def _data_words(value, shape: tuple[int, ...], fmt, what: str) -> np.ndarray:
+    """``value`` as an integer array of ``shape`` in ``fmt``'s data range, or a one-line LayerPipeError."""
+    value = np.asarray(value, dtype=np.int64)
+    if value.shape != shape:
+        raise LayerPipeError(f"{what} have shape {value.shape}; expected {shape}")
+    if value.min(initial=0) < fmt.data_min or value.max(initial=0) > fmt.data_max:
+        raise LayerPipeError(f"{what} do not fit {fmt.data_bits}-bit words")
+    return value
+
+
 def check_initial_weights(plan: HardwarePlan, initial_weights) -> list[np.ndarray]:
     """The initial weights as integer arrays of data words (zeros for None), or a LayerPipeError:
     (N_out, N_in) per fc layer, (O, C, K, K) per conv layer (hw/conv_layout.py ``weight_shape``)."""
@@ -100,16 +110,8 @@ def check_initial_weights(plan: HardwarePlan, initial_weights) -> list[np.ndarra
         initial_weights = [np.zeros(weight_shape(layer), dtype=np.int64) for layer in network.layers]
     if len(initial_weights) != network.depth:
         raise LayerPipeError(f"initial weights: {len(initial_weights)} matrices for {network.depth} layers")
-    checked = []
-    for layer, w in zip(network.layers, initial_weights):
-        w = np.asarray(w, dtype=np.int64)
-        if w.shape != weight_shape(layer):
-            raise LayerPipeError(f"initial weights of layer {layer.index} have shape {w.shape}; "
-                                 f"expected {weight_shape(layer)}")
-        if w.min(initial=0) < fmt.data_min or w.max(initial=0) > fmt.data_max:
-            raise LayerPipeError(f"initial weights of layer {layer.index} do not fit {fmt.data_bits}-bit words")
-        checked.append(w)
-    return checked
+    return [_data_words(w, weight_shape(layer), fmt, f"initial weights of layer {layer.index}")
+            for layer, w in zip(network.layers, initial_weights)]
 
 
 def check_initial_biases(plan: HardwarePlan, initial_biases) -> list[np.ndarray | None]:
@@ -123,18 +125,10 @@ def check_initial_biases(plan: HardwarePlan, initial_biases) -> list[np.ndarray 
                              "(None for a layer without a bias)")
     checked = []
     for layer, b in zip(network.layers, initial_biases):
-        if not layer.bias:
-            if b is not None:
-                raise LayerPipeError(f"initial biases: layer {layer.index} has no bias; give None for it")
-            checked.append(None)
-            continue
-        b = np.asarray(b, dtype=np.int64)
-        if b.shape != (layer.biases,):
-            raise LayerPipeError(f"initial biases of layer {layer.index} have shape {b.shape}; "
-                                 f"expected ({layer.biases},)")
-        if b.min(initial=0) < fmt.data_min or b.max(initial=0) > fmt.data_max:
-            raise LayerPipeError(f"initial biases of layer {layer.index} do not fit {fmt.data_bits}-bit words")
-        checked.append(b)
+        if not layer.bias and b is not None:
+            raise LayerPipeError(f"initial biases: layer {layer.index} has no bias; give None for it")
+        checked.append(None if not layer.bias
+                       else _data_words(b, (layer.biases,), fmt, f"initial biases of layer {layer.index}"))
     return checked
 
 

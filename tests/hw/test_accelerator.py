@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from layerpipe.core.costs import CostModel
+from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import network_from_dict
 from layerpipe.core.tasks import Task
 from layerpipe.hw.accelerator import Accelerator, sample_layout
@@ -149,3 +150,27 @@ def test_a_second_run_continues_training_from_the_first_runs_weights():
         want_outputs, _, start, biases = reference(table, FMT, "stash", start, xs, ts, biases)
         np.testing.assert_array_equal(np.array(outputs), want_outputs)
         assert cycles == table.total_cycles(len(xs))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda w, b: (w[:2], b), "initial weights: 2 matrices for 3 layers"),
+    (lambda w, b: ([w[0][:, :-1]] + w[1:], b), r"initial weights of layer 1 have shape \(5, 5\); expected \(5, 6\)"),
+    (lambda w, b: ([w[0] * 0 + 40000] + w[1:], b), "initial weights of layer 1 do not fit 16-bit words"),
+    (lambda w, b: (w, b[:1]), r"initial biases: 1 entries for 3 layers \(None for a layer without a bias\)"),
+    (lambda w, b: (w, [b[0][:-1]] + b[1:]), r"initial biases of layer 1 have shape \(4,\); expected \(5,\)"),
+    (lambda w, b: (w, [b[0] * 0 - 40000] + b[1:]), "initial biases of layer 1 do not fit 16-bit words"),
+])
+def test_bad_initial_weights_and_biases_are_one_line(change, message):
+    table = schedule(tiny_network(), 1, "sequential", CostModel(lanes=4))
+    weights, _, _ = random_problem(table.network, FMT, 1)
+    biases = [np.zeros(layer.biases, dtype=np.int64) for layer in table.network.layers]
+    with pytest.raises(LayerPipeError, match=message) as error:
+        Accelerator(hardware_plan(table, FMT, "stash"), *change(weights, biases))
+    assert "\n" not in str(error.value)
+
+
+def test_a_bias_for_a_layer_without_one_is_refused():
+    table = schedule(tiny_network(bias=False), 1, "sequential", CostModel(lanes=4))
+    weights, _, _ = random_problem(table.network, FMT, 1)
+    with pytest.raises(LayerPipeError, match="initial biases: layer 2 has no bias; give None for it"):
+        Accelerator(hardware_plan(table, FMT, "stash"), weights, [None, np.zeros(4), None])
