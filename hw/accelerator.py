@@ -92,6 +92,15 @@ __all__ = ["CYCLE_BITS", "Accelerator", "sample_layout", "result_layout", "error
 RESULT_STAGES = 3  # result collector: F_L's output registered, squared, then offered on result_out
 
 
+def _shared_address(requests):
+    """The address of whichever of ``requests`` reads (they never read in one cycle with different
+    addresses); the last one's stands when none does, so one PE's requests need no multiplexer."""
+    addr = requests[-1].addr
+    for request in requests[:-1]:
+        addr = Mux(request.en, request.addr, addr)
+    return addr
+
+
 def _data_words(value, shape: tuple[int, ...], fmt, what: str) -> np.ndarray:
     """``value`` as an integer array of ``shape`` in ``fmt``'s data range, or a one-line LayerPipeError."""
     value = np.asarray(value, dtype=np.int64)
@@ -320,9 +329,7 @@ class Accelerator(wiring.Component):
                 ren = Signal(name=f"bank{l}_{port_name}_ren")
                 # lockstep readers drive the same address; the last reader's address stands when none
                 # reads, so readers of one PE (one address signal) need no multiplexer at all
-                addr = readers[-1].addr if readers else Const(0, 1)
-                for request in readers[:-1]:
-                    addr = Mux(request.en, request.addr, addr)
+                addr = _shared_address(readers) if readers else Const(0, 1)
                 m.d.comb += [request.data.eq(port.read_data) for request in readers]
                 m.d.comb += [raddr.eq(addr), ren.eq(any_of(r.en for r in readers))]
                 if port_index == 0:  # weight read-back while idle (go: the PEs' first weight reads)
@@ -405,9 +412,7 @@ class Accelerator(wiring.Component):
         if not requests:
             m.d.comb += port.en.eq(0)
             return
-        addr = requests[-1].addr
-        for request in requests[:-1]:
-            addr = Mux(request.en, request.addr, addr)
+        addr = _shared_address(requests)
         m.d.comb += [port.addr.eq(addr), port.en.eq(enable & any_of(r.en for r in requests))]
         m.d.comb += [request.data.eq(port.data) for request in requests]
 
