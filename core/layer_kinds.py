@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from layerpipe.core.conv_dataflow import conv_task_loops, fc_input_chunks, mask_bits
 from layerpipe.core.errors import LayerPipeError
+from layerpipe.core.pooling import DEFAULT_POOL_MODE, pool_mode
 from layerpipe.core.registry import ALL_MODELS, MODELS, Registry, or_list
 from layerpipe.core.schema import require_integer
 
@@ -86,6 +87,7 @@ def _conv_geometry(spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
     stride = positive_int(spec.get("stride", 1), where, "stride")
     padding = positive_int(spec.get("padding", 0), where, "padding", minimum=0)
     pool = positive_int(spec.get("pool", 1), where, "pool")
+    mode = pool_mode(spec.get("pool_mode", DEFAULT_POOL_MODE), pool, where)
     projection = spec.get("projection", False)
     if not isinstance(projection, bool):
         raise LayerPipeError(f"{where}: field 'projection' is {projection!r}; set it to true or false")
@@ -104,12 +106,15 @@ def _conv_geometry(spec: dict, in_shape: tuple[int, ...], where: str) -> dict:
         macs += positions * channels * out_channels
         weights += channels * out_channels
     return dict(in_shape=in_shape, out_shape=(out_channels, out_h // pool, out_w // pool), macs=macs,
-                weights=weights, kernel=kernel, stride=stride, padding=padding, pool=pool, projection=projection)
+                weights=weights, kernel=kernel, stride=stride, padding=padding, pool=pool, pool_mode=mode,
+                projection=projection)
 
 
 def _conv_spec(layer: Layer) -> dict:
     spec = dict(out_channels=layer.out_shape[0], kernel=layer.kernel, stride=layer.stride,
                 padding=layer.padding, pool=layer.pool)
+    if layer.pool_mode != DEFAULT_POOL_MODE:  # only when not the default: max-pooled tables and caches keep their keys
+        spec["pool_mode"] = layer.pool_mode
     if layer.projection:
         spec["projection"] = True
     return spec
@@ -132,7 +137,7 @@ LAYER_KINDS: Registry[LayerKind] = Registry("layer kind", [
     # sim/layers.py) and by the RTL (stride 1, no projection: hw/plan.py refuses the rest).
     LayerKind("conv", "convolution",
               frozenset({"kind", "name", "in_channels", "out_channels", "kernel", "stride", "padding", "pool",
-                         "projection", "bias"}),
+                         "pool_mode", "projection", "bias"}),
               _conv_geometry, _conv_spec, _conv_stream_cycles, mask_bits,
               lambda layer: "MACs" if layer.stride != 1 or layer.projection else "output channels", False,
               ALL_MODELS),

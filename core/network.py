@@ -34,6 +34,7 @@ from pathlib import Path
 
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS, positive_int
+from layerpipe.core.pooling import DEFAULT_POOL_MODE
 from layerpipe.core.registry import or_list
 
 __all__ = ["NETWORK_FILE_TYPES", "InitialParameters", "Layer", "Network", "network_from_dict", "read_network_file"]
@@ -55,6 +56,7 @@ class Layer:
     stride: int = 1
     padding: int = 0
     pool: int = 1
+    pool_mode: str = DEFAULT_POOL_MODE  # a name in POOL_MODES (core/pooling.py): how a conv layer pools
     projection: bool = False  # ResNet projection shortcut folded in (see docs/networks.md)
     in_volume: tuple[int, ...] = ()  # fc after a conv layer: the (channels, height, width) it flattens
     bias: bool = False  # one trainable bias per output neuron (fc) or output channel (conv)

@@ -85,6 +85,10 @@ class FixedFormat(ConfigRecord):
         """η·δ·a as a weight-word step: product (binary point 2·frac_bits) scaled by 2**-lr_shift."""
         return round_shift(product, self.frac_bits + self.lr_shift)
 
+    def shift_down(self, value, shift: int):
+        """value / 2**shift at the same binary point, rounded once (average pooling's divisor p²)."""
+        return round_shift(value, shift)
+
     def quantize(self, real):
         """A float (or array) to data words: round half up, saturate (inputs and initial weights)."""
         scaled = np.floor(np.asarray(real, dtype=np.float64) * self.one + 0.5).astype(np.int64)

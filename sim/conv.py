@@ -1,4 +1,4 @@
-"""Kernels of a 2-D convolution layer (stride 1, ReLU, max-pool folded in), written once for both numerics.
+"""Kernels of a 2-D convolution layer (stride 1, ReLU, pooling folded in), written once for both numerics.
 
 ``fmt`` is a :class:`~layerpipe.core.numerics.FixedFormat` (data words, int64) or a
 :class:`~layerpipe.sim.floatmodel.RealFormat` (float64, nothing rounds): every sum is
@@ -8,14 +8,16 @@ matters. docs/semantics.md and docs/numerics.md ("Convolution layers") are the c
 
 Weights are ``W[o, c, ky, kx]``; activations ``a[c, y, x]``, optionally with trailing
 sample axes (batched evaluation). ``mask`` has the shape of the pre-pool output z: 1
-where an element is its pooling window's argmax (the first in row-major order on ties)
-and z > 0.
+where z > 0 and, with max-pooling, the element is its window's argmax (the first in
+row-major order on ties); 0 past the last whole window. How a mode pools is its entry
+in core/pooling.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from layerpipe.core.pooling import DEFAULT_POOL_MODE, POOL_MODES
 from layerpipe.sim.bias import with_bias
 
 __all__ = ["correlate", "forward", "backward", "mask_error", "update"]
@@ -50,31 +52,35 @@ def _windows(x, pool: int):
     return x[:, :rows * pool, :cols * pool].reshape((channels, rows, pool, cols, pool) + x.shape[3:])
 
 
-def _window_mask(z, pool: int):
-    """1 at the first maximum of each non-overlapping pool×pool window; rows and columns past the last window 0."""
+def _window_mask(z, pool: int, argmax: bool):
+    """Per non-overlapping pool×pool window, 1 at its first maximum (``argmax``) or at every position;
+    rows and columns past the last whole window 0."""
     windows = _windows(z, pool)
     channels, rows, cols = windows.shape[0], windows.shape[1], windows.shape[3]
-    windows = np.moveaxis(windows, (2, 4), (-2, -1))  # (O, rows, cols, ..., pool, pool)
-    flat = windows.reshape(windows.shape[:-2] + (pool * pool,))
-    first = np.argmax(flat, axis=-1)  # argmax returns the first of equal maxima: row-major order
-    hot = np.arange(pool * pool) == first[..., None]
-    hot = np.moveaxis(hot.reshape(windows.shape), (-2, -1), (2, 4)).reshape(
-        (channels, rows * pool, cols * pool) + z.shape[3:])
+    hot = np.ones(windows.shape, dtype=bool)
+    if argmax:
+        windows = np.moveaxis(windows, (2, 4), (-2, -1))  # (O, rows, cols, ..., pool, pool)
+        flat = windows.reshape(windows.shape[:-2] + (pool * pool,))
+        first = np.argmax(flat, axis=-1)  # argmax returns the first of equal maxima: row-major order
+        hot = np.moveaxis((np.arange(pool * pool) == first[..., None]).reshape(windows.shape), (-2, -1), (2, 4))
     mask = np.zeros(z.shape, dtype=bool)
-    mask[:, :rows * pool, :cols * pool] = hot
+    mask[:, :rows * pool, :cols * pool] = hot.reshape((channels, rows * pool, cols * pool) + z.shape[3:])
     return mask
 
 
-def forward(W, a, padding: int, pool: int, fmt, bias=None):
-    """F: z = fmt.to_data(W ∗ a + b · 1.0) per element, then ReLU and max-pool; returns ``(a_out, mask)``.
+def forward(W, a, padding: int, pool: int, fmt, bias=None, pool_mode: str = DEFAULT_POOL_MODE):
+    """F: z = fmt.to_data(W ∗ a + b · 1.0) per element, then ReLU and pooling; returns ``(a_out, mask)``.
 
-    a_out[o, Y, X] = max(0, max of the window) = Σ over the window of mask · z, which is
-    how it is computed: the mask is the only thing B needs and a_out follows from it.
+    a_out[o, Y, X] = fmt.shift_down(Σ over the window of mask · z, the mode's shift): with
+    max-pooling the mask passes the window's first maximum if it is > 0 (the sum is
+    max(0, window max), no shift); with average pooling it passes every z > 0 (the sum is
+    that of the ReLU outputs, divided by p² with one rounding in fixed point).
     """
+    mode = POOL_MODES[pool_mode]
     fmt.check_fan_in(W[0].size + (bias is not None))
     z = fmt.to_data(with_bias(correlate(W, a, padding), bias, fmt.one))
-    mask = _window_mask(z, pool) & (z > 0)
-    return _windows(np.where(mask, z, 0), pool).sum(axis=(2, 4)), mask
+    mask = _window_mask(z, pool, mode.argmax) & (z > 0)
+    return fmt.shift_down(_windows(np.where(mask, z, 0), pool).sum(axis=(2, 4)), mode.shift(pool)), mask
 
 
 def backward(W, delta, padding: int, fmt):
@@ -89,8 +95,11 @@ def backward(W, delta, padding: int, fmt):
     return fmt.to_data(correlate(flipped, delta, kernel - 1 - padding))
 
 
-def mask_error(e, mask, pool: int):
-    """δ_pre[o, y, x] = mask[o, y, x] · e[o, y // pool, x // pool]: the pooled error routed to each window's argmax."""
+def mask_error(e, mask, pool: int, fmt, pool_mode: str = DEFAULT_POOL_MODE):
+    """δ_pre[o, y, x] = mask[o, y, x] · fmt.shift_down(e[o, y // pool, x // pool], the mode's shift): the pooled
+    error routed to each window's argmax (max-pooling) or shared by its p² positions (average pooling: e / p²,
+    one rounding per pooled error in fixed point), where the mask is set."""
+    e = fmt.shift_down(e, POOL_MODES[pool_mode].shift(pool))
     spread = np.repeat(np.repeat(e, pool, axis=1), pool, axis=2)
     routed = np.zeros(mask.shape, dtype=e.dtype)
     routed[:, :spread.shape[1], :spread.shape[2]] = spread

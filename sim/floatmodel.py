@@ -33,6 +33,10 @@ class RealFormat:
     def weight_step(self, gradient):
         return self.lr * gradient
 
+    def shift_down(self, value, shift: int):
+        """value / 2**shift, exact (a power of two scales a float64 without rounding)."""
+        return value / float(1 << shift)
+
     def check_fan_in(self, fan_in: int) -> None:
         """A float sum cannot overflow."""
 

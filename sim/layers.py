@@ -71,7 +71,7 @@ def _bias_step(arith, params: Parameters, delta):
 
 
 class Conv:
-    """A conv layer (stride 1, ReLU, max-pool); W has shape (out_channels, in_channels, kernel, kernel)."""
+    """A conv layer (stride 1, ReLU, pooling); W has shape (out_channels, in_channels, kernel, kernel)."""
 
     shape_names = "(out_channels, in_channels, kernel, kernel)"
 
@@ -79,7 +79,7 @@ class Conv:
         self.where = where
         channels, height, width = layer.in_shape
         out_channels, kernel = layer.out_shape[0], layer.kernel
-        self.padding, self.pool = layer.padding, layer.pool
+        self.padding, self.pool, self.pool_mode = layer.padding, layer.pool, layer.pool_mode
         self.data_shape, self.out_shape = layer.in_shape, layer.out_shape
         self.shape = (out_channels, channels, kernel, kernel)
         self.bias_shape = (out_channels,) if layer.bias else None
@@ -89,13 +89,14 @@ class Conv:
         self.sums = (self.fans[0] + layer.bias, self.fans[1], positions)
 
     def forward(self, arith, params: Parameters, a, hidden: bool):  # hidden: a conv output layer is refused
-        return conv.forward(params.weights, a, self.padding, self.pool, arith.number_format, params.bias)
+        return conv.forward(params.weights, a, self.padding, self.pool, arith.number_format, params.bias,
+                            self.pool_mode)
 
     def backward(self, arith, W, delta):
         return conv.backward(W, delta, self.padding, arith.number_format)
 
     def mask_error(self, arith, e, mask):
-        return conv.mask_error(e.reshape(self.out_shape), mask, self.pool)
+        return conv.mask_error(e.reshape(self.out_shape), mask, self.pool, arith.number_format, self.pool_mode)
 
     def update(self, arith, params: Parameters, delta, a_prev) -> Parameters:
         return Parameters(conv.update(params.weights, delta, a_prev, self.padding, arith.number_format),

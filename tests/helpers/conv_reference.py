@@ -2,8 +2,8 @@
 
 Written from the definitions in docs/semantics.md ("Convolution layers"), not from
 layerpipe.sim.conv: bounds checks instead of padded arrays, the input gradient
-scattered from each output position instead of gathered, max-pool by scanning each
-window. Works on float64 or on integers (exact sums, for the fixed-point checks).
+scattered from each output position instead of gathered, max- and average pooling by
+scanning each window. Works on float64 or on integers (exact sums, for the fixed-point checks).
 """
 
 from __future__ import annotations
@@ -55,6 +55,26 @@ def relu_max_pool(z, pool: int):
     return out, mask
 
 
+def relu_average_pool(z, pool: int):
+    """The mean of ReLU(z) over each non-overlapping window (exact: a float division), and the mask:
+    z > 0 at every position of a whole window."""
+    channels, height, width = z.shape
+    out = np.zeros((channels, height // pool, width // pool))
+    mask = np.zeros(z.shape, dtype=bool)
+    for o in range(channels):
+        for row in range(height // pool):
+            for col in range(width // pool):
+                total = 0.0
+                for dy in range(pool):
+                    for dx in range(pool):
+                        value = z[o, row * pool + dy, col * pool + dx]
+                        if value > 0:
+                            total += value
+                            mask[o, row * pool + dy, col * pool + dx] = True
+                out[o, row, col] = total / (pool * pool)
+    return out, mask
+
+
 def input_gradient_sums(W, delta, in_shape, padding: int):
     """Scatter every output error back to the inputs its taps read."""
     e = np.zeros(in_shape, dtype=np.result_type(W, delta))
@@ -83,7 +103,7 @@ def backprop(network, weights, x, target, biases=None):
             if b is not None:
                 for o in range(z.shape[0]):
                     z[o] += b[o]  # every output position of channel o
-            a, mask = relu_max_pool(z, layer.pool)
+            a, mask = (relu_average_pool if layer.pool_mode == "average" else relu_max_pool)(z, layer.pool)
         else:
             z = W @ acts[-1].reshape(-1)
             if b is not None:
@@ -108,9 +128,10 @@ def backprop(network, weights, x, target, biases=None):
         previous, mask = network.layers[layer.index - 2], masks[layer.index - 2]
         if previous.kind == "conv":
             pool = previous.pool
+            share = pool * pool if previous.pool_mode == "average" else 1  # d mean / dz = 1 / p² on each position
             delta = np.zeros(mask.shape)
             for o, y, xx in zip(*np.nonzero(mask)):
-                delta[o, y, xx] = e[o, y // pool, xx // pool]
+                delta[o, y, xx] = e[o, y // pool, xx // pool] / share
         else:
             delta = np.where(mask, e, 0.0)
     return acts[-1], grads, bias_grads

@@ -93,7 +93,7 @@ def test_forward_backward_update_match_the_golden_kernels(seed, lanes):
 
         e = _words(rng, layer.out_shape)
         pre_mask = _random_mask(rng, layer)
-        delta = conv.mask_error(e, pre_mask, layer.pool)
+        delta = conv.mask_error(e, pre_mask, layer.pool, FMT)
         err_rows, packed = volume_rows(e, target), mask_rows(pre_mask, layer.pool, target)
         if layer.index > 1:
             golden_e = conv.backward(weights, delta, layer.padding, FMT)

@@ -21,6 +21,12 @@ SMALL = network_from_dict({"name": "small-cnn", "input": [2, 7, 7], "layers": [
     {"kind": "conv", "out_channels": 4, "kernel": 2, "padding": 1, "pool": 2},
     {"kind": "fc", "out": 5}]})
 
+# SMALL with average pooling in both conv layers: the second's 4×4 windows of 2×2 keep every position
+SMALL_AVERAGE = network_from_dict({"name": "small-cnn-average", "input": [2, 7, 7], "layers": [
+    {"kind": "conv", "out_channels": 3, "kernel": 3, "padding": 1, "pool": 2, "pool_mode": "average"},
+    {"kind": "conv", "out_channels": 4, "kernel": 2, "padding": 1, "pool": 2, "pool_mode": "average"},
+    {"kind": "fc", "out": 5}]})
+
 
 def problem(network, samples: int, seed: int):
     rng = np.random.default_rng(seed)
@@ -53,13 +59,14 @@ def random_biases(network, seed: int):
     return [rng.uniform(-0.3, 0.3, size=layer.out_shape[0]) for layer in network.layers]
 
 
+@pytest.mark.parametrize("network", [SMALL, SMALL_AVERAGE], ids=lambda n: n.name)
 @pytest.mark.parametrize("delay", [0, 2])
-def test_float_training_matches_an_independent_backprop(delay):
-    inputs, targets = problem(SMALL, 6, seed=1)
-    init, biases = golden.initial_weights(SMALL, seed=2), random_biases(SMALL, seed=2)
-    result = golden.train(SMALL, inputs, targets, Staleness.uniform(SMALL.depth, delay), "stash", "float",
+def test_float_training_matches_an_independent_backprop(delay, network):
+    inputs, targets = problem(network, 6, seed=1)
+    init, biases = golden.initial_weights(network, seed=2), random_biases(network, seed=2)
+    result = golden.train(network, inputs, targets, Staleness.uniform(network.depth, delay), "stash", "float",
                           init=init, lr=0.05, biases=biases)
-    outputs, weights, trained_biases = reference_training(SMALL, init, biases, inputs, targets, 0.05, delay)
+    outputs, weights, trained_biases = reference_training(network, init, biases, inputs, targets, 0.05, delay)
     np.testing.assert_allclose(result.outputs, outputs, rtol=0, atol=1e-12)
     for got, want in zip(result.weights + result.biases, weights + trained_biases):
         assert got.shape == want.shape
@@ -68,19 +75,20 @@ def test_float_training_matches_an_independent_backprop(delay):
     assert all(not np.allclose(got, start) for got, start in zip(result.biases, biases))  # and so did every bias
 
 
-def test_gradient_matches_finite_differences():
-    inputs, targets = problem(SMALL, 1, seed=3)
-    init, biases = golden.initial_weights(SMALL, seed=4), random_biases(SMALL, seed=4)
+@pytest.mark.parametrize("network", [SMALL, SMALL_AVERAGE], ids=lambda n: n.name)
+def test_gradient_matches_finite_differences(network):
+    inputs, targets = problem(network, 1, seed=3)
+    init, biases = golden.initial_weights(network, seed=4), random_biases(network, seed=4)
     lr = 1e-3
-    after = golden.train(SMALL, inputs, targets, None, "stash", "float", init=init, lr=lr, biases=biases)
+    after = golden.train(network, inputs, targets, None, "stash", "float", init=init, lr=lr, biases=biases)
 
     def loss(weights, bias):
-        out = golden.evaluate(weights, inputs, "float", network=SMALL, biases=bias)
+        out = golden.evaluate(weights, inputs, "float", network=network, biases=bias)
         return 0.5 * float(np.sum((out - targets) ** 2))
 
     rng, eps = np.random.default_rng(5), 1e-6
     for start, trained, which in ((init, after.weights, 0), (biases, after.biases, 1)):
-        for layer in range(SMALL.depth):
+        for layer in range(network.depth):
             grad = (start[layer] - trained[layer]) / lr
             for _ in range(4):
                 index = tuple(rng.integers(0, n) for n in start[layer].shape)
@@ -157,10 +165,46 @@ def test_max_pool_mask_ties_and_routing():
     assert out.tolist() == [[[5, 7, 0, 0]]]
     assert mask.astype(int).tolist() == [[[1, 0, 0, 1, 0, 0, 0, 0],
                                           [0, 0, 0, 0, 0, 0, 0, 0]]]  # ties: the first in row-major order
-    routed = conv.mask_error(np.array([[[11, 22, 33, 44]]]), mask, 2)
+    routed = conv.mask_error(np.array([[[11, 22, 33, 44]]]), mask, 2, fmt)
     assert routed.tolist() == [[[11, 0, 0, 22, 0, 0, 0, 0], [0] * 8]]  # nothing where ReLU or pool blocked
     ref_out, ref_mask = ref.relu_max_pool(image, 2)
     assert np.array_equal(out, ref_out) and np.array_equal(mask, ref_mask)
+
+
+def test_average_pool_rounds_the_window_sum_once_and_shares_the_error():
+    """a = round_half_up(Σ ReLU(z), 2·log2 p); δ_pre = round_half_up(e, 2·log2 p) where z > 0 (hand-computed)."""
+    fmt = FixedFormat()
+    identity = np.array([[[[fmt.one]]]])  # a 1×1 kernel of 1.0: z equals the input words
+    image = np.array([[[5, 5, 1, 7, -3, -1, 1, 0, 9],
+                       [5, 5, 7, 2, -2, -1, 1, 0, 9]]])  # the last column is past the last whole window
+    out, mask = conv.forward(identity, image, 0, 2, fmt, pool_mode="average")
+    # 20/4 = 5; 17/4 = 4.25 → 4; nothing positive → 0; 2/4 = 0.5 → ties up to 1
+    assert out.tolist() == [[[5, 4, 0, 1]]]
+    assert mask.astype(int).tolist() == [[[1, 1, 1, 1, 0, 0, 1, 0, 0],
+                                          [1, 1, 1, 1, 0, 0, 1, 0, 0]]]
+    routed = conv.mask_error(np.array([[[10, -22, 33, 7]]]), mask, 2, fmt, pool_mode="average")
+    # 10/4 = 2.5 → 3; −22/4 = −5.5 → −5 (half up); 33/4 = 8.25 → 8 (masked out: no positive z); 7/4 = 1.75 → 2
+    assert routed.tolist() == [[[3, 3, -5, -5, 0, 0, 2, 0, 0],
+                                [3, 3, -5, -5, 0, 0, 2, 0, 0]]]
+    big = np.full((1, 4, 4), fmt.data_max)  # the mean of data words is a data word: no saturation needed
+    assert conv.forward(identity, big, 0, 4, fmt, pool_mode="average")[0].tolist() == [[[fmt.data_max]]]
+    one_by_one = conv.forward(identity, image, 0, 1, fmt, pool_mode="average")  # pool 1: ReLU, the max's result
+    assert all(np.array_equal(x, y) for x, y in zip(one_by_one, conv.forward(identity, image, 0, 1, fmt)))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"pool": 3, "pool_mode": "average"}, "field 'pool' is 3 with pool_mode 'average'"),
+    ({"pool_mode": "mean"}, "field 'pool_mode' is 'mean'; use 'max' or 'average'"),
+])
+def test_a_bad_pool_mode_is_one_line(change, message):
+    spec = {"input": [1, 8, 8], "layers": [{"kind": "conv", "out_channels": 2, "kernel": 3, "pool": 2} | change,
+                                           {"kind": "fc", "out": 3}]}
+    with pytest.raises(LayerPipeError) as error:
+        network_from_dict(spec)
+    assert message in one_line(error) and "layer 1" in str(error.value)
+    with pytest.raises(LayerPipeError) as error:
+        network_from_dict({"input": 4, "layers": [{"kind": "fc", "out": 3, "pool_mode": "average"}]})
+    assert "unknown field 'pool_mode' for a fc layer" in one_line(error)
 
 
 def test_padding_is_zeros():
