@@ -1,7 +1,7 @@
 """PoolWriteBack against the pooling of docs/semantics.md ("Convolution layers") and the golden model's
-(sim/conv.py): random windows with ties, zeros and all-negative windows, idle cycles with garbage
-between positions, windows back to back, the write in the cycle of the window's last position, and
-Verilator -Wall lint."""
+(sim/conv.py), max and average: random windows with ties, zeros and all-negative windows, idle cycles
+with garbage between positions, windows back to back, the write in the cycle of the window's last
+position, and Verilator -Wall lint."""
 
 from __future__ import annotations
 
@@ -43,14 +43,36 @@ def pool_reference(z, pool):
     return act, mask
 
 
-def golden_pool(z, pool):
+def average_reference(z, pool):
+    """a_l[o, Y, X] = Σ of the window's positive z, plus 2^(s−1), floor-divided by 2^s (s = 2·log2 p: round
+    half up); the pooled mask element: bit dy·p + dx set iff z > 0 there."""
+    channels, height, width = z.shape
+    rows, cols, s = height // pool, width // pool, 2 * int(np.log2(pool))
+    act = np.zeros((channels, rows, cols), dtype=np.int64)
+    mask = np.zeros((channels, rows, cols), dtype=np.int64)
+    for o in range(channels):
+        for Y in range(rows):
+            for X in range(cols):
+                total = 0
+                for dy in range(pool):
+                    for dx in range(pool):
+                        value = int(z[o, pool * Y + dy, pool * X + dx])
+                        if value > 0:
+                            total += value
+                            mask[o, Y, X] |= 1 << (dy * pool + dx)
+                act[o, Y, X] = (total + (1 << s >> 1)) >> s
+    return act, mask
+
+
+REFERENCES = {"max": pool_reference, "average": average_reference}
+
+
+def golden_pool(z, pool, mode="max"):
     """The golden model's F with z itself as the pre-pool output: a 1×1 identity kernel scaled by one."""
     channels = z.shape[0]
     W = np.zeros((channels, channels, 1, 1), dtype=np.int64)
     W[np.arange(channels), np.arange(channels)] = FMT.one
-    act, mask = conv.forward(W, z, 0, pool, FMT)
-    assert np.array_equal(mask, conv._window_mask(z, pool) & (z > 0))
-    return act, mask
+    return conv.forward(W, z, 0, pool, FMT, pool_mode=mode)
 
 
 def random_z(rng, channels, height, width):
@@ -148,14 +170,15 @@ def run_pool(dut, issues, rng, bubble):
 # -- tests ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pool,lanes", [(p, n) for p in (1, 2, 4) for n in (1, 4, 8)] + [(3, 4)])
-def test_random_windows(pool, lanes):
+@pytest.mark.parametrize("pool,lanes,mode", [(p, n, "max") for p in (1, 2, 4) for n in (1, 4, 8)] + [(3, 4, "max")]
+                         + [(p, n, "average") for p, n in ((1, 4), (2, 1), (2, 8), (4, 4))])
+def test_random_windows(pool, lanes, mode):
     rng = np.random.default_rng(100 * pool + lanes)
     channels = 2 * lanes
     rows, cols = {1: (5, 6), 2: (3, 4), 3: (2, 3), 4: (2, 2)}[pool]
     z = pool_z(rng, channels, pool, rows, cols)
-    act, mask = pool_reference(z, pool)
-    golden_act, golden_mask = golden_pool(z, pool)
+    act, mask = REFERENCES[mode](z, pool)
+    golden_act, golden_mask = golden_pool(z, pool, mode)
     assert np.array_equal(act, golden_act)
     for dy in range(pool):  # the golden model's pre-pool mask, per pooled element: bit dy·p + dx
         for dx in range(pool):
@@ -171,7 +194,12 @@ def test_random_windows(pool, lanes):
         ties = ((windows == maxima[:, :, None, :, None]).sum(axis=(2, 4)) > 1) & (maxima > 0)
         assert ties.any()
 
-    dut = PoolWriteBack(FMT, lanes, pool)
+    if mode == "average" and pool > 1:  # windows whose sum needs more than a data word; pool 2: exact ties of ½
+        sums = np.where(z > 0, z, 0)[:, :rows * pool, :cols * pool].reshape(channels, rows, pool, cols, pool)
+        sums = sums.sum(axis=(2, 4))
+        assert (sums > FMT.data_max).any() and (pool == 4 or (sums % 4 == 2).any())
+
+    dut = PoolWriteBack(FMT, lanes, pool, mode)
     issues = issues_of(z, pool, lanes)
     for bubble in (0.0, 0.3):
         cycles, writes = run_pool(dut, issues, rng, bubble)
@@ -211,6 +239,22 @@ def test_pool_one_is_relu():
     assert [w[2] for w in writes] == [[int(v > 0) for v in row] for row in z]
 
 
+def test_average_by_hand():
+    """2×2 windows, 4 lanes: the sum of the positive z rounded half up by 2 bits, the ReLU bits as the mask."""
+    dut = PoolWriteBack(FMT, 4, 2, "average")
+    top = FMT.data_max
+    windows = [  # per window: positions 0..3, each a row of 4 lanes
+        [[5, 1, -3, top], [5, 0, -1, top], [5, 0, 4, top], [5, 1, -2, top]],
+        [[1, -7, 0, 2], [7, -1, 0, 0], [7, -2, 0, 0], [2, -3, 0, 1]],
+    ]
+    issues = [dict(valid=1, z=row, position=p) for window in windows for p, row in enumerate(window)]
+    cycles, writes = run_pool(dut, issues, None, 0.0)
+    assert [w[0] for w in writes] == [cycles[3], cycles[7]]
+    # 20/4 = 5, 2/4 = ½ → 1, 4/4 = 1, 4·top/4 = top; 17/4 → 4, 0, 0, 3/4 → 1
+    assert [w[1] for w in writes] == [[5, 1, 1, top], [4, 0, 0, 1]]
+    assert [w[2] for w in writes] == [[0b1111, 0b1001, 0b0100, 0b1111], [0b1111, 0, 0, 0b1001]]
+
+
 def test_members_and_refusals():
     dut = elaborated(PoolWriteBack(FMT, 8, 4))
     members = dut.signature.members
@@ -224,6 +268,11 @@ def test_members_and_refusals():
             PoolWriteBack(FMT, 4, bad)
         with pytest.raises(ValueError):
             PoolWriteBack(FMT, bad, 2)
+    for bad_mode in ("mean", None):
+        with pytest.raises(ValueError, match="mode must be one of max, average"):
+            PoolWriteBack(FMT, 4, 2, bad_mode)
+    with pytest.raises(ValueError, match="power of two"):
+        PoolWriteBack(FMT, 4, 3, "average")
 
 
 def test_estimate():
@@ -234,8 +283,13 @@ def test_estimate():
             assert isinstance(r, Resources) and r.dsp == 0 and r.bram == 0 and r.lut > 0
             # best value and argmax index per lane: no registers at all for pool 1
             assert r.ff == (0 if pool == 1 else 8 * (FMT.data_bits + (2 if pool == 2 else 4)))
+            average = elaborated(PoolWriteBack(FMT, 8, pool, "average")).estimate(family)
+            # the running sum (data_bits − 1 + 2·log2 p bits) and p² ReLU bits per lane; pool 1 is the max's ReLU
+            assert average.ff == (0 if pool == 1 else 8 * (FMT.data_bits - 1 + (2 if pool == 2 else 4) + pool * pool))
+            assert (average == r) == (pool == 1)
 
 
-@pytest.mark.parametrize("lanes,pool", [(8, 1), (8, 2), (4, 4), (1, 2), (4, 3)])
-def test_verilog_lints(tmp_path, lanes, pool):
-    lint_wall(PoolWriteBack(FMT, lanes, pool), "pool_write_back", tmp_path)
+@pytest.mark.parametrize("lanes,pool,mode", [(8, 1, "max"), (8, 2, "max"), (4, 4, "max"), (1, 2, "max"), (4, 3, "max"),
+                                           (8, 2, "average"), (4, 4, "average"), (1, 2, "average")])
+def test_verilog_lints(tmp_path, lanes, pool, mode):
+    lint_wall(PoolWriteBack(FMT, lanes, pool, mode), "pool_write_back", tmp_path)
