@@ -9,7 +9,9 @@ Only the ``onnx`` package is used (no runtime). What maps to what (docs/networks
 * ``Relu`` after every hidden layer (the model's hidden layers are ReLU); the last layer is an fc
   layer without one (linear);
 * ``MaxPool`` with kernel = stride and no padding, after a conv layer's ``Relu`` (or just before it:
-  the two commute) → the conv layer's ``pool``;
+  the two commute) → the conv layer's ``pool``; ``AveragePool`` likewise, with a power-of-two
+  window (its divisor is a shift), after the ``Relu`` only (the mean of ReLU outputs is not the
+  ReLU of the mean) → ``pool`` with ``pool_mode = "average"`` (core/pooling.py says which op is which);
 * ``Flatten`` (axis 1) and ``Reshape`` to (batch, features) → the fc layer's flattening of a
   (C, H, W) volume, in C order, as the network model flattens;
 * ``Identity``, ``Dropout`` (inference) and a ``Cast`` to float are passed through;
@@ -19,7 +21,7 @@ Only the ``onnx`` package is used (no runtime). What maps to what (docs/networks
   ignored.
 
 Everything else is refused in one line naming the node, its op and what is supported:
-``AveragePool`` (the model has no average pooling), a branch (a tensor consumed by two nodes:
+``GlobalAveragePool``, an ``AveragePool`` before the ``Relu``, a branch (a tensor consumed by two nodes:
 a skip connection), a weight that is not an initializer (or a ``Constant``), a symbolic dimension
 other than the batch, asymmetric pads and any other layout the network model cannot express.
 """
@@ -38,11 +40,13 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import open_atomic
 from layerpipe.core.network import InitialParameters, Network, network_from_dict
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.pooling import DEFAULT_POOL_MODE, POOL_MODES
 
 __all__ = ["SUPPORTED", "read_onnx", "onnx_model", "write_onnx", "check_export_path", "range_notes", "messages"]
 
-SUPPORTED = ("Gemm, MatMul + Add, Conv, Relu, MaxPool (kernel = stride), Flatten, Reshape to (batch, features) "
-             "and a final Softmax/LogSoftmax")
+SUPPORTED = ("Gemm, MatMul + Add, Conv, Relu, MaxPool (kernel = stride), AveragePool (kernel = stride, a power of "
+             "two, after the Relu), Flatten, Reshape to (batch, features) and a final Softmax/LogSoftmax")
+POOL_OPS = {mode.onnx_op: name for name, mode in POOL_MODES.items()}  # MaxPool → max, AveragePool → average
 PASS_THROUGH = {"Identity", "Dropout", "Cast"}
 LABEL_OPS = {"ArgMax", "ArgMin", "ZipMap", "ArrayFeatureExtractor", "TopK", "Cast", "Identity", "Reshape"}
 LAYER_OPS = {"Gemm", "MatMul", "Add", "Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten"}
@@ -181,11 +185,11 @@ class _Importer:
                     self.fail(node, "does not follow a Gemm, MatMul or Conv (each hidden layer has one Relu); "
                                     f"supported: {SUPPORTED}")
                 pending["relu"] = True
-            elif op == "MaxPool":
-                shape = self.max_pool(node, pending, shape)
-            elif op in ("AveragePool", "GlobalAveragePool"):
-                self.unsupported(node, "is average pooling, which the project's model does not have (its "
-                                       "pooling is max-pooling after a conv layer's ReLU)")
+            elif op in POOL_OPS:
+                shape = self.pool(node, pending, shape, POOL_OPS[op])
+            elif op == "GlobalAveragePool":
+                self.unsupported(node, "pools the whole feature map; only a Conv's non-overlapping windows (kernel "
+                                       "= stride) can be mapped, AveragePool after its Relu")
             elif op == "Flatten":
                 axis = _attrs(node).get("axis", 1)
                 if axis != 1:
@@ -315,13 +319,19 @@ class _Importer:
         if height < 1 or width < 1:
             self.fail(node, f"leaves no output from a {shape[1]}x{shape[2]} input")
         return {"kind": "conv", "out_channels": int(out_channels), "kernel": int(kernel), "stride": stride,
-                "padding": padding, "pool": 1, "name": node.name, "bias": bias is not None,
-                "W": weights, "b": bias, "relu": False, "node": node, "shape": (int(out_channels), height, width)}
+                "padding": padding, "pool": 1, "pool_mode": DEFAULT_POOL_MODE, "name": node.name,
+                "bias": bias is not None, "W": weights, "b": bias, "relu": False, "node": node,
+                "shape": (int(out_channels), height, width)}
 
-    def max_pool(self, node, pending: dict | None, shape: tuple[int, ...]) -> tuple[int, ...]:
+    def pool(self, node, pending: dict | None, shape: tuple[int, ...], mode: str) -> tuple[int, ...]:
+        """A MaxPool or AveragePool folded into the conv layer before it as its ``pool`` and ``pool_mode``."""
+        op = node.op_type
         if pending is None or pending["kind"] != "conv" or pending["pool"] != 1:
-            self.fail(node, "does not follow a Conv (and its Relu); max-pooling is folded into the conv layer "
-                            "before it, once")
+            self.fail(node, f"does not follow a Conv (and its Relu); {POOL_MODES[mode].title} is folded into the "
+                            "conv layer before it, once")
+        if not POOL_MODES[mode].commutes_with_relu and not pending["relu"]:
+            self.fail(node, "comes before the conv layer's Relu; averaging does not commute with ReLU: only "
+                            f"Conv → Relu → {op} can be mapped")
         attrs = _attrs(node)
         kernel = list(attrs.get("kernel_shape", []))
         strides = list(attrs.get("strides", [1] * len(kernel)))
@@ -331,13 +341,16 @@ class _Importer:
         auto_pad = attrs.get("auto_pad", b"NOTSET")
         auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
         if any(attrs.get("pads", [0])) or auto_pad not in ("NOTSET", "VALID"):
-            self.fail(node, "pads its input; only MaxPool without padding can be mapped")
+            self.fail(node, f"pads its input; only {op} without padding can be mapped")
         if attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1])):
             self.fail(node, "has ceil_mode or dilations; only the default floor mode without dilation can be mapped")
         pool = int(kernel[0])
+        if not POOL_MODES[mode].argmax and pool & (pool - 1):
+            self.fail(node, f"has kernel_shape {kernel}; the mean divides by the window's size as a shift: only a "
+                            "power-of-two window (2x2, 4x4, ...) can be mapped")
         if shape[1] // pool < 1 or shape[2] // pool < 1:
             self.fail(node, f"pools {pool}x{pool} windows of a {shape[1]}x{shape[2]} output")
-        pending["pool"] = pool
+        pending["pool"], pending["pool_mode"] = pool, mode
         return (shape[0], shape[1] // pool, shape[2] // pool)
 
     def reshape(self, node, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -401,7 +414,7 @@ class _Importer:
             if layer["kind"] == "fc":
                 spec["out"] = layer["out"]
             else:
-                spec |= {k: layer[k] for k in ("out_channels", "kernel", "stride", "padding", "pool")}
+                spec |= {k: layer[k] for k in ("out_channels", "kernel", "stride", "padding", "pool", "pool_mode")}
             specs.append(spec)
         shape = self.input[0] if len(self.input) == 1 else list(self.input)
         network = network_from_dict({"name": self.stem, "input": shape, "layers": specs}, source=self.where)
@@ -441,7 +454,8 @@ def messages(network: Network, fmt: FixedFormat | None = None) -> list[str]:
 def onnx_model(network: Network, weights, biases=None, producer: str = "layerpipe"):
     """A standard ONNX model of ``network`` with ``weights`` (fc (N_out, N_in), conv (O, C, K, K)) and
     ``biases`` (one entry per layer, None for a layer without one) as float32 initializers:
-    Conv → Relu → MaxPool, Flatten before the first fc after a conv, Gemm (transB = 1) → Relu, a linear last Gemm."""
+    Conv → Relu → MaxPool or AveragePool (the layer's pool_mode), Flatten before the first fc after a conv,
+    Gemm (transB = 1) → Relu, a linear last Gemm."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -466,8 +480,9 @@ def onnx_model(network: Network, weights, biases=None, producer: str = "layerpip
             nodes.append(helper.make_node("Relu", [f"{prefix}.z"], [f"{prefix}.a"], name=f"{layer.name}.relu"))
             tensor = f"{prefix}.a"
             if layer.pool > 1:
-                nodes.append(helper.make_node("MaxPool", [tensor], [f"{prefix}.pool"], name=f"{layer.name}.pool",
-                                              kernel_shape=[layer.pool] * 2, strides=[layer.pool] * 2))
+                nodes.append(helper.make_node(POOL_MODES[layer.pool_mode].onnx_op, [tensor], [f"{prefix}.pool"],
+                                              name=f"{layer.name}.pool", kernel_shape=[layer.pool] * 2,
+                                              strides=[layer.pool] * 2))
                 tensor = f"{prefix}.pool"
             continue
         if layer.in_volume:

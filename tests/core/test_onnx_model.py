@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
@@ -40,7 +41,8 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     mlp, clf = sklearn_mlp(folder / "mlp.onnx")
     zipmapped, _ = sklearn_mlp(folder / "mlp-zipmap.onnx", zipmap=True)
-    return {"mlp": mlp, "clf": clf, "zipmap": zipmapped, "cnn": helper_cnn(folder / "cnn.onnx"), "folder": folder}
+    return {"mlp": mlp, "clf": clf, "zipmap": zipmapped, "cnn": helper_cnn(folder / "cnn.onnx"),
+            "cnn-avg": helper_cnn(folder / "cnn-avg.onnx", pool_op="AveragePool"), "folder": folder}
 
 
 def forward(network, x):
@@ -96,6 +98,16 @@ def test_the_helper_cnn_imports_and_its_forward_pass_equals_onnxruntime(models):
     assert np.abs(theirs).max() > 0.1  # not a trivially zero network
 
 
+def test_average_pool_after_relu_imports_and_its_forward_pass_equals_onnxruntime(models):
+    network, x = load_network(str(models["cnn-avg"])), digits(SAMPLES, images=True)
+    convs = [layer for layer in network.layers if layer.kind == "conv"]
+    assert [(layer.pool, layer.pool_mode) for layer in convs] == [(2, "average"), (2, "average")]
+    ours, theirs = forward(network, x), runtime(models["cnn-avg"], x)
+    assert np.abs(ours - theirs).max() < 1e-5
+    max_pooled = runtime(models["cnn"], x)  # the same weights: the mean gives other outputs than the maximum
+    assert np.abs(theirs - max_pooled).max() > 0.01
+
+
 def test_matmul_after_flatten_and_pools_in_either_order_with_relu(tmp_path):
     """MaxPool before Relu (they commute), Reshape to (batch, features), MatMul + Add(b, x·W) and a
     LogSoftmax: the same network and outputs as onnxruntime's logits."""
@@ -145,7 +157,8 @@ def test_layerpipe_train_starts_from_the_files_weights(models, which, capsys):
 
 # -- export ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("which, numerics", [("cnn", "fixed"), ("mlp", "float"), ("zoo", "fixed")])
+@pytest.mark.parametrize("which, numerics", [("cnn", "fixed"), ("cnn-avg", "fixed"), ("mlp", "float"),
+                                             ("zoo", "fixed")])
 def test_train_export_round_trips_through_onnxruntime(models, which, numerics, tmp_path, capsys):
     source = "mlp-digits-bias" if which == "zoo" else str(models[which])
     out = tmp_path / "trained.onnx"
@@ -160,6 +173,8 @@ def test_train_export_round_trips_through_onnxruntime(models, which, numerics, t
     weights = [real(w) for w in curve.weights]
     biases = [None if b is None else real(b) for b in curve.biases]
     exported = read_onnx(out)
+    pool_ops = {"cnn": ["MaxPool"] * 2, "cnn-avg": ["AveragePool"] * 2}.get(which, [])
+    assert [n.op_type for n in onnx.load(str(out)).graph.node if n.op_type.endswith("Pool")] == pool_ops
     assert exported.to_dict()["layers"] == [{**layer, "name": layer["name"] or f"layer{i}"}
                                             for i, layer in enumerate(network.to_dict()["layers"], start=1)]
     for w, ew, b, eb in zip(weights, exported.initial.weights, biases, exported.initial.biases):
@@ -228,8 +243,17 @@ def _cnn_with(change):
     return edit
 
 
-def _average_pool(nodes, inits):
-    nodes[2] = helper.make_node("AveragePool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2])
+def _average_pool_before_relu(nodes, inits):
+    nodes[1:3] = [helper.make_node("AveragePool", ["c1"], ["a1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+                  helper.make_node("Relu", ["a1"], ["p1"], name="relu1")]
+
+
+def _average_pool_3x3(nodes, inits):
+    nodes[2] = helper.make_node("AveragePool", ["r1"], ["p1"], name="pool1", kernel_shape=[3, 3], strides=[3, 3])
+
+
+def _global_average_pool(nodes, inits):
+    nodes[5] = helper.make_node("GlobalAveragePool", ["r2"], ["p2"], name="gap")
 
 
 def _asymmetric_pads(nodes, inits):
@@ -264,8 +288,13 @@ REFUSALS = {
     "hidden-without-relu": (_no_relu, ["node 'fc1' (Gemm) is a hidden layer without a Relu"]),
     "final-relu": (_final_relu, ["node 'fc2' (Gemm) is the last layer but has a Relu", "linear"]),
     "gemm-alpha": (_alpha, ["node 'fc1' (Gemm) has alpha = 2.0"]),
-    "average-pool": (_cnn_with(_average_pool), ["node 'pool1' (AveragePool)", "average pooling",
-                                                 "supported: Gemm"]),
+    "average-pool-before-relu": (_cnn_with(_average_pool_before_relu), [
+        "node 'pool1' (AveragePool) comes before the conv layer's Relu", "does not commute with ReLU",
+        "Conv → Relu → AveragePool"]),
+    "average-pool-3x3": (_cnn_with(_average_pool_3x3), ["node 'pool1' (AveragePool) has kernel_shape [3, 3]",
+                                                         "power-of-two window"]),
+    "global-average-pool": (_cnn_with(_global_average_pool), ["node 'gap' (GlobalAveragePool)",
+                                                              "supported: Gemm", "AveragePool (kernel = stride"]),
     "asymmetric-pads": (_cnn_with(_asymmetric_pads), ["node 'conv1' (Conv) has pads [0, 0, 1, 1]", "symmetric"]),
     "overlapping-pool": (_cnn_with(_overlapping_pool), ["node 'pool1' (MaxPool)", "stride = kernel"]),
     "no-flatten": (_cnn_with(_no_flatten), ["node 'fc1' (Gemm) takes a 4-D tensor", "Flatten"]),

@@ -63,9 +63,10 @@ def save_graph(path: Path, nodes, inits, input_shape, output="y", inputs=()) -> 
     return path
 
 
-def cnn_parts(seed: int = 0, scale: float = 0.4):
+def cnn_parts(seed: int = 0, scale: float = 0.4, pool_op: str = "MaxPool"):
     """The nodes and initializers of a digits CNN: Conv(1→4, 3x3, pad 1, bias) → Relu → MaxPool 2 → Conv(4→6,
-    3x3, pad 1, no bias) → Relu → MaxPool 2 → Flatten → Gemm(24→16, transB 1) → Relu → Gemm(16→10, transB 0)."""
+    3x3, pad 1, no bias) → Relu → MaxPool 2 → Flatten → Gemm(24→16, transB 1) → Relu → Gemm(16→10, transB 0);
+    ``pool_op`` "AveragePool" pools by the mean instead."""
     rng = np.random.default_rng(seed)
 
     def r(*shape):
@@ -76,10 +77,10 @@ def cnn_parts(seed: int = 0, scale: float = 0.4):
     nodes = [
         helper.make_node("Conv", ["x", "c1.w", "c1.b"], ["c1"], name="conv1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node(pool_op, ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Conv", ["p1", "c2.w"], ["c2"], name="conv2", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
-        helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node(pool_op, ["r2"], ["p2"], name="pool2", kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Flatten", ["p2"], ["flat"], name="flatten", axis=1),
         helper.make_node("Gemm", ["flat", "f1.w", "f1.b"], ["g1"], name="fc1", transB=1),
         helper.make_node("Relu", ["g1"], ["r3"], name="relu3"),
@@ -88,8 +89,8 @@ def cnn_parts(seed: int = 0, scale: float = 0.4):
     return nodes, inits
 
 
-def helper_cnn(path: Path, seed: int = 0) -> Path:
-    nodes, inits = cnn_parts(seed)
+def helper_cnn(path: Path, seed: int = 0, pool_op: str = "MaxPool") -> Path:
+    nodes, inits = cnn_parts(seed, pool_op=pool_op)
     return save_graph(path, nodes, inits, (1, 8, 8))
 
 
