@@ -1,7 +1,7 @@
 """Built-in networks. ``mlp-digits`` is the default workload, ``cnn-digits`` its convolutional
 counterpart on the same 8×8 images (docs/networks.md). The zoo's layers have no biases, as the
 paper's task model has none; ``mlp-digits-bias`` and ``cnn-digits-bias`` are the digits networks
-with one in every layer.
+with one in every layer, and ``cnn-digits-avg`` is ``cnn-digits`` with average pooling.
 
 The ImageNet networks follow torchvision's layer shapes, with pooling folded into
 the preceding convolution (``pool``). ResNet-18 is folded into a chain: each basic
@@ -64,6 +64,11 @@ def _with_biases(spec: dict) -> dict:
     return spec | {"name": f"{spec['name']}-bias", "layers": [layer | {"bias": True} for layer in spec["layers"]]}
 
 
+def _with_average_pooling(spec: dict) -> dict:
+    return spec | {"name": f"{spec['name']}-avg", "layers": [
+        layer | {"pool_mode": "average"} if layer["kind"] == "conv" else layer for layer in spec["layers"]]}
+
+
 ZOO = {
     "mlp-digits": {"name": "mlp-digits", "input": 64,
                    "layers": [_fc(32, "fc1"), _fc(16, "fc2"), _fc(10, "fc3")]},
@@ -86,6 +91,7 @@ ZOO = {
 # The zoo is bias-free, as the paper's task model is; these two are the digits networks with a bias
 # in every layer, as PyTorch, ONNX and network files have by default.
 ZOO |= {f"{name}-bias": _with_biases(ZOO[name]) for name in ("mlp-digits", "cnn-digits")}
+ZOO["cnn-digits-avg"] = _with_average_pooling(ZOO["cnn-digits"])
 
 
 def zoo_network(name: str) -> Network:
