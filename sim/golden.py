@@ -1,6 +1,6 @@
 """Golden model: per-sample SGD of a chain of fc and conv layers with LayerPipe's delayed gradients.
 
-ReLU after every hidden layer (conv layers then max-pool), a linear fc output and the
+ReLU after every hidden layer (conv layers then pool: max or average), a linear fc output and the
 loss ½‖a_L − t‖² (δ_L = a_L − t). ``numerics="float"`` trains in float64 (the accuracy
 study), ``numerics="fixed"`` with the kernels of :mod:`layerpipe.sim.fixed` and
 :mod:`layerpipe.sim.conv`, bit for bit what the RTL computes (docs/numerics.md). The

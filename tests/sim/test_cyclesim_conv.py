@@ -66,6 +66,18 @@ def test_cnn_digits_trains_like_the_golden_model(processors, policy, weights):
 
 
 @pytest.mark.parametrize("weights", ["stash", "latest"])
+def test_average_pooled_cnn_digits_trains_like_the_golden_model(weights):
+    """cnn-digits-avg's delay lines carry the ReLU-bit masks; its training is not cnn-digits' (the mode is used)."""
+    table = schedule(zoo_network("cnn-digits-avg"), 4, "layerpipe", CostModel())
+    inputs, targets, init, fmt = _digits()  # the same shapes, so the same inputs and initial weights
+    assert training_mismatches(table, inputs, targets, init, fmt, weights) == []
+    averaged = golden.train(table.network, inputs, targets, staleness=table, weights=weights, fmt=fmt, init=init)
+    max_pooled = golden.train(zoo_network("cnn-digits"), inputs, targets, staleness=table, weights=weights, fmt=fmt,
+                              init=init)
+    assert not np.array_equal(averaged.weights[0], max_pooled.weights[0])
+
+
+@pytest.mark.parametrize("weights", ["stash", "latest"])
 def test_an_optimal_cnn_digits_table_trains_like_the_golden_model(weights):
     table = schedule(zoo_network("cnn-digits"), 2, "optimal", CostModel())
     assert training_mismatches(table, *_digits(), weights) == []
