@@ -47,7 +47,7 @@ DEFAULT_POOL_MODE = "max"
 
 def pool_mode(value, pool: int, where: str) -> str:
     """A conv entry's field ``pool_mode`` (default max), checked against its ``pool``, in one line each."""
-    if value not in POOL_MODES:
+    if not isinstance(value, str) or value not in POOL_MODES:  # a list or table from a file is no name
         choices = or_list(f"'{name}'" for name in POOL_MODES)
         raise LayerPipeError(f"{where}: field 'pool_mode' is {value!r}; use {choices}")
     if not POOL_MODES[value].argmax and pool & (pool - 1):  # the mean's divisor p² must be a shift

@@ -195,6 +195,7 @@ def test_average_pool_rounds_the_window_sum_once_and_shares_the_error():
 @pytest.mark.parametrize("change, message", [
     ({"pool": 3, "pool_mode": "average"}, "field 'pool' is 3 with pool_mode 'average'"),
     ({"pool_mode": "mean"}, "field 'pool_mode' is 'mean'; use 'max' or 'average'"),
+    ({"pool_mode": ["average"]}, "field 'pool_mode' is ['average']; use 'max' or 'average'"),
 ])
 def test_a_bad_pool_mode_is_one_line(change, message):
     spec = {"input": [1, 8, 8], "layers": [{"kind": "conv", "out_channels": 2, "kernel": 3, "pool": 2} | change,
