@@ -50,8 +50,8 @@ def weights_checksum(rows: list[int], width: int) -> int:
 
 
 def bank_rows(network, weights, fmt, lanes: int, biases=None) -> list[int]:
-    """Every layer's bank rows in read-back order (layer 1 first), as the weight banks pack them (an fc
-    layer's bias in its column)."""
+    """Every layer's read-back rows (layer 1 first): its weight rows as the banks pack them, then its bias
+    store's rows (hw/conv_layout.py)."""
     from layerpipe.hw.conv_layout import layer_bank_words
 
     rows = []

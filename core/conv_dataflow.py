@@ -191,9 +191,9 @@ def conv_task_nest(layer: Layer, kind: str, lanes: int, source: VolumeLayout) ->
 
 
 def fc_input_chunks(layer: Layer, lanes: int) -> int:
-    """Row chunks of an fc layer's bank row: its input (channel-chunked after a conv layer,
-    ``layer.in_volume``) and, with a bias, the bias column (:func:`fc_bias_column`)."""
-    return math.ceil((_fc_used_columns(layer, lanes) + layer.bias) / lanes)
+    """Row chunks of an fc layer's bank row: its input, channel-chunked after a conv layer
+    (``layer.in_volume``). A bias adds none: it starts the row's sum (docs/hardware.md, "Biases")."""
+    return math.ceil(_fc_used_columns(layer, lanes) / lanes)
 
 
 def _fc_used_columns(layer: Layer, lanes: int) -> int:
@@ -205,16 +205,8 @@ def _fc_used_columns(layer: Layer, lanes: int) -> int:
     return layer.in_size
 
 
-def fc_bias_column(layer: Layer, lanes: int) -> int | None:
-    """The bank column of an fc layer's bias (None without one): the one after its last input feature.
-
-    F and G stream it like a weight whose input is 1.0 (docs/hardware.md, "Biases"), in the padding
-    lane of the last chunk where there is one, else in a chunk of its own."""
-    return _fc_used_columns(layer, lanes) if layer.bias else None
-
-
 def fc_columns(layer: Layer, lanes: int) -> list[int | None]:
-    """For each bank column of an fc layer, the network's input feature it holds (None: padding or the bias).
+    """For each bank column of an fc layer, the network's input feature it holds (None: padding).
 
     The network flattens a conv output row-major (c, y, x); the bank is laid out in the
     channel-chunked order the conv layer writes, so each weight row streams in that order.

@@ -65,7 +65,7 @@ from amaranth.utils import ceil_log2
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.hw import estimate as est
 from layerpipe.hw.conv_bank import ConvWeightStore
-from layerpipe.hw.conv_layout import conv_bank_rows, conv_bias_rows, fc_bank_columns, weight_shape
+from layerpipe.hw.conv_layout import bias_store_rows, bias_store_shape, conv_bank_rows, fc_bank_columns, weight_shape
 from layerpipe.hw.delay_line import DelayLine
 from layerpipe.hw.link import Link
 from layerpipe.hw.logic import any_of
@@ -161,7 +161,7 @@ class Accelerator(wiring.Component):
     ``plan``: :func:`~layerpipe.hw.plan.hardware_plan` of the table, format and weight policy;
     ``initial_weights``: one integer array of data words per layer, (N_out, N_in) or (O, C, K, K)
     (zeros for None); ``initial_biases``: one per layer, (N_out,) or None for a layer without a bias
-    (zeros for None). An fc layer's bias is its bank's bias column (hw/conv_layout.py).
+    (zeros for None). A layer's bias is its bias store's (hw/conv_layout.py).
 
     Members: ``start`` In(1), ``n_samples`` In(SAMPLE_BITS), ``busy``/``done`` Out(1),
     ``cycles``/``stall_cycles`` Out(CYCLE_BITS), ``sample_in`` (stream sink of
@@ -316,8 +316,7 @@ class Accelerator(wiring.Component):
                 readback[l] = self._conv_store(m, control, layer)
                 continue
             uses = self.ports[l]
-            # after a conv layer its order; the bias in its column
-            columns = fc_bank_columns(self.initial_weights[l - 1], layer, self.lanes, self.initial_biases[l - 1])
+            columns = fc_bank_columns(self.initial_weights[l - 1], layer, self.lanes)  # after a conv layer its order
             bank = WeightBank(self.fmt, self.lanes, layer.out_size, columns.shape[1], init=columns,
                               writable=self.plan.writable_ports(l))
             m.submodules[f"bank{l}"] = bank
@@ -346,6 +345,8 @@ class Accelerator(wiring.Component):
                                  port.addr.eq(Mux(load, self.wwrite_addr, Mux(wen, request.addr, raddr)))]
                 else:
                     m.d.comb += port.addr.eq(raddr)
+            if layer.bias:
+                readback[l] = self._bias_store(m, control, layer, self.bank_rows[l], readback[l])
         # read-back data registered per bank: block RAM's clock-to-out ends at a flip-flop
         layer_r = [Signal.like(self.wread_layer, name=f"wread_layer_d{stage + 1}") for stage in range(2)]
         m.d.sync += [layer_r[0].eq(self.wread_layer), layer_r[1].eq(layer_r[0])]
@@ -364,24 +365,15 @@ class Accelerator(wiring.Component):
         store = ConvWeightStore(self.fmt, self.lanes, rows, len(plan.readers), plan.double_buffered,
                                 init=conv_bank_rows(self.initial_weights[l - 1], self.lanes))
         m.submodules[f"bank{l}"] = store
-        # a bias: a store of its own, its replicas read and switched to a new version exactly as the weights'
-        bias = None
-        if layer.bias:
-            bias = ConvWeightStore(self.fmt, self.lanes, self.plan.readback_rows[l] - rows, len(plan.readers),
-                                   plan.double_buffered, init=conv_bias_rows(self.initial_biases[l - 1], self.lanes))
-            m.submodules[f"bias{l}"] = bias
         # gated by the schedule's enable, except in the go cycle (not yet busy): the prime read
         enable = Mux(self.busy, run, 1)
+        begins = {}
         for replica, processor in enumerate(plan.readers):
             pe = self.pes[processor]
             tasks = [p for p in self.plan.pes[processor].tasks if p.layer == l and p.reads_bank]
-            begin = enable & any_of(getattr(pe, f"{p.name}_w_begin") for p in tasks)
+            begins[processor] = begin = enable & any_of(getattr(pe, f"{p.name}_w_begin") for p in tasks)
             self._store_reads(m, getattr(store, f"r{replica}"), [getattr(pe, f"{p.name}_w") for p in tasks], enable)
             m.d.comb += getattr(store, f"r{replica}_begin").eq(begin)
-            if bias is not None:
-                self._store_reads(m, getattr(bias, f"r{replica}"),
-                                  [getattr(pe, f"{p.name}_b") for p in tasks if p.bias_rows], enable)
-                m.d.comb += getattr(bias, f"r{replica}_begin").eq(begin)
         g_pe = self._task_pe(f"G{l}")
         write = getattr(g_pe, f"G{l}_wr")
         wen = Signal(name=self.bank_write_enable(l, None))
@@ -393,19 +385,40 @@ class Accelerator(wiring.Component):
         load = self._loading(control, l)  # the read-back's rows: the weights', then the bias's
         m.d.comb += [store.load.addr.eq(self.wwrite_addr), store.load.data.eq(self.wwrite_data),
                      store.load.en.eq(load & (self.wwrite_addr < rows))]
-        if bias is None:
+        if not layer.bias:
             return store.readback.data
+        return self._bias_store(m, control, layer, rows, store.readback.data, begins, swap)
+
+    def _bias_store(self, m, control: _Control, layer, rows: int, weights_readback, begins=None, swap=0):
+        """A layer's bias store (hw/conv_layout.py): one replica per processor reading it (F, G), G's steps
+        written into every replica; a conv layer's switched to a new version with its weights' (``begins`` per
+        processor, ``swap``), an fc layer's written in place as its bank is. Its rows follow the weights' in
+        the read-back and the load; returns the read-back data of both."""
+        run, go, l = control.run, control.go, layer.index
+        plan = self.plan.bias_stores[l]
+        bias = ConvWeightStore(self.fmt, bias_store_shape(layer, self.lanes)[1], self.plan.readback_rows[l] - rows,
+                               len(plan.readers), plan.double_buffered,
+                               init=bias_store_rows(layer, self.initial_biases[l - 1], self.lanes))
+        m.submodules[f"bias{l}"] = bias
+        enable = Mux(self.busy, run, 1)
+        for replica, processor in enumerate(plan.readers):
+            pe = self.pes[processor]
+            tasks = [p for p in self.plan.pes[processor].tasks if p.layer == l and p.bias_rows]
+            self._store_reads(m, getattr(bias, f"r{replica}"), [getattr(pe, f"{p.name}_b") for p in tasks], enable)
+            m.d.comb += getattr(bias, f"r{replica}_begin").eq(begins[processor] if begins else 0)
+        load = self._loading(control, l)
         m.d.comb += [bias.load.addr.eq(self.wwrite_addr - rows), bias.load.data.eq(self.wwrite_data),
                      bias.load.en.eq(load & (self.wwrite_addr >= rows))]
-        bias_write = getattr(g_pe, f"G{l}_bwr")
+        bias_write = getattr(self._task_pe(f"G{l}"), f"G{l}_bwr")
         m.d.comb += [bias.w.addr.eq(bias_write.addr), bias.w.data.eq(bias_write.data),
                      bias.w.en.eq(run & bias_write.en[0]), bias.swap.eq(swap)]
         # read-back rows past the weights' are the bias rows; the data follows the address a cycle later
+        readback = ~self.busy & ~go & (self.wread_layer == l)
         of_bias = Signal(name=f"wread_bias{l}")
         m.d.comb += [bias.readback.addr.eq(self.wread_addr - rows),
                      bias.readback.en.eq(readback & (self.wread_addr >= rows))]
         m.d.sync += of_bias.eq(self.wread_addr >= rows)
-        return Mux(of_bias, bias.readback.data, store.readback.data)
+        return Mux(of_bias, bias.readback.data, weights_readback)
 
     def _store_reads(self, m, port, requests, enable) -> None:
         """A conv store replica's read port shared by a processor's ``requests`` (its tasks never overlap)."""

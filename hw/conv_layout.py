@@ -4,8 +4,8 @@ Weights of a conv layer (O, C, K, K) become bank rows ``((c·K + ky)·K + kx)·O
 ``lanes`` output channels; a volume (C, H, W) becomes the rows of its
 :class:`~layerpipe.core.conv_dataflow.VolumeLayout`; a pre-pool mask (O, H', W') becomes
 one ``pool²``-bit element per pooled output (bit dy·pool + dx); an fc layer's weights after
-a conv layer take the channel-chunked column order (:func:`~layerpipe.core.conv_dataflow.fc_columns`), and
-an fc layer's bias its bank column (:func:`~layerpipe.core.conv_dataflow.fc_bias_column`).
+a conv layer take the channel-chunked column order (:func:`~layerpipe.core.conv_dataflow.fc_columns`); a
+bias becomes the rows of its layer's bias store (:func:`bias_store_rows`).
 Each conversion has its inverse, for weight read-back and the benches' checks; padding
 lanes are zero one way and ignored the other.
 """
@@ -16,12 +16,12 @@ import math
 
 import numpy as np
 
-from layerpipe.core.conv_dataflow import VolumeLayout, fc_bias_column, fc_columns, fc_input_chunks
+from layerpipe.core.conv_dataflow import VolumeLayout, fc_columns, fc_input_chunks
 from layerpipe.hw.lanes import pack_lanes
 
 __all__ = ["conv_bank_rows", "conv_bank_weights", "volume_rows", "rows_volume", "mask_rows", "rows_mask",
-           "fc_bank_columns", "fc_bank_weights", "fc_bank_bias", "weight_shape", "layer_bank_rows", "layer_weights",
-           "layer_bias", "layer_bank_depth", "conv_bias_rows", "layer_readback_rows", "layer_bank_words"]
+           "fc_bank_columns", "fc_bank_weights", "weight_shape", "layer_bank_rows", "layer_weights", "layer_bias",
+           "layer_bank_depth", "bias_store_shape", "bias_store_rows", "layer_readback_rows", "layer_bank_words"]
 
 
 def conv_bank_rows(weights, lanes: int) -> np.ndarray:
@@ -85,16 +85,13 @@ def rows_mask(rows, pool: int, layout: VolumeLayout, shape: tuple[int, int, int]
     return mask
 
 
-def fc_bank_columns(weights, layer, lanes: int, bias=None) -> np.ndarray:
-    """An fc layer's weights (out, in) and bias (out,) in the bank's column order (padding columns
-    zero; the bias column zero when ``bias`` is None): (out, columns)."""
+def fc_bank_columns(weights, layer, lanes: int) -> np.ndarray:
+    """An fc layer's weights (out, in) in the bank's column order (padding columns zero): (out, columns)."""
     weights = np.asarray(weights, dtype=np.int64)
     columns = fc_columns(layer, lanes)
     laid = np.zeros((weights.shape[0], len(columns)), dtype=np.int64)
     used = [h for h, feature in enumerate(columns) if feature is not None]
     laid[:, used] = weights[:, [columns[h] for h in used]]
-    if layer.bias and bias is not None:
-        laid[:, fc_bias_column(layer, lanes)] = np.asarray(bias, dtype=np.int64)
     return laid
 
 
@@ -107,12 +104,6 @@ def fc_bank_weights(laid, layer, lanes: int) -> np.ndarray:
         if feature is not None:
             weights[:, feature] = laid[:, h]
     return weights
-
-
-def fc_bank_bias(laid, layer, lanes: int) -> np.ndarray | None:
-    """The bias of :func:`fc_bank_columns`' rows (None for a layer without one)."""
-    column = fc_bias_column(layer, lanes)
-    return None if column is None else np.asarray(laid, dtype=np.int64)[:, column].copy()
 
 
 def weight_shape(layer) -> tuple[int, ...]:
@@ -129,47 +120,55 @@ def layer_bank_depth(layer, lanes: int) -> int:
     return layer.out_size * fc_input_chunks(layer, lanes)
 
 
-def conv_bias_rows(bias, lanes: int) -> np.ndarray:
-    """A conv layer's bias (O,) as O_c rows of ``lanes`` output channels (padding zero), the bias store's rows."""
-    bias = np.asarray(bias, dtype=np.int64)
-    padded = np.zeros(math.ceil(len(bias) / lanes) * lanes, dtype=np.int64)
-    padded[:len(bias)] = bias
-    return padded.reshape(-1, lanes)
+def bias_store_shape(layer, lanes: int) -> tuple[int, int]:
+    """(rows, words per row) of a layer's bias store, (0, 0) without a bias: a conv layer's O_c rows of
+    ``lanes`` output channels (F starts a row of column sums, G steps a row per run); an fc layer's one
+    word per output (F starts row j's sum with b[j], G steps it with the row's first chunk)."""
+    if not layer.bias:
+        return 0, 0
+    if layer.kind == "conv":
+        return math.ceil(layer.out_shape[0] / lanes), lanes
+    return layer.out_size, 1
+
+
+def bias_store_rows(layer, bias, lanes: int) -> np.ndarray:
+    """A layer's bias (O,) as its bias store's rows (:func:`bias_store_shape`; padding zero, and zero for None)."""
+    rows, words = bias_store_shape(layer, lanes)
+    padded = np.zeros(rows * words, dtype=np.int64)
+    if bias is not None:
+        padded[:layer.out_shape[0]] = np.asarray(bias, dtype=np.int64)
+    return padded.reshape(rows, words)
 
 
 def layer_readback_rows(layer, lanes: int) -> int:
-    """Rows the weight read-back gives for a layer: its bank's, then a conv layer's bias rows
-    (an fc layer's bias is a column of its bank)."""
-    bias_rows = math.ceil(layer.out_shape[0] / lanes) if layer.kind == "conv" and layer.bias else 0
-    return layer_bank_depth(layer, lanes) + bias_rows
+    """Rows the weight read-back gives for a layer: its bank's, then its bias store's."""
+    return layer_bank_depth(layer, lanes) + bias_store_shape(layer, lanes)[0]
 
 
 def layer_bank_rows(layer, weights, lanes: int, bias=None) -> np.ndarray:
     """A layer's weights (:func:`weight_shape`) and bias as the read-back's rows (:func:`layer_readback_rows`,
-    lanes): an fc layer's bias in its bank column, a conv layer's in rows after its bank's."""
-    if layer.kind == "conv":
-        rows = conv_bank_rows(weights, lanes)
-        if not layer.bias:
-            return rows
-        return np.concatenate([rows, conv_bias_rows(np.zeros(layer.out_shape[0]) if bias is None else bias, lanes)])
-    return fc_bank_columns(weights, layer, lanes, bias).reshape(-1, lanes)
+    lanes): its bank's rows, then its bias store's, each in the low lanes of a row."""
+    bank = conv_bank_rows(weights, lanes) if layer.kind == "conv" else \
+        fc_bank_columns(weights, layer, lanes).reshape(-1, lanes)
+    store = bias_store_rows(layer, bias, lanes)
+    return np.concatenate([bank, np.pad(store, [(0, 0), (0, lanes - store.shape[1])])]) if layer.bias else bank
 
 
 def layer_weights(layer, rows, lanes: int) -> np.ndarray:
     """The weights of :func:`layer_bank_rows`' rows."""
+    bank = np.asarray(rows, dtype=np.int64)[:layer_bank_depth(layer, lanes)]
     if layer.kind == "conv":
-        return conv_bank_weights(np.asarray(rows)[:layer_bank_depth(layer, lanes)], weight_shape(layer))
-    return fc_bank_weights(np.asarray(rows, dtype=np.int64).reshape(layer.out_size, -1), layer, lanes)
+        return conv_bank_weights(bank, weight_shape(layer))
+    return fc_bank_weights(bank.reshape(layer.out_size, -1), layer, lanes)
 
 
 def layer_bias(layer, rows, lanes: int) -> np.ndarray | None:
     """The bias of :func:`layer_bank_rows`' rows (None for a layer without one)."""
     if not layer.bias:
         return None
-    rows = np.asarray(rows, dtype=np.int64)
-    if layer.kind == "conv":
-        return rows[layer_bank_depth(layer, lanes):].reshape(-1)[:layer.out_shape[0]].copy()
-    return fc_bank_bias(rows.reshape(layer.out_size, -1), layer, lanes)
+    words = bias_store_shape(layer, lanes)[1]
+    store = np.asarray(rows, dtype=np.int64)[layer_bank_depth(layer, lanes):, :words]
+    return store.reshape(-1)[:layer.out_shape[0]].copy()
 
 
 def layer_bank_words(layer, weights, fmt, lanes: int, bias=None) -> list[int]:

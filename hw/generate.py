@@ -21,12 +21,12 @@ import numpy as np
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from layerpipe.core.conv_dataflow import fc_bias_column
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.files import write_text_atomic
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.table import SAMPLE_COUNTS, ScheduleTable
 from layerpipe.hw.accelerator import Accelerator
+from layerpipe.hw.conv_layout import bias_store_shape
 from layerpipe.hw.plan import (
     CYCLE_BITS,
     INPUT_ITEMS,
@@ -130,13 +130,15 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
             memories.append({"name": f"bank{layer.index}", "kind": "weight bank", "rows": bank_rows[layer.index],
                              "width": lanes * fmt.data_bits, "ports": 2})
         else:  # hw/conv_bank.py
-            stores = [("bank", "conv weight store", bank_rows[layer.index])]
-            if layer.bias:
-                stores.append(("bias", "conv bias store", plan.readback_rows[layer.index] - bank_rows[layer.index]))
-            for name, kind, rows in stores:
-                memories.append({"name": f"{name}{layer.index}", "kind": kind, "rows": rows,
-                                 "width": lanes * fmt.data_bits, "replicas": len(conv.readers),
-                                 "halves": 2 if conv.double_buffered else 1})
+            memories.append({"name": f"bank{layer.index}", "kind": "conv weight store",
+                             "rows": bank_rows[layer.index], "width": lanes * fmt.data_bits,
+                             "replicas": len(conv.readers), "halves": 2 if conv.double_buffered else 1})
+        if layer.bias:  # hw/conv_layout.py bias_store_shape
+            store = plan.bias_stores[layer.index]
+            rows, words = bias_store_shape(layer, lanes)
+            memories.append({"name": f"bias{layer.index}", "kind": "bias store", "rows": rows,
+                             "width": words * fmt.data_bits, "replicas": len(store.readers),
+                             "halves": 2 if store.double_buffered else 1})
     for layer, versions in plan.stash.items():
         memories.append({"name": f"stash{layer}", "kind": "stash", "rows": versions * bank_rows[layer],
                          "width": lanes * fmt.data_bits, "versions": versions})
@@ -185,14 +187,12 @@ def sidecar(acc: Accelerator, top: str = DEFAULT_TOP, verilog_file: str | None =
                             "layout": "fc: bank row j*C + c, lane k holds W[j, c*lanes + k] (zero beyond N_in), "
                                       "C = ceil(N_in / lanes), after a conv layer the columns in its "
                                       "channel-chunked order; conv: row ((c*K + ky)*K + kx)*O_c + oc, lane k "
-                                      "holds W[oc*lanes + k, c, ky, kx] (docs/semantics.md); an fc layer "
-                                      "with a bias holds b[j] in column bias_column of row j (after its last "
-                                      "input feature, docs/hardware.md), a conv layer's bias follows its "
-                                      "weights: row C*K*K*O_c + oc, lane k holds b[oc*lanes + k]; "
+                                      "holds W[oc*lanes + k, c, ky, kx] (docs/semantics.md); a bias follows "
+                                      "its layer's weights (bank rows R, docs/hardware.md): fc row R + j, "
+                                      "lane 0 holds b[j]; conv row R + oc, lane k holds b[oc*lanes + k]; "
                                       "lane k at bits [k*data_bits, (k+1)*data_bits)",
                             "rows": {str(layer): rows for layer, rows in plan.readback_rows.items()},
-                            "bias_column": {str(layer.index): fc_bias_column(layer, acc.lanes)
-                                            for layer in table.network.layers if layer.bias}},
+                            "bank_rows": {str(layer): rows for layer, rows in plan.bank_rows.items()}},
         "weight_load": {"layer": "wwrite_layer (1-based)", "addr": "wwrite_addr (the read-back's row)",
                         "data": "wwrite_data (the read-back's layout)",
                         "en": "wwrite_en: the row is written at the end of the cycle, only while idle (not busy)"},

@@ -52,15 +52,18 @@ Only accumulating G issues touch ``g_rest``, so non-accumulating G issues (fc ta
 same PE), F, B and idle cycles may come anywhere, also inside a run; with ``accumulate``
 low, G is exactly the per-issue update above (``first``/``last`` ignored).
 
-Biases (``biases=True``, a PE with a conv layer's F or G of a layer with a bias). The input
-``bias`` (a row of ``lanes`` bias words, sampled in the operand cycle like the weights) starts
-B's column sums where ``first`` restarts them, at b·1.0 + the rounding constant (the bits of
-b above ``frac_bits`` zeros and the constant: a concatenation, no adder), and is 0 from a PE
-task without a bias. An accumulating G issue with ``bias_run`` high also keeps a per-lane bias
-remainder (b << s | 2**(s−1) − 1) − Σ δ·1.0 (δ: the issue's ``vector`` lane, b: ``bias`` at the
-run's ``first`` issue), and at the run's ``last`` issue ``upd_bias_valid`` offers
-``upd_bias`` = saturate(remainder >> s) = b − weight_step(Σ δ·1.0), with ``upd_tag``, in the
-cycle of the run's weight update (sim/bias.py's rule).
+Biases (``biases=True``, a PE with F or G of a layer with a bias). A bias is a weight whose
+input is 1.0 (sim/bias.py), so it takes no multiplier, and no cycle: the input ``bias`` (a row of
+``lanes`` bias words, sampled in the operand cycle like the weights; 0 from a PE task without a bias)
+starts a sum at b·1.0 + the rounding constant (the bits of b above ``frac_bits`` zeros and the
+constant: a concatenation, no adder) where ``first`` restarts it: B's column sums (a conv layer's F)
+one bias per lane, F's row accumulator (an fc layer's F) the bias in lane 0. G offers ``upd_bias``
+beside ``upd_weights``, in the same cycle. Per issue (an fc G), lane 0 is b − weight_step(δ·1.0),
+δ the ``scalar`` and b ``bias`` lane 0: the PE writes it with a row's first chunk. An accumulating G
+issue with ``bias_run`` high keeps a per-lane bias remainder (b << s | 2**(s−1) − 1) − Σ δ·1.0 (δ:
+the issue's ``vector`` lane, b: ``bias`` at the run's ``first`` issue) beside ``g_rest``, and at the
+run's ``last`` issue ``upd_bias_valid`` offers ``upd_bias`` = saturate(remainder >> s) =
+b − weight_step(Σ δ·1.0), with ``upd_tag``, in the cycle of the run's weight update.
 
 A task whose last operand read is issued in cycle s sees its last result in cycle
 s + 1 + latency and can write it to a memory in that cycle, so the cost model's
@@ -187,8 +190,8 @@ class VectorMAC(CheckedFirst, wiring.Component):
     ``tag_shape`` (optional: a value carried from the operand cycle to the output it
     produces, e.g. the write address; F outputs the tag of the row's last chunk),
     ``accumulate_g`` (G also sums runs of products before one update: input ``accumulate``),
-    ``biases`` (inputs ``bias`` and, with ``accumulate_g``, ``bias_run``; outputs ``upd_bias_valid``
-    and ``upd_bias``: module docstring).
+    ``biases`` (input ``bias``; with G output ``upd_bias``, with ``accumulate_g`` input ``bias_run``
+    and output ``upd_bias_valid``: module docstring).
 
     Inputs, sampled in the operand cycle: ``valid``, ``op``, ``weights`` (chunk),
     ``vector`` (chunk, F and G), ``scalar`` (δ_i, B and G), ``first``/``last`` (F: first /
@@ -217,7 +220,7 @@ class VectorMAC(CheckedFirst, wiring.Component):
         self.tree_register = bool(tree_register)
         self.accumulate_g = bool(accumulate_g) and MacOp.G in self.ops
         self.tag_shape = tag_shape
-        self.biases = bool(biases) and bool(self.ops & {MacOp.B, MacOp.G})
+        self.biases = bool(biases)
         self.latency = mac_latency(self.ops, self.tree_register)
 
         chunk, word = chunk_layout(fmt, lanes), signed(fmt.data_bits)
@@ -240,8 +243,10 @@ class VectorMAC(CheckedFirst, wiring.Component):
             if self.accumulate_g:
                 members["accumulate"] = In(1)
                 if self.biases:
-                    members.update(bias_run=In(1), upd_bias_valid=Out(1), upd_bias=Out(chunk))
+                    members.update(bias_run=In(1), upd_bias_valid=Out(1))
             members.update(upd_valid=Out(1), upd_weights=Out(chunk))
+            if self.biases:
+                members["upd_bias"] = Out(chunk)
         if tag_shape is not None:
             members["tag"] = In(tag_shape)
             for prefix, op in (("dot", MacOp.F), ("col", MacOp.B), ("upd", MacOp.G)):
@@ -264,7 +269,7 @@ class VectorMAC(CheckedFirst, wiring.Component):
         zero = Const(0, signed(bits))
         products = Signal(data.ArrayLayout(signed(2 * bits), lanes), name="products")
         is_f, is_b, is_g = (self.op == MacOp.F), (self.op == MacOp.B), (self.op == MacOp.G)
-        xs = []
+        xs, ys = [], []
         for k in range(lanes):
             w = self.weights[k]
             v = self.vector[k] if (has_f or has_g) else zero
@@ -275,11 +280,16 @@ class VectorMAC(CheckedFirst, wiring.Component):
                          y.eq(Mux(is_f, v, s) if has_f and (has_b or has_g) else (v if has_f else s))]
             m.d.sync += products[k].eq(x * y)
             xs.append(x)
+            ys.append(y)
         # the bias row, in the products cycle: b·1.0 + the rounding constant is b over frac_bits bits of it
         bias2 = delayed(m, self.bias, "bias", 2) if self.biases else None
 
         tag = self.tag if self.tag_shape is not None else None
         half = 1 << (fmt.frac_bits - 1) if fmt.frac_bits else 0  # round half up: added up front
+
+        def start(bias):
+            """A sum's first value: the rounding constant, and b·1.0 with a bias (a concatenation)."""
+            return Cat(Const(half, fmt.frac_bits), bias).as_signed() if self.biases else half
 
         def to_word(acc):
             """to_data of an accumulator that already holds the rounding constant: shift, saturate."""
@@ -302,8 +312,11 @@ class VectorMAC(CheckedFirst, wiring.Component):
             # the row accumulator starts at the rounding constant, so z needs no adder:
             # (Σ + 2**(k−1)) >> k, then saturation, straight from the register
             acc = Signal(signed(fmt.acc_bits), name="row_acc")
+            row_bias = None
+            if self.biases:  # an fc row's bias, lane 0 of the bias row, at the accumulator stage
+                row_bias = bias2[0] if not self.tree_register else delayed(m, bias2[0], "f_bias_t")
             with m.If(valid2):
-                m.d.sync += acc.eq(Mux(first2, half, acc) + tree)
+                m.d.sync += acc.eq(Mux(first2, start(row_bias), acc) + tree)
             relu3 = delayed(m, relu2, "f_relu3")
             z = Signal(signed(bits), name="z")
             shifted = acc >> fmt.frac_bits
@@ -329,8 +342,8 @@ class VectorMAC(CheckedFirst, wiring.Component):
             m.d.comb += [read.addr.eq(chunk1), read.en.eq(valid1 & ~first1)]
             sums = Signal(acc_layout, name="column_sums")
             for k in range(lanes):
-                start = Cat(Const(half, fmt.frac_bits), bias2[k]).as_signed() if self.biases else half
-                m.d.comb += sums[k].eq(Mux(first2, start, read.data[k]) + products[k])
+                m.d.comb += sums[k].eq(Mux(first2, start(bias2[k] if self.biases else None), read.data[k])
+                                       + products[k])
             m.d.comb += [write.addr.eq(chunk2), write.data.eq(sums), write.en.eq(valid2)]
             m.d.sync += [self.col_valid.eq(valid2 & last2), self.col_chunk.eq(chunk2)]
             m.d.sync += [self.col_data[k].eq(to_word(sums[k])) for k in range(lanes)]
@@ -341,15 +354,23 @@ class VectorMAC(CheckedFirst, wiring.Component):
             valid2 = delayed(m, self.valid & is_g, "g_valid", 2)
             old = delayed(m, self.weights, "g_weights", 2)
             shift = fmt.frac_bits + fmt.lr_shift
-            # W − ((p + 2**(s−1)) >> s) = ((W << s | 2**(s−1) − 1) − p) >> s: one subtractor
-            scaled = [Cat(Const((1 << (shift - 1)) - 1, shift), old[k]).as_signed() if shift else old[k]
-                      for k in range(lanes)]
+
+            def scale(word):
+                """W − ((p + 2**(s−1)) >> s) = ((W << s | 2**(s−1) − 1) − p) >> s: the minuend of one subtractor."""
+                return Cat(Const((1 << (shift - 1)) - 1, shift), word).as_signed() if shift else word
+
+            def unit(delta):
+                """δ·1.0 as a product (binary point 2·frac_bits): a bias's product, no multiplier."""
+                return Cat(Const(0, fmt.frac_bits), delta).as_signed() if fmt.frac_bits else delta
+
+            scaled = [scale(old[k]) for k in range(lanes)]
+            first2 = delayed(m, self.first, "g_first", 2)
+            accumulate2 = delayed(m, self.accumulate, "g_accumulate", 2) if self.accumulate_g else Const(0)
             if self.accumulate_g:
                 # accumulating G keeps the minuend itself, g_rest = (W << s | 2**(s−1) − 1) − Σ products
                 # so far (W: the run's weight row, read at every issue), so that its update is one
                 # subtractor too: first ? scaled : g_rest, minus the products, then the shift
-                accumulate2 = delayed(m, self.accumulate, "g_accumulate", 2)
-                first2, last2 = delayed(m, self.first, "g_first", 2), delayed(m, self.last, "g_last", 2)
+                last2 = delayed(m, self.last, "g_last", 2)
                 rest_shape = signed(max(bits + shift, fmt.acc_bits) + 1)
                 g_rest = Signal(data.ArrayLayout(rest_shape, lanes), name="g_rest")
                 remainders = Signal(data.ArrayLayout(rest_shape, lanes), name="g_remainders")
@@ -359,22 +380,28 @@ class VectorMAC(CheckedFirst, wiring.Component):
                     m.d.sync += g_rest.eq(remainders)
                 m.d.comb += self.upd_valid.eq(valid2 & (~accumulate2 | last2))
                 news = [remainders[k] >> shift for k in range(lanes)]
-                if self.biases:
-                    # the bias's remainder, as g_rest with δ·1.0 (δ: the vector lane, x) for the products
-                    bias_run2 = delayed(m, self.bias_run, "g_bias_run", 2)
-                    b_rest = Signal(data.ArrayLayout(rest_shape, lanes), name="b_rest")
-                    b_remainders = Signal(data.ArrayLayout(rest_shape, lanes), name="b_remainders")
-                    for k in range(lanes):
-                        b_scaled = Cat(Const((1 << (shift - 1)) - 1, shift), bias2[k]).as_signed()
-                        step = Cat(Const(0, fmt.frac_bits), delayed(m, xs[k], f"g_delta{k}")).as_signed()
-                        m.d.comb += b_remainders[k].eq(Mux(first2, b_scaled, b_rest[k]) - step)
-                        m.d.comb += self.upd_bias[k].eq(saturate(b_remainders[k] >> shift, bits))
-                    with m.If(valid2 & accumulate2 & bias_run2):
-                        m.d.sync += b_rest.eq(b_remainders)
-                    m.d.comb += self.upd_bias_valid.eq(valid2 & accumulate2 & bias_run2 & last2)
             else:
                 m.d.comb += self.upd_valid.eq(valid2)
                 news = [(scaled[k] - products[k]) >> shift for k in range(lanes)]
+            if self.biases:
+                # the bias's step, as the weights' with δ·1.0 for the product: per issue the fc G's δ (the
+                # scalar, lane 0); over a run (accumulating G) each lane's δ (the vector), kept in b_rest
+                fc_delta = delayed(m, ys[0], "g_scalar")
+                rest_shape = signed(max(bits + shift, fmt.acc_bits) + 1)
+                b_rest = Signal(data.ArrayLayout(rest_shape, lanes), name="b_rest")
+                b_remainders = Signal(data.ArrayLayout(rest_shape, lanes), name="b_remainders")
+                for k in range(lanes if self.accumulate_g else 1):
+                    step, minuend = unit(fc_delta) if k == 0 else 0, scale(bias2[k])
+                    if self.accumulate_g:
+                        step = Mux(accumulate2, unit(delayed(m, xs[k], f"g_delta{k}")), step)
+                        minuend = Mux(accumulate2 & ~first2, b_rest[k], minuend)
+                    m.d.comb += b_remainders[k].eq(minuend - step)
+                    m.d.comb += self.upd_bias[k].eq(saturate(b_remainders[k] >> shift, bits))
+                if self.accumulate_g:
+                    bias_run2 = delayed(m, self.bias_run, "g_bias_run", 2)
+                    with m.If(valid2 & accumulate2 & bias_run2):
+                        m.d.sync += b_rest.eq(b_remainders)
+                    m.d.comb += self.upd_bias_valid.eq(valid2 & accumulate2 & bias_run2 & last2)
             for k in range(lanes):
                 m.d.comb += self.upd_weights[k].eq(saturate(news[k], bits))
             if tag is not None:
@@ -439,6 +466,8 @@ def mac_resources(fmt: FixedFormat, lanes: int, *, max_chunks: int = 1, ops=("F"
             if biases:  # the bias remainder: its register, select and subtractor, δ and bias_run delayed
                 total += (est.register(sub_bits + bits) + est.logic(3, sub_bits, fam) + est.adder(sub_bits)
                           + est.saturator(sub_bits + 1 - shift, bits, fam)) * lanes + est.register(2)
+        elif biases:  # an fc G's bias step: lane 0's subtractor and saturation, δ delayed
+            total += est.adder(sub_bits) + est.saturator(sub_bits + 1 - shift, bits, fam) + est.register(bits)
     if biases:
         total += est.register(2 * lanes * bits)  # the bias row, two stages
     return total

@@ -126,11 +126,11 @@ class PE(wiring.Component):
                     members[f"{p.name}_w_begin"] = Out(1)
             if p.kind == "G":
                 members[f"{p.name}_wr"] = Out(WriteRequest(bank_bits, lanes * bits, 1))
-            if p.bias_rows:  # a conv layer's bias store: F reads a row per run, G reads and steps it
-                bias_bits = ceil_log2(memory_depth(p.bias_rows))
-                members[f"{p.name}_b"] = Out(ReadRequest(bias_bits, lanes * bits))
+            if p.bias_rows:  # the layer's bias store: F reads a row, G reads and steps it (a conv run's, an fc row's)
+                bias_bits, bias_width = ceil_log2(memory_depth(p.bias_rows)), (lanes if p.conv else 1) * bits
+                members[f"{p.name}_b"] = Out(ReadRequest(bias_bits, bias_width))
                 if p.kind == "G":
-                    members[f"{p.name}_bwr"] = Out(WriteRequest(bias_bits, lanes * bits, 1))
+                    members[f"{p.name}_bwr"] = Out(WriteRequest(bias_bits, bias_width, 1))
             if p.stash and p.kind == "F":
                 members[f"{p.name}_stash"] = Out(DelayWriteSignature(self.weight_row, lanes, p.bank_rows))
             if p.stash and p.kind == "B":
@@ -157,7 +157,7 @@ class PE(wiring.Component):
         pe_plan = self.pe_plan
         m.submodules.mac = mac = VectorMAC(self.fmt, self.lanes, max_chunks=pe_plan.mac_max_chunks,
                                            ops=pe_plan.mac_ops, tag_shape=pe_plan.tag_layout,
-                                           accumulate_g=pe_plan.accumulates_g, biases=pe_plan.conv_biases)
+                                           accumulate_g=pe_plan.accumulates_g, biases=pe_plan.biases)
         issue = self._issue_iterator(m, seq)
         self._weight_requests(m, issue)
         self._read_requests(m, issue)
@@ -270,15 +270,25 @@ class PE(wiring.Component):
         lin_inc = Signal.like(issue.s0["lin"], name="s0_lin_inc", init=1)
         m.d.sync += lin_inc.eq(issue.nx["lin"] + 1)
         early_lin = Mux(self.prime | issue.launch, 0, lin_inc)
+        # an fc bias is read with its row's first chunk only (G writes it back 4 cycles later, while the
+        # row's later chunks are read): the next issue's row j and whether it is a first chunk, as above
+        j_inc = Signal.like(issue.s0["j"], name="s0_j_inc", init=1)
+        m.d.sync += j_inc.eq(issue.nx["j"] + 1)
+        restart = self.prime | issue.launch
+        early_j = Mux(restart, 0, Mux(issue.s0["last_c"], j_inc, issue.s0["j"]))
+        early_first_c = restart | issue.s0["last_c"]
         for p in self.plans:
             address = early_lin
             if p.conv:  # the nest's next weight row; the prime cycle asks for the first issue's
                 origin = p.nest.address("weight", dict.fromkeys(p.nest.names, 0))
                 address = Mux(self.prime, origin, issue.counters[p.index].ahead["weight"])
-            if p.bias_rows:  # the bias row, requested with the weight row (its store's version: the same begin)
+            if p.bias_rows and p.conv:  # the bias row, requested with the weight row (its version: the same begin)
                 bias_port = getattr(self, f"{p.name}_b")
                 m.d.comb += [bias_port.addr.eq(Mux(self.prime, 0, issue.counters[p.index].ahead["bias"])),
                              bias_port.en.eq(early_here[p.index])]
+            elif p.bias_rows:
+                bias_port = getattr(self, f"{p.name}_b")
+                m.d.comb += [bias_port.addr.eq(early_j), bias_port.en.eq(early_here[p.index] & early_first_c)]
             if p.reads_bank:
                 port = getattr(self, f"{p.name}_w")
                 m.d.comb += [port.addr.eq(address), port.en.eq(early_here[p.index])]
@@ -297,8 +307,6 @@ class PE(wiring.Component):
             last_issue = here & issue.end0
             rows = {p.vec: s0["c"], p.err: s0["je"], p.mask: s0["je"], p.target: s0["je"]}
             enables = {p.target: here & s0["last_c"]}
-            if p.vec and p.bias_lane == 0:  # the bias's chunk of its own has no input row to read
-                enables[p.vec] = here & ~s0["last_c"]
             if p.conv:  # the nest's rows; padding reads nothing
                 counter = issue.counters[p.index]
                 address = counter.address
@@ -387,20 +395,20 @@ class PE(wiring.Component):
             m.d.sync += arrived.eq(port.data)
             sources.append((p.index, arrived))
         m.d.comb += wdata.eq(select(sources))
-        if hasattr(mac, "bias"):  # a conv task's bias row, arrived as its weight row did; 0 for any other task
+        if hasattr(mac, "bias"):  # the task's bias row (an fc task's in lane 0), arrived as its weight row did
             bias_rows = []
             for p in plans:
                 if p.bias_rows:
                     arrived = Signal(self.weight_row, name=f"s1_{p.name}_bias")
-                    m.d.sync += arrived.eq(getattr(self, f"{p.name}_b").data)
+                    data_in = getattr(self, f"{p.name}_b").data
+                    m.d.sync += arrived.eq(data_in) if p.conv else arrived[0].eq(data_in)
                     bias_rows.append((p.index, arrived))
             m.d.comb += mac.bias.eq(select(bias_rows))
         vectors, errors, masks = [], [], []
         for p in plans:
             if not p.conv:
                 if p.vec:
-                    vectors.append((p.index, self._with_bias_input(m, p, getattr(self, f"{p.name}_{p.vec}").data,
-                                                                   s1["last_c"])))
+                    vectors.append((p.index, getattr(self, f"{p.name}_{p.vec}").data))
                 if p.err:
                     errors.append((p.index, getattr(self, f"{p.name}_{p.err}").data[s1["jl"]]))
                 masks.append((p.index, getattr(self, f"{p.name}_{p.mask}").data[s1["jl"]] if p.mask else Const(1, 1)))
@@ -450,20 +458,8 @@ class PE(wiring.Component):
             m.d.comb += mac.accumulate.eq(any_of(here1[p.index] for p in plans if p.conv and p.kind == "G"))
         if hasattr(mac, "bias_run"):
             m.d.comb += mac.bias_run.eq(any_of(here1[p.index] & conv1[p.index]["bias_run"] for p in plans
-                                               if p.kind == "G" and p.bias_rows))
+                                               if p.kind == "G" and p.bias_rows and p.conv))
         return s1, here1, wdata, conv1
-
-    def _with_bias_input(self, m, p: TaskPlan, vector, last_chunk):
-        """An fc F's or G's input chunk; with a bias, the last chunk's bias lane is 1.0 (the bias streams as
-        a weight on it: docs/hardware.md, "Biases") and the lanes after it, padding, are 0."""
-        if p.bias_lane is None:
-            return vector
-        chunk = Signal(self.weight_row, name=f"s1_{p.name}_input")
-        for k in range(self.lanes):
-            value = vector[k] if k < p.bias_lane else Mux(last_chunk, self.fmt.one if k == p.bias_lane else 0,
-                                                            vector[k])
-            m.d.comb += chunk[k].eq(value)
-        return chunk
 
     def _stash_writes(self, m, s1, here1, wdata, conv1) -> None:
         """F under ``stash`` copies the weight chunk it reads: the version B of the same sample reads.
@@ -504,20 +500,24 @@ class PE(wiring.Component):
             elif p.kind == "B":
                 here = mac.col_valid & (mac.col_tag.task == p.index)
                 port = getattr(self, f"{p.out_chunk}_wr")
-                lanes_written = all_lanes
-                if p.bias_lane is not None:  # the bias column's sum is no input's error: not written
-                    lanes_written = Mux(mac.col_chunk == p.chunks - 1, (1 << p.bias_lane) - 1, all_lanes)
                 m.d.comb += [port.chunk.eq(mac.col_chunk), port.data.eq(mac.col_data),
-                             port.en.eq(Mux(here, lanes_written, 0)),
+                             port.en.eq(Mux(here, all_lanes, 0)),
                              port.advance.eq(here & (mac.col_chunk == p.chunks - 1))]
             else:
                 port = getattr(self, f"{p.name}_wr")
                 m.d.comb += [port.addr.eq(mac.upd_tag.lin), port.data.eq(mac.upd_weights),
                              port.en.eq(mac.upd_valid & (mac.upd_tag.task == p.index))]
-                if p.bias_rows:  # a bias run's weight row is its bias row: tap (0, 0, 0), row oc
+                if p.bias_rows and p.conv:  # a bias run's weight row is its bias row: tap (0, 0, 0), row oc
                     port = getattr(self, f"{p.name}_bwr")
                     m.d.comb += [port.addr.eq(mac.upd_tag.lin), port.data.eq(mac.upd_bias),
                                  port.en.eq(mac.upd_bias_valid & (mac.upd_tag.task == p.index))]
+                elif p.bias_rows:  # an fc row's bias, stepped with its first chunk (as it was read)
+                    latency = mac.latency[MacOp.G]
+                    row, first_c = delayed(m, s1["j"], "g_bias_row", latency), delayed(m, s1["first_c"], "g_bias_first",
+                                                                                      latency)
+                    port = getattr(self, f"{p.name}_bwr")
+                    m.d.comb += [port.addr.eq(row), port.data.eq(mac.upd_bias[0]),
+                                 port.en.eq(mac.upd_valid & (mac.upd_tag.task == p.index) & first_c)]
 
     def _conv_write_back(self, m, mac, p: TaskPlan) -> None:
         """A conv F's rows through ReLU and max-pool into a_l and mask_l; a conv B's words into e_{l−1}.

@@ -20,13 +20,13 @@ from functools import cached_property
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from layerpipe.core.conv_dataflow import conv_task_nest, fc_bias_column, input_layout, output_layout
+from layerpipe.core.conv_dataflow import conv_task_nest, input_layout, output_layout
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
 from layerpipe.core.loop_nest import LoopNest
 from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead, WeightPolicy
-from layerpipe.hw.conv_layout import layer_bank_depth, layer_readback_rows
+from layerpipe.hw.conv_layout import bias_store_shape, layer_bank_depth, layer_readback_rows
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.signatures import DelayReadSignature, DelayWriteSignature, element_shape, mask_element
 from layerpipe.sched.table import check as check_table
@@ -173,8 +173,7 @@ class TaskPlan:
     nest: LoopNest | None = None  # a conv task's issue order and addresses
     bank_rows: int = 0  # rows of the layer's weight bank
     pool: int = 1  # a conv F task's pooling window
-    bias_lane: int | None = None  # an fc layer with a bias: its column's lane in the row's last chunk
-    bias_rows: int = 0  # F and G of a conv layer with a bias: rows of its bias store (output-channel chunks)
+    bias_rows: int = 0  # F and G of a layer with a bias: rows of its bias store (hw/conv_layout.py)
 
     @property
     def name(self) -> str:
@@ -221,17 +220,15 @@ def task_plans(table, processor: int, versions: dict[int, int]) -> list[TaskPlan
         layer = network.layer(entry.layer)
         l, hidden = entry.layer, entry.layer < depth
         common = dict(index=index, kind=entry.kind, layer=l, start=entry.start, lag=entry.lag,
-                      cycles=entry.cycles, bank_rows=layer_bank_depth(layer, lanes))
+                      cycles=entry.cycles, bank_rows=layer_bank_depth(layer, lanes),
+                      bias_rows=bias_store_shape(layer, lanes)[0] if entry.kind != "B" else 0)
         if layer.kind == "conv":
             previous = network.layer(l - 1) if l > 1 else None
             nest = conv_task_nest(layer, entry.kind, lanes, input_layout(layer, lanes, previous))
             # one row of ``issues`` chunks for the PE's iterator (launch, last issue); the nest addresses
-            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool,
-                          bias_rows=math.ceil(layer.out_shape[0] / lanes) if layer.bias and entry.kind != "B" else 0)
+            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool)
         else:
-            bias_column = fc_bias_column(layer, lanes)
-            common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size,
-                          bias_lane=None if bias_column is None else bias_column % lanes)
+            common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size)
         if entry.kind == "F":
             if hidden:
                 plan = TaskPlan(**common, vec=f"a{l - 1}", out_word=f"a{l}", out_mask=f"mask{l}",
@@ -321,6 +318,23 @@ def conv_bank_plan(table, versions: dict[int, int]) -> dict[int, ConvBankPlan]:
     return plan
 
 
+def bias_store_plan(table, conv_banks: dict[int, ConvBankPlan]) -> dict[int, ConvBankPlan]:
+    """Per layer with a bias: its bias store's replicas. A conv layer's follow its weight store's (the same
+    versions); an fc layer's are read by F and G, written in place by G (as its bank is: no halves)."""
+    plan = {}
+    processor_of = {(t.kind, t.layer): p for p, tasks in enumerate(table.processor_tasks) for t in tasks}
+    for layer in table.network.layers:
+        l = layer.index
+        if not layer.bias:
+            continue
+        if l in conv_banks:
+            plan[l] = conv_banks[l]
+            continue
+        readers = tuple(sorted({processor_of[("F", l)], processor_of[("G", l)]}))
+        plan[l] = ConvBankPlan(l, readers, processor_of[("G", l)], False)
+    return plan
+
+
 def pipeline_cycles() -> int:
     """Cycles from a PE's last issue to its last write: one memory read + the VectorMAC's latency."""
     return 1 + max(mac_latency(("F", "B", "G")).values())
@@ -328,15 +342,6 @@ def pipeline_cycles() -> int:
 
 def _power_of_two(value: int) -> bool:
     return value & (value - 1) == 0
-
-
-def _check_bias(layer, fmt: FixedFormat) -> None:
-    """An fc bias streams as a weight on the constant input 1.0 (docs/hardware.md, "Biases"), which must be a
-    data word."""
-    where = f"{LAYER_KINDS[layer.kind].title} layer {layer.index} ('{layer.name}')"
-    if layer.kind == "fc" and fmt.one > fmt.data_max:
-        raise LayerPipeError(f"{where}: field 'bias' is true but 1.0 is not a {fmt.data_bits}-bit data word with "
-                             f"frac_bits {fmt.frac_bits}; use frac_bits {fmt.data_bits - 2} or less")
 
 
 def _check_conv(layer, lanes: int) -> None:
@@ -378,8 +383,6 @@ def check_supported(table, fmt) -> None:
     _, ops = layer_ops(table.network, "rtl")  # the golden model's layers: what it trains, the sums it forms
     check_sums(ops, fmt)
     for layer in table.network.layers:
-        if layer.bias:
-            _check_bias(layer, fmt)
         if layer.kind == "conv":
             _check_conv(layer, table.cost.lanes)
     problems = check_table(table)
@@ -418,8 +421,8 @@ class PEPlan:
         return any(p.conv and p.kind == "G" for p in self.tasks)
 
     @property
-    def conv_biases(self) -> bool:
-        """F or G of a conv layer with a bias runs here: the MAC takes a bias row (hw/mac.py)."""
+    def biases(self) -> bool:
+        """F or G of a layer with a bias runs here: the MAC takes a bias row (hw/mac.py)."""
         return any(p.bias_rows for p in self.tasks)
 
     @property
@@ -476,6 +479,7 @@ class HardwarePlan:
     versions: dict[int, int]  # stashed weight versions per layer (0: none)
     ports: dict[int, tuple[PortUse, ...]]  # the shared (fc) banks' ports
     conv_banks: dict[int, ConvBankPlan]  # the conv layers' weight stores
+    bias_stores: dict[int, ConvBankPlan]  # the bias stores of the layers with a bias
 
     @property
     def lanes(self) -> int:
@@ -496,7 +500,7 @@ class HardwarePlan:
 
     @property
     def readback_rows(self) -> dict[int, int]:
-        """Rows of each layer's weight read-back: its bank's, then a conv layer's bias rows."""
+        """Rows of each layer's weight read-back: its bank's, then its bias store's."""
         return {layer.index: layer_readback_rows(layer, self.lanes) for layer in self.table.network.layers}
 
     def writable_ports(self, layer: int) -> tuple[str, ...]:
@@ -545,5 +549,6 @@ def hardware_plan(table, fmt: FixedFormat, weights: str = "stash") -> HardwarePl
     lanes = table.cost.lanes
     pes = {p: PEPlan(p, tuple(task_plans(table, p, versions)), lanes)
            for p, tasks in enumerate(table.processor_tasks) if tasks}
+    conv_banks = conv_bank_plan(table, versions)
     return HardwarePlan(table, fmt, weights, pes, buffer_geometry(table), versions, bank_port_plan(table, versions),
-                        conv_bank_plan(table, versions))
+                        conv_banks, bias_store_plan(table, conv_banks))

@@ -16,6 +16,7 @@ from amaranth.utils import ceil_log2
 
 from layerpipe.hw import estimate as est
 from layerpipe.hw.conv_bank import conv_store_resources
+from layerpipe.hw.conv_layout import bias_store_shape
 from layerpipe.hw.delay_line import delay_line_resources
 from layerpipe.hw.link import link_resources
 from layerpipe.hw.loop_nest import loop_nest_resources
@@ -37,7 +38,7 @@ def pe_resources(plan: HardwarePlan, processor: int, family: est.Family | str = 
     index_bits = SAMPLE_BITS + 1
     n = len(tasks)
     total = mac_resources(fmt, lanes, max_chunks=pe.mac_max_chunks, ops=pe.mac_ops, tag_shape=pe.tag_layout,
-                          accumulate_g=pe.accumulates_g, biases=pe.conv_biases, family=fam)
+                          accumulate_g=pe.accumulates_g, biases=pe.biases, family=fam)
     for task in tasks:  # a conv task's address generator and, for F, its pooling write-back
         if task.conv:
             total += loop_nest_resources(task.nest, fam)
@@ -75,13 +76,14 @@ def design_resources(plan: HardwarePlan, family: est.Family | str = est.ECP5) ->
                 conv = plan.conv_banks[task.layer]
                 rows[f"PE{p}"] += conv_store_resources(fmt, lanes, bank_rows[task.layer], len(conv.readers),
                                                        conv.double_buffered, family=fam)
-                bias_rows = plan.readback_rows[task.layer] - bank_rows[task.layer]
-                if bias_rows:  # the bias store: a conv store of its own
-                    rows[f"PE{p}"] += conv_store_resources(fmt, lanes, bias_rows, len(conv.readers),
-                                                           conv.double_buffered, family=fam)
             elif task.kind == "G":
                 rows[f"PE{p}"] += bank_resources(fmt, lanes, bank_rows[task.layer],
                                                  len(plan.writable_ports(task.layer)), family=fam)
+            if task.kind == "G" and task.layer in plan.bias_stores:  # hw/conv_layout.py: rows and words
+                store, layer = plan.bias_stores[task.layer], table.network.layer(task.layer)
+                bias_rows, words = bias_store_shape(layer, lanes)
+                rows[f"PE{p}"] += conv_store_resources(fmt, words, bias_rows, len(store.readers),
+                                                       store.double_buffered, family=fam)
             if task.kind == "B" and task.layer in stash:
                 rows[f"PE{p}"] += delay_line_resources(lanes * bits, stash[task.layer] * bank_rows[task.layer], 1,
                                                        fam)

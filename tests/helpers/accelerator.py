@@ -72,14 +72,14 @@ def run_accelerator(table, fmt, policy, weights, inputs, targets, idle=0.0, back
     return outputs, errors, state
 
 
-def check_training(table, policy, samples=4, seed=0, **stream):
+def check_training(table, policy, samples=4, seed=0, fmt=FMT, **stream):
     network = table.network
-    weights, inputs, targets = random_problem(network, FMT, samples, seed)
-    biases = random_biases(network, FMT, seed)
+    weights, inputs, targets = random_problem(network, fmt, samples, seed)
+    biases = random_biases(network, fmt, seed)
     began = time.perf_counter()
-    outputs, errors, state = run_accelerator(table, FMT, policy, weights, inputs, targets, biases=biases, **stream)
+    outputs, errors, state = run_accelerator(table, fmt, policy, weights, inputs, targets, biases=biases, **stream)
     elapsed = time.perf_counter() - began
-    want_out, want_err, want_w, want_b = reference(table, FMT, policy, weights, inputs, targets, biases)
+    want_out, want_err, want_w, want_b = reference(table, fmt, policy, weights, inputs, targets, biases)
     assert state["cycles"] == table.total_cycles(samples)
     assert state["wall"] >= state["cycles"] + state["stall_cycles"]
     np.testing.assert_array_equal(outputs, want_out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from layerpipe.core.numerics import FixedFormat
-from layerpipe.hw.conv_layout import layer_bank_words
+from layerpipe.hw.conv_layout import bias_store_rows, layer_bank_depth, layer_bank_words
 from layerpipe.hw.lanes import pack_lanes, pad_lanes
 from layerpipe.hw.mac import MacOp, mac_latency
 from layerpipe.hw.weight_bank import weights_to_words
@@ -153,8 +153,8 @@ def delay_line_stimulus(line, samples: np.ndarray, period: int, write_at: int, r
 
 
 def pe_bench_config(pe, weights, inputs, targets, biases=None) -> dict:
-    """Memories, arrivals and the golden model's results and final weights (and biases: their bank column)
-    for the PE of a one-processor table."""
+    """Memories, arrivals and the golden model's results and final weights (every layer's bank, then the bias
+    stores of the layers with a bias) for the PE of a one-processor table."""
     table, fmt = pe.table, pe.fmt
     if table.processors != 1:
         raise ValueError(f"the PE bench models a one-processor table's memories; this table has "
@@ -164,10 +164,22 @@ def pe_bench_config(pe, weights, inputs, targets, biases=None) -> dict:
     lanes, bits, samples = table.cost.lanes, fmt.data_bits, len(inputs)
     layers = table.network.layers
     biases = biases or [None] * len(layers)
-    banks = [{"rows": layer_bank_words(layer, weights[layer.index - 1], fmt, lanes, biases[layer.index - 1]),
-              "reads": [f"{p.name}_w" for p in pe.plans if p.reads_bank and p.layer == layer.index],
-              "writes": [f"{p.name}_wr" for p in pe.plans if p.kind == "G" and p.layer == layer.index]}
-             for layer in layers]
+
+    def memories(layer_weights, layer_biases):
+        """Each layer's bank rows, then each bias store's (hw/conv_layout.py), as packed words."""
+        banks = [layer_bank_words(layer, w, fmt, lanes)[:layer_bank_depth(layer, lanes)]
+                 for layer, w in zip(layers, layer_weights, strict=True)]
+        stores = [[pack_lanes(row, bits) for row in bias_store_rows(layer, b, lanes)]
+                  for layer, b in zip(layers, layer_biases, strict=True) if layer.bias]
+        return banks + stores
+
+    ports = [([f"{p.name}_w" for p in pe.plans if p.reads_bank and p.layer == layer.index],
+              [f"{p.name}_wr" for p in pe.plans if p.kind == "G" and p.layer == layer.index]) for layer in layers]
+    ports += [([f"{p.name}_b" for p in pe.plans if p.bias_rows and p.layer == layer.index],
+               [f"{p.name}_bwr" for p in pe.plans if p.kind == "G" and p.bias_rows and p.layer == layer.index])
+              for layer in layers if layer.bias]
+    banks = [{"rows": rows, "reads": reads, "writes": writes}
+             for rows, (reads, writes) in zip(memories(weights, biases), ports, strict=True)]
     rings = [{"name": item, "slots": geom.slots, "entries": geom.entries, "lanes": lanes,
               "element_bits": geom.row(fmt).size // lanes,
               "writer": f"{item}_wr" if item in pe.write_items else None, "readers": pe.readers(item)}
@@ -191,5 +203,4 @@ def pe_bench_config(pe, weights, inputs, targets, biases=None) -> dict:
             results.append([start + (j + 1) * f_last.chunks - 1 + after_issue, j, _u(y, bits), _u(y - t, bits + 1)])
     return {"samples": samples, "cycles": table.total_cycles(samples) + 8, "banks": banks, "rings": rings,
             "arrivals": arrivals, "expected_results": results,
-            "expected_banks": [layer_bank_words(layer, w, fmt, lanes, b)
-                               for layer, w, b in zip(layers, reference.weights, reference.biases, strict=True)]}
+            "expected_banks": memories(reference.weights, reference.biases)}

@@ -10,6 +10,7 @@ import pytest
 from layerpipe.core.costs import CostModel
 from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.network import network_from_dict
+from layerpipe.core.numerics import FixedFormat
 from layerpipe.core.tasks import Task
 from layerpipe.hw.accelerator import Accelerator, sample_layout
 from layerpipe.hw.plan import hardware_plan
@@ -150,6 +151,23 @@ def test_a_second_run_continues_training_from_the_first_runs_weights():
         want_outputs, _, start, biases = reference(table, FMT, "stash", start, xs, ts, biases)
         np.testing.assert_array_equal(np.array(outputs), want_outputs)
         assert cycles == table.total_cycles(len(xs))
+
+
+WHOLE_CHUNKS = {"name": "whole-chunks", "input": 8, "layers": [{"kind": "fc", "out": 4}, {"kind": "fc", "out": 3}]}
+
+
+def test_an_fc_bias_costs_no_cycle_and_needs_no_data_word_for_one():
+    """Each row's sum starts at its bias: where the inputs fill whole chunks (8 and 4 inputs, 4 lanes) the
+    biased layers' tasks take the unbiased ones' cycles, and 1.0 need not be a data word (frac_bits 15)."""
+    cost = CostModel(lanes=4)
+    biased, plain = (schedule(tiny_network(WHOLE_CHUNKS, bias), 2, "layerpipe", cost) for bias in (True, False))
+    assert all(layer.bias for layer in biased.network.layers)
+    assert {task: entry.cycles for task, entry in biased.tasks.items()} == \
+        {task: entry.cycles for task, entry in plain.tasks.items()}
+    assert biased.period_cycles == plain.period_cycles
+    fmt = FixedFormat(frac_bits=15, lr_shift=2)
+    assert fmt.one > fmt.data_max
+    check_training(biased, "stash", fmt=fmt)
 
 
 @pytest.mark.parametrize("change, message", [

@@ -126,11 +126,11 @@ def measure_period(table, samples=3):
 def test_lanes_set_the_period_as_the_cost_model_says(lanes):
     network = tiny_network()
     table = schedule(network, 1, "sequential", CostModel(lanes=lanes))
-    # each of F, B, G of layer l: N_l · ceil((N_{l-1} + 1) / lanes) + overhead (the bias streams as one more
-    # column); layer 1 has no B
+    # each of F, B, G of layer l: N_l · ceil(N_{l-1} / lanes) + overhead (a row's sum starts at its bias: no
+    # cycle); layer 1 has no B
     overhead = table.cost.task_overhead_cycles
     assert all(layer.bias for layer in network.layers)
-    expected = sum((3 if layer.index > 1 else 2) * (layer.out_size * math.ceil((layer.in_size + 1) / lanes) + overhead)
+    expected = sum((3 if layer.index > 1 else 2) * (layer.out_size * math.ceil(layer.in_size / lanes) + overhead)
                    for layer in network.layers)
     assert table.period_cycles == expected
     intervals, state = measure_period(table)

@@ -39,8 +39,12 @@ def run_pe(table, fmt, weights, inputs, targets, biases):
             # a sample's rows are laid out as the bank rows of a one-row matrix
             rings[item].fill("writer", weights_to_words(values[n][None, :], fmt, lanes))
 
-    bank_reads = [(getattr(pe, f"{p.name}_w"), p.layer) for p in pe.plans if p.reads_bank]
-    bank_writes = [(getattr(pe, f"{p.name}_wr"), p.layer) for p in pe.plans if p.kind == "G"]
+    # a bias store's rows follow its layer's bank rows, as in the read-back (hw/conv_layout.py)
+    bank_reads = [(getattr(pe, f"{p.name}_w"), p.layer, 0) for p in pe.plans if p.reads_bank]
+    bank_reads += [(getattr(pe, f"{p.name}_b"), p.layer, p.bank_rows) for p in pe.plans if p.bias_rows]
+    bank_writes = [(getattr(pe, f"{p.name}_wr"), p.layer, 0) for p in pe.plans if p.kind == "G"]
+    bank_writes += [(getattr(pe, f"{p.name}_bwr"), p.layer, p.bank_rows) for p in pe.plans
+                    if p.kind == "G" and p.bias_rows]
     ring_reads = [(getattr(pe, side), item, side) for item in pe.read_items for side in pe.readers(item)]
     ring_writes = [(getattr(pe, f"{item}_wr"), item) for item in pe.write_items]
     accesses, results = [], []
@@ -55,9 +59,10 @@ def run_pe(table, fmt, weights, inputs, targets, biases):
             for port, value in pending:  # synchronous reads: data the cycle after
                 ctx.set(port, value)
             pending = []
-            for port, layer in bank_reads:
+            for port, layer, offset in bank_reads:
                 if ctx.get(port.en):
-                    pending.append((port.data, banks[layer][ctx.get(port.addr)]))
+                    word = banks[layer][offset + ctx.get(port.addr)]
+                    pending.append((port.data, word & ((1 << len(port.data)) - 1)))
                     accesses.append((cycle, "read", f"bank{layer}"))
             if cycle == -1:  # the accelerator's schedule enable is low while it primes: weight reads only
                 await ctx.tick()
@@ -66,9 +71,9 @@ def run_pe(table, fmt, weights, inputs, targets, biases):
                 if ctx.get(port.en):
                     pending.append((port.data.as_value(), rings[item].read(side, ctx.get(port.chunk))))
                     accesses.append((cycle, "read", item))
-            for port, layer in bank_writes:
+            for port, layer, offset in bank_writes:
                 if ctx.get(port.en):
-                    banks[layer][ctx.get(port.addr)] = ctx.get(port.data)
+                    banks[layer][offset + ctx.get(port.addr)] = ctx.get(port.data)
                     accesses.append((cycle, "write", f"bank{layer}"))
             for port, item in ring_writes:
                 if ctx.get(port.en):
