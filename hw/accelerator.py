@@ -339,7 +339,7 @@ class Accelerator(wiring.Component):
                 if writers:  # one G per layer: the write owns the port's address while it writes; a load, while idle
                     (request,) = writers
                     wen = Signal(name=self.bank_write_enable(l, port_index))
-                    load = self._loading(control, l)
+                    load = self._loading(control, l) & (self.wwrite_addr < self.bank_rows[l])  # past: the bias's
                     m.d.comb += [wen.eq(run & request.en[0]), port.write_en.eq(wen | load),
                                  port.write_data.eq(Mux(load, self.wwrite_data, request.data)),
                                  port.addr.eq(Mux(load, self.wwrite_addr, Mux(wen, request.addr, raddr)))]
