@@ -64,7 +64,7 @@ from amaranth.utils import ceil_log2
 
 from layerpipe.hw.logic import any_of
 from layerpipe.hw.loop_nest import LoopNestCounter
-from layerpipe.hw.mac import MacOp, VectorMAC, delayed, overflows, saturate
+from layerpipe.hw.mac import MacOp, VectorMAC, delayed, overflows, round_shift, saturate
 from layerpipe.hw.plan import HardwarePlan, TaskPlan, index_shape, memory_depth
 from layerpipe.hw.pool import PoolWriteBack
 from layerpipe.hw.sequencer import SAMPLE_BITS, Sequencer
@@ -422,7 +422,9 @@ class PE(wiring.Component):
                 err, mask = getattr(self, f"{p.name}_{p.err}").data, getattr(self, f"{p.name}_{p.mask}").data
                 delta = Signal(self.weight_row, name=f"s1_{p.name}_delta")
                 real = stage["real"] if p.kind == "B" else 1
-                m.d.comb += [delta[k].eq(Mux(real & mask[k].bit_select(stage["bit"], 1), err[k], 0))
+                # average pooling shares the error among the window: e / p², rounded as sim/conv.mask_error does
+                m.d.comb += [delta[k].eq(Mux(real & mask[k].bit_select(stage["bit"], 1),
+                                             round_shift(err[k], p.error_shift), 0))
                              for k in range(self.lanes)]
                 vectors.append((p.index, delta))
         if vectors:
@@ -520,7 +522,7 @@ class PE(wiring.Component):
                                  port.en.eq(mac.upd_valid & (mac.upd_tag.task == p.index) & first_c)]
 
     def _conv_write_back(self, m, mac, p: TaskPlan) -> None:
-        """A conv F's rows through ReLU and max-pool into a_l and mask_l; a conv B's words into e_{l−1}.
+        """A conv F's rows through ReLU and pooling into a_l and mask_l; a conv B's words into e_{l−1}.
 
         Both are written in the cycle the MAC delivers them (the pooling is combinational on the
         running maximum), at the addresses the tag carries; the item's write side moves on with
@@ -529,7 +531,7 @@ class PE(wiring.Component):
         last_row = p.nest.address("out_row", last_point)
         if p.kind == "F":
             here = mac.col_valid & (mac.col_tag.task == p.index)
-            pool = PoolWriteBack(self.fmt, self.lanes, p.pool)
+            pool = PoolWriteBack(self.fmt, self.lanes, p.pool, p.pool_mode)
             m.submodules[f"pool_{p.name}"] = pool
             m.d.comb += [pool.valid.eq(here), pool.z.eq(mac.col_data), pool.position.eq(mac.col_tag.jl)]
             for port, value in ((getattr(self, f"{p.out_word}_wr"), pool.act),

@@ -25,6 +25,7 @@ from layerpipe.core.errors import LayerPipeError
 from layerpipe.core.layer_kinds import LAYER_KINDS, require_layer_kinds
 from layerpipe.core.loop_nest import LoopNest
 from layerpipe.core.numerics import FixedFormat
+from layerpipe.core.pooling import DEFAULT_POOL_MODE, POOL_MODES
 from layerpipe.core.weight_policies import WEIGHT_POLICIES, BackwardRead, WeightPolicy
 from layerpipe.hw.conv_layout import bias_store_shape, layer_bank_depth, layer_readback_rows
 from layerpipe.hw.mac import MacOp, mac_latency
@@ -173,6 +174,7 @@ class TaskPlan:
     nest: LoopNest | None = None  # a conv task's issue order and addresses
     bank_rows: int = 0  # rows of the layer's weight bank
     pool: int = 1  # a conv F task's pooling window
+    pool_mode: str = DEFAULT_POOL_MODE  # how a conv layer pools (core/pooling.py): F's write-back, B's and G's δ
     bias_rows: int = 0  # F and G of a layer with a bias: rows of its bias store (hw/conv_layout.py)
 
     @property
@@ -182,6 +184,11 @@ class TaskPlan:
     @property
     def conv(self) -> bool:
         return self.nest is not None
+
+    @property
+    def error_shift(self) -> int:
+        """What δ_pre divides a pooled error by, as a rounding shift: 2·log2 p for average pooling, else 0."""
+        return POOL_MODES[self.pool_mode].shift(self.pool)
 
     @property
     def issues(self) -> int:
@@ -226,7 +233,7 @@ def task_plans(table, processor: int, versions: dict[int, int]) -> list[TaskPlan
             previous = network.layer(l - 1) if l > 1 else None
             nest = conv_task_nest(layer, entry.kind, lanes, input_layout(layer, lanes, previous))
             # one row of ``issues`` chunks for the PE's iterator (launch, last issue); the nest addresses
-            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool)
+            common.update(nest=nest, rows=1, chunks=nest.issues, pool=layer.pool, pool_mode=layer.pool_mode)
         else:
             common.update(rows=layer.out_size, chunks=layer_bank_depth(layer, lanes) // layer.out_size)
         if entry.kind == "F":

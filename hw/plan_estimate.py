@@ -43,7 +43,7 @@ def pe_resources(plan: HardwarePlan, processor: int, family: est.Family | str = 
         if task.conv:
             total += loop_nest_resources(task.nest, fam)
             if task.kind == "F":
-                total += pool_resources(fmt, lanes, task.pool, fam)
+                total += pool_resources(fmt, lanes, task.pool, fam, task.pool_mode)
     # sequencer: offset and period counters, one start compare and lag window per task
     total += est.register(count_bits + index_bits) + est.adder(count_bits) + est.adder(index_bits)
     total += (est.logic(count_bits, 1, fam) + est.adder(index_bits) * 3) * n

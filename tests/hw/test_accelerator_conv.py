@@ -47,6 +47,22 @@ def test_random_cnn_trains_bit_exact(seed, policy, processors, weights):
     check_training(table, weights, samples=3, seed=seed)
 
 
+# average pooling in both conv layers (the second pools a 3×3 map: its last row and column are dropped), and biases
+AVERAGE_CNN = network_from_dict({"name": "cnn-average", "input": [2, 6, 6], "layers": [
+    {"kind": "conv", "out_channels": 3, "kernel": 3, "padding": 1, "pool": 2, "pool_mode": "average"},
+    {"kind": "conv", "out_channels": 5, "kernel": 1, "pool": 2, "pool_mode": "average"},
+    {"kind": "fc", "out": 3}]})
+
+
+@pytest.mark.parametrize("policy,processors,weights", [("layerpipe", 2, "stash"), ("pipedream", 2, "latest")])
+def test_average_pooled_cnn_trains_bit_exact(policy, processors, weights):
+    table = schedule(AVERAGE_CNN, processors, policy, CostModel(lanes=4))
+    max_pooled = network_from_dict(AVERAGE_CNN.to_dict() | {"layers": [
+        {k: v for k, v in layer.items() if k != "pool_mode"} for layer in AVERAGE_CNN.to_dict()["layers"]]})
+    assert table.period_cycles == schedule(max_pooled, processors, policy, CostModel(lanes=4)).period_cycles
+    check_training(table, weights, samples=3, seed=5)
+
+
 def test_the_random_shapes_cover_what_the_issue_asks():
     """Kernels 1/3/5, padding, pooling, 1–3 conv layers, 1–2 fc layers, channels that do not fill the lanes."""
     networks = [random_cnn(seed) for seed, *_ in CASES]

@@ -5,7 +5,8 @@ the digits CNN (``cnn-digits``: two conv layers with max-pooling, then fc) at P 
 pipedream, layerpipe, optimal × stash and latest, 32 samples each; and of the digits MLP with a bias
 in every layer (``mlp-digits-bias``: each row's sum starts at its bias, no cycle added) at P = 1,
 2, 4 × pipedream, layerpipe, optimal, and ``cnn-digits-bias`` (conv biases: their own stores) at two
-points, 32 samples each.
+points, 32 samples each; and ``cnn-digits-avg`` (average pooling: the pool write-back's running sum,
+the error shared by the window) at two points, 32 samples each.
 Each case generates its own Verilog from its own table; cases whose Verilog comes out
 identical (sequential at any P; stash and latest where no layer keeps a stale weight
 version; tables that two policies agree on) share one Verilator build through the
@@ -41,6 +42,7 @@ CASES = list(itertools.product((1, 2, 4), POLICIES, ("stash", "latest")))
 CNN_CASES = list(itertools.product((1, 2, 4), POLICIES[1:], ("stash", "latest")))
 BIAS_CASES = [("mlp-digits-bias", *case) for case in itertools.product((1, 2, 4), POLICIES[1:])]
 BIAS_CASES += [("cnn-digits-bias", 2, "pipedream"), ("cnn-digits-bias", 4, "layerpipe")]
+AVERAGE_CASES = [(2, "pipedream"), (4, "layerpipe")]
 
 _verdicts = {}
 
@@ -87,6 +89,17 @@ def test_biases_bit_and_cycle_exact(build_root, verilator_cache, record_property
     # fill whole chunks of 8 lanes, where a bias streamed as one more weight would take a chunk per row
     unbiased = schedule(zoo_network(network.removesuffix("-bias")), processors, policy, CostModel())
     assert verdict.rtl_cycles == unbiased.total_cycles(CNN_SAMPLES)
+
+
+@pytest.mark.parametrize("processors, policy", AVERAGE_CASES, ids=lambda v: str(v))
+def test_average_pooling_bit_and_cycle_exact(build_root, verilator_cache, record_property, processors, policy):
+    verdict = run(build_root, verilator_cache, processors, policy, "stash", samples=CNN_SAMPLES,
+                  network="cnn-digits-avg")
+    check_verdict(verdict, "verilator", record_property)
+    assert verdict.network == "cnn-digits-avg"
+    # pooling by the mean costs no cycle: the same table period and length as max-pooling
+    max_pooled = schedule(zoo_network("cnn-digits"), processors, policy, CostModel())
+    assert verdict.predicted_cycles == max_pooled.total_cycles(CNN_SAMPLES)
 
 
 def check_verdict(verdict, simulator, record_property):

@@ -27,6 +27,8 @@ def _model(which: str, folder):
         return sklearn_mlp(folder / "mlp.onnx")[0]
     if which == "helper-cnn":
         return helper_cnn(folder / "cnn.onnx")
+    if which == "helper-cnn-average":
+        return helper_cnn(folder / "cnn-average.onnx", pool_op="AveragePool")
     nodes, inits = mlp_parts((64, 16, 10), bias=False, scale=0.2)  # bias-free: Gemm without C
     return save_graph(folder / "plain.onnx", nodes, inits, (64,))
 
@@ -49,7 +51,7 @@ def _golden_words(network):
                         biases=None if biases is None else [None if b is None else fmt.quantize(b) for b in biases])
 
 
-MODELS = ["bias-free-mlp", "sklearn-mlp", "helper-cnn"]
+MODELS = ["bias-free-mlp", "sklearn-mlp", "helper-cnn", "helper-cnn-average"]
 
 
 @pytest.mark.parametrize("which", MODELS)
@@ -66,6 +68,7 @@ def test_an_imported_model_verifies_bit_exact_and_exports_the_weights_read_back(
     network = load_network(str(path))
     reference, fmt = _golden_words(network), FixedFormat()
     exported = read_onnx(out)
+    assert [layer.pool_mode for layer in exported.layers] == [layer.pool_mode for layer in network.layers]
     for layer, w, ew, b, eb in zip(network.layers, reference.weights, exported.initial.weights, reference.biases,
                                    exported.initial.biases):
         np.testing.assert_array_equal(ew, fmt.to_real(w), err_msg=f"weights of layer {layer.index}")
