@@ -17,8 +17,8 @@ from tests.helpers.problems import FMT
 
 
 def random_cnn(seed: int):
-    """A small CNN of seeded shapes whose every layer has an output (retried until it has) and a bias (the
-    first fc layer's a column after the conv layer's channel-chunked volume, a conv layer's in its bias store)."""
+    """A small CNN of seeded shapes whose every layer has an output (retried until it has) and a bias (each
+    in its layer's bias store, the first fc layer's after the conv layer's channel-chunked volume)."""
     rng = np.random.default_rng(seed)
     while True:
         size = int(rng.integers(5, 9))
